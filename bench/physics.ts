@@ -1,0 +1,49 @@
+/**
+ * Physics benchmarks: centred 2D FFTs, the SENSE normal operator and CG-SENSE
+ * on the real 230×180×8 k-space, next to BART's `pics -l2` on the same file.
+ */
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CenteredFft2 } from '../src/physics/fft.js';
+import { cgSense } from '../src/physics/recon.js';
+import { SenseOp, maskFromKspace } from '../src/physics/sense.js';
+import { loadCflSlice } from '../src/io/cfl.js';
+import { hasBart, timeBart } from './bart.js';
+import { medianMs, row } from './util.js';
+
+const SHARED = resolve(process.cwd(), '../shared/data/kspace');
+
+export default async function physicsBench(): Promise<void> {
+  for (const [H, W] of [[256, 256], [230, 180], [320, 320]] as const) {
+    const plan = new CenteredFft2(H, W);
+    const x = Float32Array.from({ length: 2 * H * W }, () => Math.random());
+    const y = new Float32Array(x.length);
+    row(`2D centred FFT ${H}x${W}`, await medianMs(() => plan.apply(x, 0, y, 0, false), 50, 5), 'ms');
+  }
+
+  const kPath = join(SHARED, 'brain_8coil_poisson8x');
+  if (!existsSync(`${kPath}.cfl`)) {
+    console.log(`(${SHARED} absent: SENSE benchmarks on real data skipped)`);
+    return;
+  }
+  const mapsPath = join(SHARED, 'brain_8coil_poisson8x_espirit_bart');
+  const k = loadCflSlice(kPath).kspace;
+  const maps = loadCflSlice(mapsPath).kspace;
+  const mask = maskFromKspace(k);
+  const op = new SenseOp(maps, mask);
+  const x = Float32Array.from({ length: 2 * op.sampleSize }, () => Math.random());
+  const out = new Float32Array(x.length);
+  row('SENSE normal AᴴA, 230x180x8', await medianMs(() => op.normal(x, out), 20, 3), 'ms');
+
+  const ours = await medianMs(() => cgSense(k, maps, mask, { lambda: 0.001, iterations: 30 }), 7, 1);
+  row('CG-SENSE 30 iterations, 230x180x8 (modl)', ours, 'ms');
+  if (hasBart()) {
+    const dir = mkdtempSync(join(tmpdir(), 'modl-bench-'));
+    const bart = timeBart(['pics', '-S', '-l2', '-r', '0.001', '-i', '30', kPath, mapsPath, join(dir, 'x')]);
+    row('CG-SENSE 30 iterations (bart pics -l2 -r 0.001 -i 30)', bart, 'ms');
+    row('ratio modl / bart', ours / bart, 'x');
+  } else {
+    console.log('(bart not installed: apt-get install -y bart to compare)');
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * `npm run bench [name ...]`: runs the benchmarks and prints their numbers.
+ * Each benchmark is a module under bench/ whose default export prints a table.
+ */
+const benches: Record<string, () => Promise<{ default: () => Promise<void> }>> = {
+  physics: () => import('./physics.js'),
+  io: () => import('./io.js'),
+};
+
+const wanted = process.argv.slice(2);
+for (const name of wanted.length ? wanted : Object.keys(benches)) {
+  const load = benches[name];
+  if (!load) {
+    console.error(`unknown benchmark '${name}'; known: ${Object.keys(benches).join(', ')}`);
+    process.exit(2);
+  }
+  console.log(`\n=== bench: ${name} ===`);
+  await (await load()).default();
+}

@@ -1,0 +1,19 @@
+import { performance } from 'node:perf_hooks';
+
+/** Median wall time in ms of `fn` over `reps` runs after `warmup` runs. */
+export async function medianMs(fn: () => unknown, reps = 10, warmup = 2): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const t: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    t.push(performance.now() - t0);
+  }
+  t.sort((a, b) => a - b);
+  return t[Math.floor(t.length / 2)]!;
+}
+
+export function row(label: string, value: string | number, unit = ''): void {
+  const v = typeof value === 'number' ? value.toFixed(value < 10 ? 3 : 1) : value;
+  console.log(`${label.padEnd(48)} ${v.padStart(10)} ${unit}`);
+}

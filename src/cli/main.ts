@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+import { ModlError } from '../util/errors.js';
+import type { Command } from './command.js';
+
+/** Sub-commands, loaded lazily so that `modl info` does not pay for tfjs start-up. */
+const commands: Record<string, () => Promise<Command>> = {
+  recon: async () => (await import('./commands/recon.js')).default,
+  info: async () => (await import('./commands/info.js')).default,
+};
+
+function usage(): string {
+  return [
+    'modl: model-based deep-learning MRI reconstruction',
+    '',
+    'usage: modl <command> [options]      (modl <command> --help for details)',
+    '',
+    'commands:',
+    ...Object.keys(commands).map((c) => `  ${c}`),
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name ? 0 : 1;
+  }
+  const load = commands[name];
+  if (!load) {
+    console.error(`modl: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  const cmd = await load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(cmd.usage);
+    return 0;
+  }
+  await cmd.run(rest);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ModlError || (err instanceof Error && err.name === 'ModlError')) {
+      console.error(`modl: error: ${err.message}`);
+    } else if (err instanceof TypeError && /parseArgs|option/i.test(String(err.message)) && 'code' in err) {
+      console.error(`modl: ${err.message}`);
+    } else {
+      console.error(err);
+    }
+    process.exitCode = 1;
+  },
+);

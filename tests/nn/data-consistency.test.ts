@@ -1,0 +1,70 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { birdcageMaps } from '../../src/physics/coils.js';
+import { cdotRe } from '../../src/physics/complex.js';
+import { poissonDiscMask2d, randomMask1d } from '../../src/physics/masks.js';
+import { SenseOp } from '../../src/physics/sense.js';
+import { dataConsistency, makeDcProblem } from '../../src/nn/data-consistency.js';
+import { randomComplex, relErr } from '../helpers/random.js';
+
+const [B, C, H, W] = [2, 4, 12, 10];
+
+const ops = [
+  new SenseOp(birdcageMaps(C, H, W, { rotation: 0.3 }), poissonDiscMask2d(H, W, { acceleration: 3, seed: 1, calib: 4 }).mask),
+  new SenseOp(birdcageMaps(C, H, W, { rotation: 1.1, ellipticity: 0.2 }), randomMask1d(H, W, { acceleration: 2, seed: 2 }).mask),
+];
+
+function problem() {
+  const k = [0, 1].map((b) => randomComplex(C * H * W, 10 + b));
+  return makeDcProblem(ops, k);
+}
+
+describe('data-consistency op', () => {
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+  });
+  const exact = { iterations: 300, tol: 1e-7 };
+
+  it('solves (AᴴA + λI)x = Aᴴy + λz for each sample', () => {
+    const p = problem();
+    const z = randomComplex(B * H * W, 3);
+    const lam = 0.07;
+    const x = dataConsistency(tf.tensor4d(z, [B, H, W, 2]), tf.scalar(lam), p, exact).dataSync() as Float32Array;
+    for (let b = 0; b < B; b++) {
+      const n = 2 * H * W;
+      const xb = x.subarray(b * n, (b + 1) * n);
+      const lhs = new Float32Array(n);
+      ops[b]!.normal(xb, lhs);
+      const rhs = new Float32Array(n);
+      for (let i = 0; i < n; i++) { lhs[i] += lam * xb[i]!; rhs[i] = p.aty[b * n + i]! + lam * z[b * n + i]!; }
+      expect(relErr(lhs, rhs)).toBeLessThan(1e-5);
+    }
+  });
+
+  it('has gradients in z and λ that match finite differences', () => {
+    const p = problem();
+    const z0 = randomComplex(B * H * W, 4);
+    const weights = tf.tensor4d(randomComplex(B * H * W, 5), [B, H, W, 2]);
+    const lam0 = 0.05;
+    // L(z, λ) = Σ c ⊙ DC(z, λ): a generic linear functional of the output
+    const loss = (z: tf.Tensor, lam: tf.Tensor) => tf.sum(tf.mul(weights, dataConsistency(z as tf.Tensor4D, lam as tf.Scalar, p, exact)));
+    const [gz, glam] = tf.grads(loss)([tf.tensor4d(z0, [B, H, W, 2]), tf.scalar(lam0)]);
+    const L = (z: Float32Array, lam: number) => loss(tf.tensor4d(z, [B, H, W, 2]), tf.scalar(lam)).dataSync()[0]!;
+
+    // z: the op is affine in z, so a central difference is exact up to round-off
+    const d = randomComplex(B * H * W, 6);
+    const eps = 1e-2;
+    const zp = z0.map((v, i) => v + eps * d[i]!), zm = z0.map((v, i) => v - eps * d[i]!);
+    const fdZ = (L(zp, lam0) - L(zm, lam0)) / (2 * eps);
+    const anZ = cdotRe(gz!.dataSync() as Float32Array, d);
+    expect(Math.abs(fdZ - anZ) / Math.abs(anZ)).toBeLessThan(1e-3);
+
+    // λ: smooth, central difference with a small relative step
+    const h = 1e-3 * lam0;
+    const fdL = (L(z0, lam0 + h) - L(z0, lam0 - h)) / (2 * h);
+    const anL = glam!.dataSync()[0]!;
+    expect(Math.abs(fdL - anL) / Math.abs(anL)).toBeLessThan(2e-3);
+  });
+});
