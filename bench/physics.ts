@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { CenteredFft2 } from '../src/physics/fft.js';
 import { cgSense } from '../src/physics/recon.js';
 import { SenseOp, maskFromKspace } from '../src/physics/sense.js';
+import { getPhysicsThreads, senseNormalOperator } from '../src/physics/sense-parallel.js';
 import { loadCflSlice } from '../src/io/cfl.js';
 import { hasBart, timeBart } from './bart.js';
 import { medianMs, row } from './util.js';
@@ -34,7 +35,10 @@ export default async function physicsBench(): Promise<void> {
   const op = new SenseOp(maps, mask);
   const x = Float32Array.from({ length: 2 * op.sampleSize }, () => Math.random());
   const out = new Float32Array(x.length);
-  row('SENSE normal AᴴA, 230x180x8', await medianMs(() => op.normal(x, out), 20, 3), 'ms');
+  row('SENSE normal AᴴA, 230x180x8, 1 thread', await medianMs(() => op.normal(x, out), 20, 3), 'ms');
+  const par = senseNormalOperator([op]);
+  row(`SENSE normal AᴴA, 230x180x8, ${getPhysicsThreads()} threads`, await medianMs(() => par.normal(x, out), 20, 3), 'ms');
+  par.dispose();
 
   const ours = await medianMs(() => cgSense(k, maps, mask, { lambda: 0.001, iterations: 30 }), 7, 1);
   row('CG-SENSE 30 iterations, 230x180x8 (modl)', ours, 'ms');

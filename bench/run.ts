@@ -5,6 +5,7 @@
 const benches: Record<string, () => Promise<{ default: () => Promise<void> }>> = {
   physics: () => import('./physics.js'),
   io: () => import('./io.js'),
+  espirit: () => import('./espirit.js'),
 };
 
 const wanted = process.argv.slice(2);

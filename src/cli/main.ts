@@ -6,6 +6,7 @@ import type { Command } from './command.js';
 const commands: Record<string, () => Promise<Command>> = {
   recon: async () => (await import('./commands/recon.js')).default,
   info: async () => (await import('./commands/info.js')).default,
+  maps: async () => (await import('./commands/maps.js')).default,
 };
 
 function usage(): string {

@@ -13,6 +13,8 @@ export function startWorker(jsUrl: URL, options: WorkerOptions = {}): Worker {
   const ts = js.replace(/\.js$/, '.ts');
   if (!existsSync(ts)) throw new Error(`worker module not found: ${js}`);
   // `--import tsx` does not reach a worker's entry module on Node 20, so register tsx inside the worker first
-  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(pathToFileURL(ts).href)}); })`;
+  // (resolved here: an eval'd worker resolves bare specifiers from the cwd, which may be outside the project)
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(pathToFileURL(ts).href)}); })`;
   return new Worker(boot, { ...options, eval: true });
 }

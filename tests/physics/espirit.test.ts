@@ -118,6 +118,41 @@ describe('ESPIRiT on simulated birdcage coils (noiseless, fully sampled)', () =>
     }
   });
 
+  it('finds the same signal subspace through BᴴB when there are fewer patches than kernel entries', () => {
+    const kernel: [number, number] = [5, 5];
+    const calib = extractCalibration(sim.kspace, [12, 12]); // 64 patches, 150 kernel entries
+    const N = C * 25;
+    const { projector, rank, singularValues } = signalSubspace(calib, kernel, 0.001);
+    // directly: the top eigenvectors of Σ p pᴴ over the 8×8 patch positions
+    const sr = new Float64Array(N * N), si = new Float64Array(N * N);
+    const p = new Float64Array(2 * N);
+    for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) {
+      for (let c = 0; c < C; c++) for (let ty = 0; ty < 5; ty++) for (let tx = 0; tx < 5; tx++) {
+        const j = (c * 5 + ty) * 5 + tx, k = 2 * ((c * 12 + y + ty) * 12 + x + tx);
+        p[2 * j] = calib.data[k]!; p[2 * j + 1] = calib.data[k + 1]!;
+      }
+      for (let a = 0; a < N; a++) for (let b = 0; b < N; b++) {
+        sr[a * N + b] += p[2 * a]! * p[2 * b]! + p[2 * a + 1]! * p[2 * b + 1]!;
+        si[a * N + b] += p[2 * a + 1]! * p[2 * b]! - p[2 * a]! * p[2 * b + 1]!;
+      }
+    }
+    const direct = hermitianEigen(sr, si, N);
+    expect(singularValues[0]).toBeCloseTo(Math.sqrt(direct.values[0]!), 6);
+    expect(singularValues[64]).toBe(0); // 64 patches: rank 64 at most
+    let err = 0, norm = 0;
+    for (let a = 0; a < N; a++) for (let b = 0; b < N; b++) {
+      let dr = 0, di = 0;
+      for (let j = 0; j < 2 * rank; j++) {
+        const ar = direct.re[a * 2 * N + j]!, ai = direct.im[a * 2 * N + j]!, br = direct.re[b * 2 * N + j]!, bi = direct.im[b * 2 * N + j]!;
+        dr += (ar * br + ai * bi) / 2; di += (ai * br - ar * bi) / 2;
+      }
+      err += (dr - projector.re[a * N + b]!) ** 2 + (di - projector.im[a * N + b]!) ** 2;
+      norm += dr * dr + di * di;
+    }
+    expect(rank).toBeGreaterThan(5);
+    expect(Math.sqrt(err / norm)).toBeLessThan(1e-8);
+  });
+
   it('per-pixel orthogonal iteration matches ml-matrix eigen-decompositions of G(x)', () => {
     const kernel: [number, number] = [6, 6];
     const { calib } = calibrationRegion(sim.kspace, [24, 24], kernel);
@@ -136,9 +171,10 @@ describe('ESPIRiT on simulated birdcage coils (noiseless, fully sampled)', () =>
       }
       const exact = hermitianEigen(re, im, C); // each eigenvalue twice, descending
       const [l1, l2, l3] = [exact.values[0]!, exact.values[2]!, exact.values[4]!];
-      expect(values[i]).toBeCloseTo(l1, 5);
-      expect(values[n + i]).toBeCloseTo(l2, 4);
-      if (l1 - l2 > 0.05) {
+      // like BART, at most 30 iterations: exact where maps are kept (λ > 0.8), close elsewhere
+      expect(values[i]).toBeCloseTo(l1, l1 > 0.8 ? 6 : 3);
+      expect(values[n + i]).toBeCloseTo(l2, 3);
+      if (l1 > 0.8) {
         // the top eigenvector, up to phase
         let dr = 0, di = 0;
         for (let c = 0; c < C; c++) {
@@ -270,6 +306,6 @@ describe('modl maps', () => {
     const holed = { data: new Float32Array(sim.kspace.data), shape: sim.kspace.shape };
     for (let c = 0; c < C; c++) holed.data.fill(0, 2 * (c * H * W + (H >> 1) * W), 2 * (c * H * W + (H >> 1) * W + W));
     writeCfl(join(dir, 'holed'), holed, [1, W, H, C]);
-    await expect(run('--kspace', join(dir, 'holed'), '--out', join(dir, 'x'))).rejects.toThrow(/holed\.cfl: no fully sampled calibration region.*centre is not sampled/);
+    await expect(run('--kspace', join(dir, 'holed'), '--out', join(dir, 'x'))).rejects.toThrow(/holed\.cfl: no fully sampled calibration region of at least 6×6 .*only 1×24 is fully sampled/);
   });
 });
