@@ -5,6 +5,7 @@
 const benches: Record<string, () => Promise<{ default: () => Promise<void> }>> = {
   physics: () => import('./physics.js'),
   io: () => import('./io.js'),
+  synth: () => import('./synth.js'),
   espirit: () => import('./espirit.js'),
 };
 

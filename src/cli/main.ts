@@ -7,6 +7,7 @@ const commands: Record<string, () => Promise<Command>> = {
   recon: async () => (await import('./commands/recon.js')).default,
   info: async () => (await import('./commands/info.js')).default,
   maps: async () => (await import('./commands/maps.js')).default,
+  synth: async () => (await import('./commands/synth.js')).default,
 };
 
 function usage(): string {

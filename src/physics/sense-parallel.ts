@@ -21,8 +21,10 @@ export const CTRL = { seq: 0, done: 1, bind: 2, stop: 3, missing: 4, ready: 5, f
 export interface BindMessage {
   type: 'bind';
   id: number;
-  B: number; C: number; H: number; W: number;
-  maps: SharedArrayBuffer; // [B, C, H, W] complex
+  H: number; W: number;
+  /** Coils of each sample (samples may differ). */
+  coils: number[];
+  maps: SharedArrayBuffer; // the samples' [C_b, H, W] complex maps, one after another
   masks: SharedArrayBuffer; // [B, H, W] real (ones where a sample has no mask)
   x: SharedArrayBuffer; // [B, H, W] complex input
   partials: SharedArrayBuffer; // [workers, B, H, W] complex outputs
@@ -114,35 +116,37 @@ export class ParallelSenseBatch implements NormalOperator {
   private readonly x: Float32Array;
   private readonly partials: Float32Array;
   private readonly threads: number;
-  private readonly coils: number;
+  /** The (sample, coil) terms of AᴴA, in the order dealt to threads. */
+  private readonly items: [number, number][];
 
   constructor(ops: SenseOp[]) {
-    const first = ops[0]!;
-    const { coils: C, H, W } = first;
-    if (ops.some((o) => o.coils !== C || o.H !== H || o.W !== W)) throw new Error('ParallelSenseBatch: all samples need one coil count and size');
+    const { H, W } = ops[0]!;
+    if (ops.some((o) => o.H !== H || o.W !== W)) throw new Error('ParallelSenseBatch: all samples need one image size');
     this.batch = ops.length;
     this.sampleSize = H * W;
-    this.coils = C;
+    this.items = ops.flatMap((o, b) => Array.from({ length: o.coils }, (_, c) => [b, c] as [number, number]));
     this.pool = getPool(physicsThreads - 1);
     this.threads = this.pool.size + 1;
     const threads = this.threads;
     this.id = this.pool.newId();
     const n = H * W;
-    const maps = new Float32Array(new SharedArrayBuffer(8 * this.batch * C * n));
+    const coils = ops.map((o) => o.coils);
+    const mapOffsets = coils.map((_, b) => 2 * n * coils.slice(0, b).reduce((a, c) => a + c, 0));
+    const maps = new Float32Array(new SharedArrayBuffer(8 * n * coils.reduce((a, c) => a + c, 0)));
     const masks = new Float32Array(new SharedArrayBuffer(4 * this.batch * n));
     ops.forEach((o, b) => {
-      maps.set(o.maps.data, 2 * b * C * n);
+      maps.set(o.maps.data, mapOffsets[b]);
       if (o.mask) masks.set(o.mask, b * n);
       else masks.fill(1, b * n, (b + 1) * n);
     });
     this.x = new Float32Array(new SharedArrayBuffer(8 * this.batch * n));
     this.partials = new Float32Array(new SharedArrayBuffer(8 * (threads - 1) * this.batch * n));
-    this.local = ops.map((_, b) => new SenseOp(
-      { data: maps.subarray(2 * b * C * n, 2 * (b + 1) * C * n), shape: [C, H, W] },
+    this.local = ops.map((o, b) => new SenseOp(
+      { data: maps.subarray(mapOffsets[b], mapOffsets[b]! + 2 * o.coils * n), shape: [o.coils, H, W] },
       masks.subarray(b * n, (b + 1) * n),
     ));
     const msg: BindMessage = {
-      type: 'bind', id: this.id, B: this.batch, C, H, W,
+      type: 'bind', id: this.id, H, W, coils,
       maps: maps.buffer as SharedArrayBuffer, masks: masks.buffer as SharedArrayBuffer,
       x: this.x.buffer as SharedArrayBuffer, partials: this.partials.buffer as SharedArrayBuffer,
     };
@@ -155,9 +159,9 @@ export class ParallelSenseBatch implements NormalOperator {
     out.fill(0);
     this.pool.run(this.id, () => {
       // the main thread takes items 0, T, 2T, … of the (sample, coil) list
-      for (let i = 0; i < this.batch * this.coils; i += this.threads) {
-        const b = Math.floor(i / this.coils);
-        this.local[b]!.accumulateNormalCoil(this.x.subarray(b * n2, (b + 1) * n2), i % this.coils, out.subarray(b * n2, (b + 1) * n2));
+      for (let i = 0; i < this.items.length; i += this.threads) {
+        const [b, c] = this.items[i]!;
+        this.local[b]!.accumulateNormalCoil(this.x.subarray(b * n2, (b + 1) * n2), c, out.subarray(b * n2, (b + 1) * n2));
       }
     });
     const p = this.partials;

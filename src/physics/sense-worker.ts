@@ -12,7 +12,8 @@ interface Bound {
   x: Float32Array;
   partial: Float32Array;
   n2: number;
-  items: number;
+  /** (sample, coil) terms, dealt round-robin over the threads. */
+  items: [number, number][];
 }
 
 const { ctrl: ctrlBuf, port, index, count } = workerData as { ctrl: SharedArrayBuffer; port: MessagePort; index: number; count: number };
@@ -22,13 +23,16 @@ const bound = new Map<number, Bound>();
 function bind(m: BindMessage): void {
   const n = m.H * m.W;
   const maps = new Float32Array(m.maps), masks = new Float32Array(m.masks);
-  const ops = Array.from({ length: m.B }, (_, b) => new SenseOp(
-    { data: maps.subarray(2 * b * m.C * n, 2 * (b + 1) * m.C * n), shape: [m.C, m.H, m.W] },
-    masks.subarray(b * n, (b + 1) * n),
-  ));
-  const stride = 2 * m.B * n;
+  let offset = 0;
+  const ops = m.coils.map((C, b) => {
+    const op = new SenseOp({ data: maps.subarray(offset, offset + 2 * C * n), shape: [C, m.H, m.W] }, masks.subarray(b * n, (b + 1) * n));
+    offset += 2 * C * n;
+    return op;
+  });
+  const stride = 2 * m.coils.length * n;
   bound.set(m.id, {
-    ops, x: new Float32Array(m.x), n2: 2 * n, items: m.B * m.C,
+    ops, x: new Float32Array(m.x), n2: 2 * n,
+    items: m.coils.flatMap((C, b) => Array.from({ length: C }, (_, c) => [b, c] as [number, number])),
     partial: new Float32Array(m.partials).subarray(index * stride, (index + 1) * stride),
   });
 }
@@ -52,11 +56,10 @@ function serve(): void {
     if (!job) Atomics.store(ctrl, CTRL.missing, 1);
     else {
       job.partial.fill(0);
-      const C = job.ops[0]!.coils;
       // items index + 1, index + 1 + T, … (the caller's thread takes 0, T, …)
-      for (let i = index + 1; i < job.items; i += count) {
-        const b = Math.floor(i / C);
-        job.ops[b]!.accumulateNormalCoil(job.x.subarray(b * job.n2, (b + 1) * job.n2), i % C, job.partial.subarray(b * job.n2, (b + 1) * job.n2));
+      for (let i = index + 1; i < job.items.length; i += count) {
+        const [b, c] = job.items[i]!;
+        job.ops[b]!.accumulateNormalCoil(job.x.subarray(b * job.n2, (b + 1) * job.n2), c, job.partial.subarray(b * job.n2, (b + 1) * job.n2));
       }
     }
     Atomics.add(ctrl, CTRL.done, 1);

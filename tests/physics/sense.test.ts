@@ -190,14 +190,14 @@ describe.skipIf(!HAS_SHARED || !hasBart())('CG-SENSE on real k-space against BAR
 });
 
 describe('multi-threaded SENSE normal operator', () => {
-  it('gives the single-threaded result for a batch with different maps, masks and coil splits', async () => {
+  it('gives the single-threaded result for a batch with different maps, masks, coil counts and thread splits', async () => {
     const { ParallelSenseBatch, setPhysicsThreads, getPhysicsThreads } = await import('../../src/physics/sense-parallel.js');
     const before = getPhysicsThreads();
     try {
       for (const threads of [2, 3]) {
         setPhysicsThreads(threads);
         const [H, W, C] = [21, 16, 5];
-        const ops = [0, 1, 2].map((s) => new SenseOp(birdcageMaps(C, H, W, { rotation: s }),
+        const ops = [0, 1, 2].map((s) => new SenseOp(birdcageMaps(C + s, H, W, { rotation: s }),
           s === 1 ? null : poissonDiscMask2d(H, W, { acceleration: 2 + s, seed: s, calib: 6 }).mask));
         const x = randomComplex(3 * H * W, 21);
         const ref = new Float32Array(x.length), par = new Float32Array(x.length);

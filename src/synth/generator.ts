@@ -1,0 +1,91 @@
+/**
+ * Image generators: where the magnitude images of a synthetic dataset come
+ * from. Built in: `phantom` (procedural brain, signal equations) and `images`
+ * (slices of a folder of DICOM/NIfTI with augmentation). Learned generators
+ * (VAE, GAN) plug in the same way: a module calls registerGenerator and gets
+ * one import line in generators.ts.
+ *
+ * A generator is created from JSON-serialisable options, so that each worker
+ * thread can create its own copy (`runsIn: 'worker'`, the default). A generator
+ * that should exist once (a tfjs model with its own thread pool) registers with
+ * `runsIn: 'main'`: it is created on the main thread, which samples each
+ * shard's images and hands them to the simulation workers.
+ */
+import { ModlError } from '../util/errors.js';
+
+export interface SampleInfo {
+  [key: string]: unknown;
+}
+
+export interface ImageGenerator {
+  readonly name: string;
+  /** What made the images (options, checkpoint path and hash, version): recorded in the manifest. */
+  readonly provenance: Record<string, unknown>;
+  /**
+   * `count` magnitude images, each H·W row-major (W fastest), scaled so that
+   * the bright tissue is about 1 (99.5th percentile = 1), fully determined by
+   * `seed`: the same arguments give the same images.
+   */
+  sample(count: number, seed: number, size: [number, number]): Promise<Float32Array[]>;
+  /** Optional: the same images plus a description of each (source slice, contrast, latent seed, ...). */
+  sampleWithInfo?(count: number, seed: number, size: [number, number]): Promise<{ images: Float32Array[]; info: SampleInfo[] }>;
+  /** Frees what the generator holds (tfjs models). */
+  dispose?(): void | Promise<void>;
+}
+
+export type GeneratorOptions = Record<string, unknown>;
+export type GeneratorFactory = (options: GeneratorOptions) => Promise<ImageGenerator>;
+
+export interface GeneratorEntry {
+  factory: GeneratorFactory;
+  /** Where instances live: one per worker thread (default) or one on the main thread. */
+  runsIn: 'worker' | 'main';
+  description: string;
+}
+
+const registry = new Map<string, GeneratorEntry>();
+
+export function registerGenerator(
+  name: string, factory: GeneratorFactory, opts: { runsIn?: 'worker' | 'main'; description?: string } = {},
+): void {
+  registry.set(name, { factory, runsIn: opts.runsIn ?? 'worker', description: opts.description ?? '' });
+}
+
+let builtins: Promise<unknown> | undefined;
+
+/** Registers the generators listed in generators.ts (once per thread). */
+export async function loadBuiltinGenerators(): Promise<void> {
+  builtins ??= import('./generators.js');
+  await builtins;
+}
+
+export async function generatorEntry(name: string): Promise<GeneratorEntry> {
+  await loadBuiltinGenerators();
+  const entry = registry.get(name);
+  if (!entry) throw new ModlError(`unknown image generator '${name}' (available: ${[...registry.keys()].join(', ')})`);
+  return entry;
+}
+
+export async function createGenerator(name: string, options: GeneratorOptions = {}): Promise<ImageGenerator> {
+  return (await generatorEntry(name)).factory(options);
+}
+
+export async function listGenerators(): Promise<{ name: string; description: string }[]> {
+  await loadBuiltinGenerators();
+  return [...registry].map(([name, e]) => ({ name, description: e.description }));
+}
+
+/** Images and their descriptions, from sampleWithInfo when the generator has it. */
+export async function sampleImages(
+  gen: ImageGenerator, count: number, seed: number, size: [number, number],
+): Promise<{ images: Float32Array[]; info: SampleInfo[] }> {
+  const result = gen.sampleWithInfo
+    ? await gen.sampleWithInfo(count, seed, size)
+    : { images: await gen.sample(count, seed, size), info: [] as SampleInfo[] };
+  const n = size[0] * size[1];
+  if (result.images.length !== count) throw new Error(`generator '${gen.name}' returned ${result.images.length} images, ${count} were asked for`);
+  result.images.forEach((img, i) => {
+    if (img.length !== n) throw new Error(`generator '${gen.name}': image ${i} has ${img.length} pixels, expected ${size[0]}×${size[1]}`);
+  });
+  return result;
+}
