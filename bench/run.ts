@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<{ default: () => Promise<void> }>> =
   io: () => import('./io.js'),
   synth: () => import('./synth.js'),
   espirit: () => import('./espirit.js'),
+  backend: () => import('./backend.js'),
 };
 
 const wanted = process.argv.slice(2);

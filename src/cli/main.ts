@@ -4,9 +4,12 @@ import type { Command } from './command.js';
 
 /** Sub-commands, loaded lazily so that `modl info` does not pay for tfjs start-up. */
 const commands: Record<string, () => Promise<Command>> = {
+  demo: async () => (await import('./commands/demo.js')).default,
   recon: async () => (await import('./commands/recon.js')).default,
   info: async () => (await import('./commands/info.js')).default,
   maps: async () => (await import('./commands/maps.js')).default,
+  train: async () => (await import('./commands/train.js')).default,
+  eval: async () => (await import('./commands/eval.js')).default,
   synth: async () => (await import('./commands/synth.js')).default,
 };
 

@@ -10,9 +10,9 @@
  * repetition. The affine is built from the first slice's position, the direction
  * cosines, PixelSpacing and the step between the first and last slice.
  */
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { fileError, ModlError } from '../util/errors.js';
+import { listFolder } from '../util/fs.js';
 import { hasDicomPreamble, readDicomFile, type DicomFile, type DicomFrame } from './dicom.js';
 import { checkAllocation, type ImageVolume } from './volume.js';
 
@@ -29,22 +29,24 @@ export interface DicomReadResult {
 
 const MAX_FILES = 100_000;
 
-/** Files under `dir` (recursively, not following symbolic links) that start with the DICOM preamble. */
+/** Files under `dir` (recursively, following symbolic links, each folder once) that start with the DICOM preamble. */
 export function findDicomFiles(dir: string): string[] {
   const found: string[] = [];
+  const seen = new Set<string>();
   const walk = (d: string) => {
     let entries;
     try {
-      entries = readdirSync(d, { withFileTypes: true });
+      const real = realpathSync(d);
+      if (seen.has(real)) return;
+      seen.add(real);
+      entries = listFolder(d);
     } catch (e) {
       throw fileError(d, `cannot list folder: ${(e as Error).message}`);
     }
-    entries.sort((a, b) => a.name.localeCompare(b.name));
     for (const e of entries) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile() && startsLikeDicom(p)) {
-        found.push(p);
+      if (e.isDirectory) walk(e.path);
+      else if (e.isFile && startsLikeDicom(e.path)) {
+        found.push(e.path);
         if (found.length > MAX_FILES) throw fileError(dir, `more than ${MAX_FILES} DICOM files; point modl at one series`);
       }
     }

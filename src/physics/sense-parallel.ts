@@ -177,12 +177,16 @@ export class ParallelSenseBatch implements NormalOperator {
   }
 }
 
+/** Below this many complex coil-image elements per call, waking threads costs more than it saves. */
+const MIN_PARALLEL_WORK = 1 << 16;
+
 /**
  * The normal operator of a batch, on as many threads as are configured and
- * useful (there must be more coil terms than one thread's worth).
+ * useful (more than one coil term, and enough work to pay for the hand-off).
  */
 export function senseNormalOperator(ops: SenseOp[]): NormalOperator & { dispose(): void } {
-  if (physicsThreads > 1 && ops.length * ops[0]!.coils > 1) return new ParallelSenseBatch(ops);
+  const work = ops.reduce((n, o) => n + o.coils * o.sampleSize, 0);
+  if (physicsThreads > 1 && work >= MIN_PARALLEL_WORK && ops.length * ops[0]!.coils > 1) return new ParallelSenseBatch(ops);
   const single = new SenseBatch(ops);
   return Object.assign(single, { dispose() {} });
 }

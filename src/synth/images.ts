@@ -5,11 +5,12 @@
  * small rotations, zoom, elastic deformation, contrast gamma), each slice
  * scaled so its 99.5th percentile is 1.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { detectFormat, loadImageVolumes } from '../io/detect.js';
 import type { ImageVolume } from '../io/volume.js';
 import { fileError, ModlError } from '../util/errors.js';
+import { listFolder } from '../util/fs.js';
 import { Rng } from '../util/random.js';
 import { applyGamma, drawAugment, NO_AUGMENT, sampleGrid, sourceGrid, type AugmentOptions } from './augment.js';
 import { normalizePercentile } from './fields.js';
@@ -34,12 +35,16 @@ export async function loadFolderVolumes(dir: string): Promise<{ volumes: ImageVo
   if (!st?.isDirectory()) throw fileError(dir, st ? 'not a folder' : 'no such folder');
   const volumes: ImageVolume[] = [];
   const files: string[] = [];
+  const seen = new Set<string>(); // real paths of folders walked: linked folders may form loops
   const walk = async (d: string, inDicomSeries: boolean) => {
-    const entries = readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
+    const real = realpathSync(d);
+    if (seen.has(real)) return;
+    seen.add(real);
+    const entries = listFolder(d);
     let dicomHere = false;
     for (const e of entries) {
-      if (!e.isFile() || e.name.startsWith('.')) continue;
-      const p = join(d, e.name);
+      if (!e.isFile || e.name.startsWith('.')) continue;
+      const p = e.path;
       const format = detectFormat(p);
       if (format === 'dicom') dicomHere = true;
       else if (format === 'nifti' || format === 'png' || format === 'hdf5' || format === 'cfl') {
@@ -51,7 +56,7 @@ export async function loadFolderVolumes(dir: string): Promise<{ volumes: ImageVo
       // readDicom scans the folder recursively and groups files into series
       for (const v of await loadImageVolumes(d)) { volumes.push(v); files.push(d); }
     }
-    for (const e of entries) if (e.isDirectory()) await walk(join(d, e.name), inDicomSeries || dicomHere);
+    for (const e of entries) if (e.isDirectory) await walk(e.path, inDicomSeries || dicomHere);
   };
   await walk(dir, false);
   if (volumes.length === 0) throw fileError(dir, 'no images found (modl reads DICOM, NIfTI, fastMRI HDF5, BART .cfl and PNG)');

@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
 /**
@@ -29,4 +29,27 @@ export async function withAtomicPath<T>(path: string, write: (tmp: string) => Pr
     rmSync(tmp, { force: true, recursive: true });
     throw e;
   }
+}
+
+export interface FolderEntry {
+  name: string;
+  path: string;
+  isFile: boolean;
+  isDirectory: boolean;
+}
+
+/**
+ * The entries of a folder, sorted by name, with symbolic links followed (a
+ * folder of links to scans is a common way to pick a training set); broken
+ * links are skipped.
+ */
+export function listFolder(dir: string): FolderEntry[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((e) => {
+      const path = join(dir, e.name);
+      if (!e.isSymbolicLink()) return [{ name: e.name, path, isFile: e.isFile(), isDirectory: e.isDirectory() }];
+      const st = statSync(path, { throwIfNoEntry: false });
+      return st ? [{ name: e.name, path, isFile: st.isFile(), isDirectory: st.isDirectory() }] : [];
+    });
 }

@@ -1,27 +1,75 @@
 import { existsSync } from 'node:fs';
 import type { Command } from '../command.js';
-import { numberOption, parseCommandArgs, requireOption } from '../args.js';
-import { assertFinite, cabs } from '../../physics/complex.js';
-import { cgSense, zeroFilledSense } from '../../physics/recon.js';
+import { numberOption, parseCommandArgs } from '../args.js';
+import { assertFinite, cabs, type CArray } from '../../physics/complex.js';
+import { espiritMaps } from '../../physics/espirit.js';
 import { checkSenseShapes, maskFromKspace } from '../../physics/sense.js';
 import { cflBase, imageDimsLike, loadCflSlice, writeCfl } from '../../io/cfl.js';
 import { writePng } from '../../io/png.js';
+import { isMethod, METHODS, reconstruct, type ReconMethod } from '../../recon/methods.js';
+import { BACKEND_USAGE, backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { fileError, ModlError } from '../../util/errors.js';
+import type { MaskKind } from '../../physics/masks.js';
 
-const usage = `modl recon: reconstruct one undersampled multi-coil slice from BART files
+const usage = `modl recon: reconstruct undersampled multi-coil MRI
 
-usage: modl recon --method zero-filled|cgsense --kspace K.cfl --maps S.cfl --out X.cfl
-                  [--mask M.cfl] [--lambda 0.001] [--iterations 30] [--png X.png]
+One slice in BART files:
+  modl recon --method zero-filled|cgsense|modl --kspace K.cfl [--maps S.cfl] --out X.cfl
+             [--mask M.cfl] [--lambda 0.001] [--iterations 30] [--checkpoint DIR] [--png X.png]
+
+A study (k-space: .cfl, fastMRI .h5, complex NIfTI; images: DICOM/NIfTI with --simulate-accel):
+  modl recon INPUT --out DIR [--methods zero-filled,cgsense,modl] [--simulate-accel R]
+             [--mask-type random|equispaced|poisson] [--coils 8] [--snr 40] [--seed 0]
+             [--maps S.cfl] [--series N] [--slices A:B] [--checkpoint DIR] [--batch-size 4] [--no-images]
+  writes per method a NIfTI volume, a DICOM series and PNGs, plus metrics.json (when the input
+  has a reference: image series, fully sampled or synthetic k-space), figures and report.md
 
   --method       zero-filled: the SENSE adjoint Aᴴy (coil-combined zero-filled image)
                  cgsense:     CG-SENSE, argmin ‖Ax − y‖² + λ‖x‖² (like bart pics -l2 -r λ)
+                 modl:        the MoDL network of --checkpoint (default: the shipped one)
   --kspace       multi-coil k-space, BART dims with the slice in two of dims 0-2, coils in dim 3
-  --maps         coil sensitivities with the same dims as the k-space (first ESPIRiT set is used)
+  --maps         coil sensitivities with the k-space's dims (first ESPIRiT set used);
+                 default: ESPIRiT maps from the k-space's calibration region (like bart ecalib -m1)
   --mask         sampling pattern (1 = sampled); default: the non-zero pattern of the k-space
-  --lambda       Tikhonov weight λ (default 0.001; AᴴA has spectrum in [0, 1])
-  --iterations   CG iterations (default 30)
+  --lambda       CG-SENSE Tikhonov weight λ (default 0.001; AᴴA has spectrum in [0, 1])
+  --iterations   CG-SENSE iterations (default 30)
+  --checkpoint   MoDL checkpoint folder (default: checkpoints/modl)
   --out          output image, .cfl/.hdr in the k-space's spatial dimension layout
-  --png          magnitude preview (default: the output name with .png)`;
+  --png          magnitude preview (default: the output name with .png)
+  --methods      study mode: comma-separated methods (default: all three)
+  --simulate-accel R   undersample images / fully sampled k-space retrospectively at R×
+  --mask-type    retrospective mask: random (1D, fastMRI), equispaced (1D) or poisson (2D); default random
+  --coils        coils simulated for image inputs (default 8)
+  --snr          SNR in dB of the simulated acquisition (default 40; 'inf' for none)
+  --seed         seed of the simulation and masks (default 0)
+${BACKEND_USAGE}`;
+
+const options = {
+  method: { type: 'string', default: 'cgsense' },
+  kspace: { type: 'string' },
+  maps: { type: 'string' },
+  mask: { type: 'string' },
+  lambda: { type: 'string' },
+  iterations: { type: 'string' },
+  checkpoint: { type: 'string' },
+  out: { type: 'string' },
+  png: { type: 'string' },
+  methods: { type: 'string' },
+  'simulate-accel': { type: 'string' },
+  'mask-type': { type: 'string' },
+  coils: { type: 'string' },
+  snr: { type: 'string' },
+  seed: { type: 'string' },
+  series: { type: 'string' },
+  slices: { type: 'string' },
+  'batch-size': { type: 'string' },
+  'no-images': { type: 'boolean' },
+  ...backendCliOptions,
+} as const;
+
+function requireCfl(path: string): void {
+  if (!existsSync(`${cflBase(path)}.cfl`)) throw fileError(`${cflBase(path)}.cfl`, 'file not found');
+}
 
 function readMask(path: string, H: number, W: number): Float32Array {
   const { kspace } = loadCflSlice(path);
@@ -31,63 +79,112 @@ function readMask(path: string, H: number, W: number): Float32Array {
   return Float32Array.from({ length: H * W }, (_, i) => (kspace.data[2 * i] !== 0 || kspace.data[2 * i + 1] !== 0 ? 1 : 0));
 }
 
-const recon: Command = {
-  name: 'recon',
-  summary: 'reconstruct undersampled k-space (zero-filled, CG-SENSE)',
-  usage,
-  async run(argv) {
-    const { values } = parseCommandArgs('recon', argv, {
-      method: { type: 'string', default: 'cgsense' },
-      kspace: { type: 'string' },
-      maps: { type: 'string' },
-      mask: { type: 'string' },
-      lambda: { type: 'string' },
-      iterations: { type: 'string' },
-      out: { type: 'string' },
-      png: { type: 'string' },
-    });
-    const method = values.method!;
-    if (!['zero-filled', 'cgsense'].includes(method)) throw new ModlError(`recon: unknown --method '${method}' (zero-filled, cgsense)`);
-    const kPath = requireOption('recon', 'kspace', values.kspace);
-    const mPath = requireOption('recon', 'maps', values.maps);
-    const out = cflBase(requireOption('recon', 'out', values.out));
-    for (const p of [kPath, mPath, values.mask].filter((p): p is string => !!p)) {
-      if (!existsSync(`${cflBase(p)}.cfl`)) throw fileError(`${cflBase(p)}.cfl`, 'file not found');
-    }
-    const lambda = numberOption('lambda', values.lambda, 0.001, (v) => v >= 0);
-    const iterations = numberOption('iterations', values.iterations, 30, (v) => Number.isInteger(v) && v > 0);
-
-    const { kspace, layout } = loadCflSlice(kPath);
-    const { kspace: maps, sets } = loadCflSlice(mPath);
-    assertFiniteIn(kPath, kspace.data);
-    assertFiniteIn(mPath, maps.data);
-    if (sets > 1) console.log(`note: ${mPath} holds ${sets} ESPIRiT map sets; using the first`);
-    const [C, H, W] = kspace.shape as [number, number, number];
-    try {
-      checkSenseShapes(kspace, maps);
-    } catch (e) {
-      throw new ModlError(`${kPath} and ${mPath}: ${(e as Error).message}`);
-    }
-    const mask = values.mask ? readMask(values.mask, H, W) : maskFromKspace(kspace);
-
-    const t0 = performance.now();
-    const image = method === 'zero-filled'
-      ? zeroFilledSense(kspace, maps, mask)
-      : cgSense(kspace, maps, mask, { lambda, iterations }).image;
-    const ms = performance.now() - t0;
-    writeCfl(out, image, imageDimsLike(layout, H, W));
-    const png = values.png ?? `${out}.png`;
-    writePng(png, cabs(image), H, W);
-    console.log(`${method}: ${C} coils, ${H}×${W}, ${(ms / 1000).toFixed(2)} s → ${out}.cfl, ${png}`);
-  },
-};
-
-function assertFiniteIn(path: string, data: Float32Array): void {
+function finiteIn(path: string, data: Float32Array): void {
   try {
     assertFinite(data, 'data');
   } catch (e) {
     throw fileError(path, (e as Error).message);
   }
 }
+
+/** The single-slice BART mode (--kspace). */
+type Values = Partial<Record<keyof typeof options, string>>;
+
+async function reconCfl(values: Values): Promise<void> {
+  const method = values.method ?? 'cgsense';
+  if (!isMethod(method)) throw new ModlError(`recon: unknown --method '${method}' (${METHODS.join(', ')})`);
+  const kPath = values.kspace!;
+  if (!values.out) throw new ModlError('recon: --out is required (see modl recon --help)');
+  const out = cflBase(values.out);
+  for (const p of [kPath, values.maps, values.mask]) if (p) requireCfl(p);
+  const lambda = numberOption('lambda', values.lambda, 0.001, (v) => v >= 0);
+  const iterations = numberOption('iterations', values.iterations, 30, (v) => Number.isInteger(v) && v > 0);
+
+  const { kspace, layout } = loadCflSlice(kPath);
+  finiteIn(kPath, kspace.data);
+  const [C, H, W] = kspace.shape as [number, number, number];
+  let maps: CArray;
+  if (values.maps) {
+    const m = loadCflSlice(values.maps);
+    finiteIn(values.maps, m.kspace.data);
+    if (m.sets > 1) console.error(`note: ${values.maps} holds ${m.sets} ESPIRiT map sets; using the first`);
+    maps = m.kspace;
+    try {
+      checkSenseShapes(kspace, maps);
+    } catch (e) {
+      throw new ModlError(`${kPath} and ${values.maps}: ${(e as Error).message}`);
+    }
+  } else {
+    const t = performance.now();
+    const est = espiritMaps(kspace);
+    maps = est.maps;
+    console.error(`ESPIRiT maps from a ${est.calibSize.join('×')} calibration region (${((performance.now() - t) / 1000).toFixed(2)} s)`);
+  }
+  const mask = values.mask ? readMask(values.mask, H, W) : maskFromKspace(kspace);
+  if (method === 'modl') await initBackendFromCli(values);
+
+  const t0 = performance.now();
+  const [image] = await reconstruct([{ kspace, maps, mask }], method as ReconMethod, { lambda, iterations, checkpoint: values.checkpoint });
+  const ms = performance.now() - t0;
+  writeCfl(out, image!, imageDimsLike(layout, H, W));
+  const png = values.png ?? `${out}.png`;
+  writePng(png, cabs(image!), H, W);
+  console.log(`${method}: ${C} coils, ${H}×${W}, ${(ms / 1000).toFixed(2)} s → ${out}.cfl, ${png}`);
+}
+
+/** The study mode: the pipelines/recon.ts job. */
+async function reconStudy(input: string, v: Values, noImages: boolean): Promise<void> {
+  const { DEFAULT_RECON_JOB, runReconJob } = await import('../../../pipelines/recon.js');
+  if (!existsSync(input)) throw fileError(input, 'not found');
+  if (!v.out) throw new ModlError('recon: --out DIR is required (see modl recon --help)');
+  const methods = (v.methods ?? DEFAULT_RECON_JOB.methods.join(',')).split(',').map((m) => m.trim());
+  for (const m of methods) if (!isMethod(m)) throw new ModlError(`recon: unknown method '${m}' (${METHODS.join(', ')})`);
+  const mask = (v['mask-type'] ?? 'random') as MaskKind;
+  if (!['random', 'equispaced', 'poisson'].includes(mask)) throw new ModlError(`--mask-type: unknown mask '${mask}'`);
+  const simulate = v['simulate-accel'] === undefined ? undefined : {
+    acceleration: numberOption('simulate-accel', v['simulate-accel'], 4, (x) => x >= 1),
+    mask,
+    coils: numberOption('coils', v.coils, 8, (x) => Number.isInteger(x) && x >= 1),
+    snrDb: v.snr === 'inf' ? Infinity : numberOption('snr', v.snr, 40),
+    seed: numberOption('seed', v.seed, 0, Number.isInteger),
+  };
+  let slices: [number, number] | undefined;
+  if (v.slices) {
+    const m = /^(\d+):(\d+)$/.exec(v.slices);
+    if (!m) throw new ModlError(`--slices: expected A:B, got '${v.slices}'`);
+    slices = [Number(m[1]), Number(m[2])];
+  }
+  if (methods.includes('modl')) await initBackendFromCli(v);
+  const { results, report } = await runReconJob({
+    ...DEFAULT_RECON_JOB,
+    input, outDir: v.out, methods: methods as ReconMethod[], simulate, maps: v.maps, slices,
+    series: v.series === undefined ? undefined : numberOption('series', v.series, 0, Number.isInteger),
+    checkpoint: v.checkpoint,
+    lambda: numberOption('lambda', v.lambda, DEFAULT_RECON_JOB.lambda, (x) => x >= 0),
+    iterations: numberOption('iterations', v.iterations, DEFAULT_RECON_JOB.iterations, (x) => Number.isInteger(x) && x > 0),
+    batchSize: numberOption('batch-size', v['batch-size'], DEFAULT_RECON_JOB.batchSize, (x) => Number.isInteger(x) && x > 0),
+    writeImages: !noImages,
+  });
+  for (const r of results) {
+    const m = r.metrics ? `PSNR ${r.metrics.psnr.toFixed(2)} dB, SSIM ${r.metrics.ssim.toFixed(4)}, NMSE ${r.metrics.nmse.toFixed(5)}` : 'no reference';
+    console.log(`${r.method.padEnd(12)} ${r.seconds.toFixed(2).padStart(7)} s   ${m}`);
+  }
+  console.log(`report: ${report}`);
+}
+
+const recon: Command = {
+  name: 'recon',
+  summary: 'reconstruct undersampled k-space (zero-filled, CG-SENSE, MoDL)',
+  usage,
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs('recon', argv, options, true);
+    if (values.kspace) {
+      if (positionals.length) throw new ModlError(`recon: give either --kspace or an INPUT, not both (${positionals.join(' ')})`);
+      return reconCfl(values as Values);
+    }
+    if (positionals.length !== 1) throw new ModlError('recon: give --kspace K.cfl, or one INPUT file or folder (see modl recon --help)');
+    await reconStudy(positionals[0]!, values as Values, values['no-images'] === true);
+  },
+};
 
 export default recon;

@@ -1,0 +1,143 @@
+/**
+ * Picks and starts the tfjs compute backend at run time:
+ *
+ *   auto:  @tensorflow/tfjs-node-gpu → @tensorflow/tfjs-node → wasm → cpu
+ *
+ * The native packages are optional dependencies (their install downloads
+ * libtensorflow and may fail); when they cannot be imported we fall through.
+ * The wasm backend is the one this project makes fast for training: threaded
+ * SIMD under Node (wasm-loader.ts) plus replacement kernels (kernels/).
+ *
+ * `initBackend` is idempotent: calling it again with the same request returns
+ * the running backend; a different request switches.
+ */
+import { availableParallelism } from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+// The union package registers every op's gradient (tfjs-core alone registers none) and the cpu backend.
+import '@tensorflow/tfjs';
+import { ModlError } from '../util/errors.js';
+import { registerWasmKernels } from './kernels/index.js';
+import { activateWasmBackend } from './wasm-loader.js';
+
+export type BackendChoice = 'auto' | 'node-gpu' | 'node' | 'wasm' | 'cpu';
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'node-gpu', 'node', 'wasm', 'cpu'];
+
+export interface BackendOptions {
+  backend?: BackendChoice;
+  /** Threads for wasm (default: all logical cores). */
+  threads?: number;
+}
+
+export interface BackendInfo {
+  /** The tfjs backend name: 'tensorflow', 'wasm' or 'cpu'. */
+  name: string;
+  threads: number;
+  /** e.g. "wasm (SIMD, 2 threads)". */
+  description: string;
+}
+
+let current: { key: string; info: BackendInfo } | null = null;
+
+export async function initBackend(options: BackendOptions = {}): Promise<BackendInfo> {
+  const choice = options.backend ?? 'auto';
+  const threads = options.threads ?? availableParallelism();
+  if (!BACKEND_CHOICES.includes(choice)) throw new ModlError(`unknown backend '${choice}' (choose ${BACKEND_CHOICES.join(', ')})`);
+  if (!Number.isInteger(threads) || threads < 1) throw new ModlError(`threads must be a positive integer, got ${threads}`);
+  const key = `${choice}/${threads}`;
+  if (current?.key === key && tf.getBackend() === current.info.name) return current.info;
+
+  quietCpuBanner();
+  const failures: string[] = [];
+  const order: Exclude<BackendChoice, 'auto'>[] = choice === 'auto' ? ['node-gpu', 'node', 'wasm', 'cpu'] : [choice];
+  for (const candidate of order) {
+    try {
+      const info = await start(candidate, threads);
+      current = { key, info };
+      return info;
+    } catch (e) {
+      failures.push(`${candidate}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new ModlError(`no tfjs backend could start (${failures.join('; ')})`);
+}
+
+/** The backend started by the last `initBackend`, or null. */
+export function currentBackend(): BackendInfo | null {
+  return current && tf.getBackend() === current.info.name ? current.info : null;
+}
+
+async function start(choice: Exclude<BackendChoice, 'auto'>, threads: number): Promise<BackendInfo> {
+  switch (choice) {
+    case 'node-gpu':
+    case 'node': {
+      // Importing the binding registers the 'tensorflow' backend; TensorFlow sizes its own thread pools.
+      const pkg = choice === 'node-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+      await import(pkg);
+      if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} did not start`);
+      const n = availableParallelism();
+      return { name: 'tensorflow', threads: n, description: `${choice} (native TensorFlow${choice === 'node-gpu' ? ', GPU' : ''}, ${n} threads)` };
+    }
+    case 'wasm': {
+      registerWasmKernels();
+      const { threads: actual, simd, threadsUnavailable } = await activateWasmBackend(threads);
+      const note = threadsUnavailable ? `; threads unavailable: ${threadsUnavailable}` : '';
+      return { name: 'wasm', threads: actual, description: `wasm (${simd ? 'SIMD' : 'no SIMD'}, ${plural(actual, 'thread')}${note})` };
+    }
+    case 'cpu': {
+      if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not start');
+      return { name: 'cpu', threads: 1, description: 'cpu (pure JavaScript, 1 thread)' };
+    }
+  }
+}
+
+/** The cpu backend prints an "install tfjs-node" banner on first use; we print our own backend line. */
+function quietCpuBanner(): void {
+  const cpu = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
+  if (cpu) cpu.firstUse = false;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+// ---------------------------------------------------------------- CLI helpers
+
+/** Option specs for node:util parseArgs / src/cli/args.ts. */
+export const backendCliOptions = {
+  backend: { type: 'string' },
+  threads: { type: 'string' },
+} as const;
+
+/** Lines for a command's --help. */
+export const BACKEND_USAGE = [
+  '  --backend B        tfjs backend: auto (default: node-gpu, node, wasm, cpu, the first that starts),',
+  '                     node-gpu, node, wasm or cpu',
+  `  --threads N        threads for the wasm backend (default: all ${availableParallelism()} logical cores)`,
+].join('\n');
+
+/** Validates the raw `--backend` / `--threads` strings. */
+export function parseBackendOptions(values: { backend?: string; threads?: string }): BackendOptions {
+  const out: BackendOptions = {};
+  if (values.backend !== undefined) {
+    if (!BACKEND_CHOICES.includes(values.backend as BackendChoice)) {
+      throw new ModlError(`--backend: unknown backend '${values.backend}' (choose ${BACKEND_CHOICES.join(', ')})`);
+    }
+    out.backend = values.backend as BackendChoice;
+  }
+  if (values.threads !== undefined) {
+    const n = Number(values.threads);
+    if (!Number.isInteger(n) || n < 1) throw new ModlError(`--threads: expected a positive integer, got '${values.threads}'`);
+    out.threads = n;
+  }
+  return out;
+}
+
+/**
+ * Parses the options, starts the backend and prints the one-line
+ * "backend: wasm (SIMD, 2 threads)" to stderr (stdout stays for results).
+ */
+export async function initBackendFromCli(values: { backend?: string; threads?: string }): Promise<BackendInfo> {
+  const info = await initBackend(parseBackendOptions(values));
+  console.error(`backend: ${info.description}`);
+  return info;
+}

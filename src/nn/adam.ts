@@ -1,0 +1,61 @@
+/**
+ * Adam (Kingma & Ba 2015) whose whole state is plain data: the step count t and
+ * the moments m, v per variable, with the bias corrections 1 − βᵗ computed in
+ * float64 from t. tfjs's AdamOptimizer keeps βᵗ as a running float32 product
+ * and rebuilds it with pow() on setWeights, so a resumed run drifts from an
+ * uninterrupted one; with this one, resuming reproduces the trajectory bit for bit.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+export class Adam {
+  private t = 0;
+  private m: tf.Variable[] = [];
+  private v: tf.Variable[] = [];
+
+  constructor(readonly learningRate: number, readonly beta1 = 0.9, readonly beta2 = 0.999, readonly epsilon = 1e-8) {}
+
+  /** One update of `variables` with `grads` (same order). */
+  step(variables: tf.Variable[], grads: tf.Tensor[]): void {
+    if (this.m.length === 0) {
+      this.m = variables.map((x) => tf.variable(tf.zerosLike(x), false));
+      this.v = variables.map((x) => tf.variable(tf.zerosLike(x), false));
+    }
+    if (grads.length !== variables.length || this.m.length !== variables.length) throw new Error('Adam: variables and gradients do not match');
+    this.t++;
+    const c1 = 1 - this.beta1 ** this.t, c2 = 1 - this.beta2 ** this.t;
+    const stepSize = (this.learningRate * Math.sqrt(c2)) / c1;
+    const epsHat = this.epsilon * Math.sqrt(c2);
+    tf.tidy(() => {
+      variables.forEach((x, i) => {
+        const g = grads[i]!;
+        const m = tf.add(tf.mul(this.m[i]!, this.beta1), tf.mul(g, 1 - this.beta1));
+        const v = tf.add(tf.mul(this.v[i]!, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+        this.m[i]!.assign(m);
+        this.v[i]!.assign(v);
+        // x ← x − lr·m̂/(√v̂ + ε), written with the corrections folded into the step size
+        x.assign(tf.sub(x, tf.mul(tf.div(m, tf.add(tf.sqrt(v), epsHat)), stepSize)));
+      });
+    });
+  }
+
+  /** The state to save: step count and moments. */
+  getState(): { t: number; tensors: tf.NamedTensorMap } {
+    const tensors: tf.NamedTensorMap = {};
+    this.m.forEach((m, i) => { tensors[`m/${i}`] = m; tensors[`v/${i}`] = this.v[i]!; });
+    return { t: this.t, tensors };
+  }
+
+  setState(t: number, tensors: tf.NamedTensorMap): void {
+    this.dispose();
+    const n = Object.keys(tensors).length / 2;
+    this.m = Array.from({ length: n }, (_, i) => tf.variable(tensors[`m/${i}`]!, false));
+    this.v = Array.from({ length: n }, (_, i) => tf.variable(tensors[`v/${i}`]!, false));
+    this.t = t;
+  }
+
+  dispose(): void {
+    tf.dispose([...this.m, ...this.v]);
+    this.m = [];
+    this.v = [];
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * MoDL checkpoints: a folder holding
+ *   model.json    tfjs weights manifest (+ the network configuration)
+ *   weights.bin   all weights, running statistics and log λ (tfjs weights format)
+ *   modl.json     what the network is and how it came to be: architecture, K, CG
+ *                 iterations, λ, intensity normalisation, training data, validation metrics
+ * and, for a checkpoint a training run can resume from, optimizer.json/.bin
+ * (Adam's moments) and state.json (epoch, step, options).
+ *
+ * A folder is written under a temporary name and renamed when complete, so a
+ * killed process never leaves a half-written checkpoint behind.
+ */
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { fileError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { NORMALISATION } from './batch.js';
+import { Denoiser } from './denoiser.js';
+import { Modl, type ModlConfig } from './modl.js';
+
+export const CHECKPOINT_FORMAT = 'modl-checkpoint';
+
+/** The contents of modl.json. */
+export interface CheckpointMeta {
+  format: typeof CHECKPOINT_FORMAT;
+  version: 1;
+  architecture: { name: 'MoDL'; denoiser: ModlConfig['denoiser']; sharedWeights: true };
+  stages: number;
+  cgIterations: number;
+  lambda: number;
+  normalisation: typeof NORMALISATION;
+  created: string;
+  /** Free-form provenance: datasets, generators, masks, sizes. */
+  trainedOn?: unknown;
+  /** Optimiser, epochs, steps, learning rate, curriculum. */
+  training?: unknown;
+  /** Validation metrics of this checkpoint and the baselines. */
+  validation?: unknown;
+}
+
+interface ModelJson {
+  format: typeof CHECKPOINT_FORMAT;
+  config: ModlConfig;
+  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+}
+
+/** Writes one named-tensor set as a tfjs manifest + binary pair into `dir`. */
+async function writeWeights(dir: string, jsonName: string, binName: string, tensors: tf.NamedTensorMap, extra: object): Promise<void> {
+  const { data, specs } = await tf.io.encodeWeights(tensors);
+  writeFileAtomic(join(dir, binName), new Uint8Array(data));
+  writeFileAtomic(join(dir, jsonName), JSON.stringify({ ...extra, weightsManifest: [{ paths: [binName], weights: specs }] }, null, 1));
+}
+
+function readWeights(dir: string, jsonName: string): { json: Record<string, unknown>; weights: tf.NamedTensorMap } {
+  const jsonPath = join(dir, jsonName);
+  let json: { weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
+  try {
+    json = JSON.parse(readFileSync(jsonPath, 'utf8'));
+  } catch (e) {
+    throw fileError(jsonPath, `cannot read: ${(e as Error).message}`);
+  }
+  const manifest = json.weightsManifest?.[0];
+  if (!manifest?.paths?.[0] || !Array.isArray(manifest.weights)) throw fileError(jsonPath, 'no weightsManifest');
+  const binPath = join(dir, manifest.paths[0]);
+  if (!existsSync(binPath)) throw fileError(binPath, 'weights file not found');
+  const bytes = readFileSync(binPath);
+  const expected = manifest.weights.reduce((n, s) => n + 4 * s.shape.reduce((a, b) => a * b, 1), 0);
+  if (bytes.length !== expected) throw fileError(binPath, `holds ${bytes.length} bytes, ${jsonName} describes ${expected}`);
+  return { json: json as Record<string, unknown>, weights: tf.io.decodeWeights(new Uint8Array(bytes).buffer, manifest.weights) };
+}
+
+export interface SaveOptions {
+  meta?: Partial<Pick<CheckpointMeta, 'trainedOn' | 'training' | 'validation'>>;
+  /** Optimiser moments and training state, for --resume. */
+  optimizer?: tf.NamedTensorMap;
+  state?: unknown;
+}
+
+/** Writes a complete checkpoint folder atomically (temporary folder, then rename). */
+export async function saveCheckpoint(dir: string, model: Modl, opts: SaveOptions = {}): Promise<void> {
+  const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  const config = model.config;
+  await writeWeights(tmp, 'model.json', 'weights.bin', model.namedWeights(), { format: CHECKPOINT_FORMAT, config });
+  const meta: CheckpointMeta = {
+    format: CHECKPOINT_FORMAT,
+    version: 1,
+    architecture: { name: 'MoDL', denoiser: config.denoiser, sharedWeights: true },
+    stages: config.stages,
+    cgIterations: config.cgIterations,
+    lambda: config.lambda,
+    normalisation: NORMALISATION,
+    created: new Date().toISOString(),
+    ...opts.meta,
+  };
+  writeFileAtomic(join(tmp, 'modl.json'), JSON.stringify(meta, null, 2));
+  if (opts.optimizer) await writeWeights(tmp, 'optimizer.json', 'optimizer.bin', opts.optimizer, { format: 'modl-optimizer' });
+  if (opts.state !== undefined) writeFileAtomic(join(tmp, 'state.json'), JSON.stringify(opts.state, null, 2));
+  const old = `${dir}.old-${process.pid}`;
+  if (existsSync(dir)) renameSync(dir, old);
+  renameSync(tmp, dir);
+  rmSync(old, { recursive: true, force: true });
+}
+
+/** Loads a checkpoint folder (model.json + weights.bin + modl.json). */
+export function loadCheckpoint(dir: string): { model: Modl; meta: CheckpointMeta } {
+  if (!existsSync(dir)) throw fileError(dir, 'checkpoint folder not found');
+  const { json, weights } = readWeights(dir, 'model.json');
+  const modelPath = join(dir, 'model.json');
+  if (json.format !== CHECKPOINT_FORMAT || !json.config) throw fileError(modelPath, `not a ${CHECKPOINT_FORMAT} (format or config missing)`);
+  const config = (json as unknown as ModelJson).config;
+  let meta: CheckpointMeta;
+  try {
+    meta = JSON.parse(readFileSync(join(dir, 'modl.json'), 'utf8'));
+  } catch (e) {
+    throw fileError(join(dir, 'modl.json'), `cannot read: ${(e as Error).message}`);
+  }
+  let model: Modl | undefined;
+  try {
+    model = new Modl(Denoiser.create(0, config.denoiser), config);
+    model.setWeights(weights);
+  } catch (e) {
+    model?.dispose();
+    throw fileError(modelPath, (e as Error).message);
+  } finally {
+    tf.dispose(weights);
+  }
+  return { model, meta };
+}
+
+/** The optimiser and training state saved beside a checkpoint, if any. */
+export function loadTrainingState(dir: string): { optimizer: tf.NamedTensorMap; state: unknown } | null {
+  if (!existsSync(join(dir, 'optimizer.json')) || !existsSync(join(dir, 'state.json'))) return null;
+  return { optimizer: readWeights(dir, 'optimizer.json').weights, state: JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) };
+}

@@ -1,0 +1,210 @@
+/**
+ * The MoDL CNN denoiser D_w (Aggarwal et al., 2019): a residual stack of 3×3
+ * convolutions on the image's real and imaginary parts,
+ *
+ *   D(x) = x + N(x),   N = conv → BN → ReLU, (depth−2)× [conv → BN → ReLU], conv → BN
+ *
+ * with channels 2 → width → … → width → 2. Input and output are NHWC
+ * [B, H, W, 2] (real, imag): the interleaved complex layout of the physics code.
+ *
+ * Built on core tfjs ops with tf.variable weights (no tfjs-layers), so that
+ * training loops, custom gradients (batch norm, data consistency) and weight
+ * sharing across MoDL's unrolled iterations stay plain function calls.
+ * Weights are saved in tfjs's weights format: model.json (weightsManifest) +
+ * weights.bin.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { batchNormInfer, batchNormTrain } from '../backend/batch-norm.js';
+import { fileError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { Rng } from '../util/random.js';
+
+export interface DenoiserConfig {
+  /** Number of conv layers (MoDL: 5). */
+  depth: number;
+  /** Feature channels of the hidden layers (MoDL: 64). */
+  width: number;
+  /** Running-statistics momentum: running ← (1−m)·running + m·batch (PyTorch's convention). */
+  momentum: number;
+  epsilon: number;
+}
+
+export const DEFAULT_DENOISER: DenoiserConfig = { depth: 5, width: 64, momentum: 0.1, epsilon: 1e-5 };
+
+interface Layer {
+  kernel: tf.Variable<tf.Rank.R4>;
+  gamma: tf.Variable<tf.Rank.R1>;
+  beta: tf.Variable<tf.Rank.R1>;
+  runningMean: tf.Variable<tf.Rank.R1>;
+  runningVariance: tf.Variable<tf.Rank.R1>;
+}
+
+const FORMAT = 'modl-denoiser';
+
+export class Denoiser {
+  readonly config: DenoiserConfig;
+  private readonly layers: Layer[];
+
+  private constructor(config: DenoiserConfig, layers: Layer[]) {
+    this.config = config;
+    this.layers = layers;
+  }
+
+  /** A fresh network: He-normal conv weights from `seed`, γ = 1, β = 0, running stats 0 / 1. */
+  static create(seed: number, config: Partial<DenoiserConfig> = {}): Denoiser {
+    const cfg = { ...DEFAULT_DENOISER, ...config };
+    if (!Number.isInteger(cfg.depth) || cfg.depth < 2) throw new Error(`denoiser depth must be an integer ≥ 2, got ${cfg.depth}`);
+    if (!Number.isInteger(cfg.width) || cfg.width < 1) throw new Error(`denoiser width must be a positive integer, got ${cfg.width}`);
+    const rng = new Rng(seed);
+    const layers = channelPlan(cfg).map(([cin, cout]) => {
+      const std = Math.sqrt(2 / (9 * cin)); // He: fan-in = 3·3·cin
+      const w = Float32Array.from({ length: 9 * cin * cout }, () => std * rng.normal());
+      return makeLayer(w, cin, cout);
+    });
+    return new Denoiser(cfg, layers);
+  }
+
+  /**
+   * D(x) for x [B, H, W, 2]. In training mode batch statistics are used and
+   * (unless `updateRunningStats` is false) folded into the running averages;
+   * in inference mode the running averages are used.
+   */
+  apply(x: tf.Tensor4D, training: boolean, options: { updateRunningStats?: boolean } = {}): tf.Tensor4D {
+    if (x.rank !== 4 || x.shape[3] !== 2) throw new Error(`denoiser input must be [B, H, W, 2], got [${x.shape.join(', ')}]`);
+    const update = training && options.updateRunningStats !== false;
+    return tf.tidy(() => {
+      let h: tf.Tensor4D = x;
+      this.layers.forEach((layer, i) => {
+        const z = tf.conv2d(h, layer.kernel, 1, 'same');
+        let normalised: tf.Tensor4D;
+        if (training) {
+          const count = z.size / z.shape[3];
+          normalised = batchNormTrain(z, layer.gamma, layer.beta, {
+            epsilon: this.config.epsilon,
+            onBatchStats: update ? (mean, variance) => this.foldIntoRunningStats(layer, mean, variance, count) : undefined,
+          });
+        } else {
+          normalised = batchNormInfer(z, layer.gamma, layer.beta, layer.runningMean, layer.runningVariance, this.config.epsilon);
+        }
+        h = i < this.layers.length - 1 ? tf.relu(normalised) : normalised;
+      });
+      return tf.add(x, h);
+    });
+  }
+
+  /** running ← (1−m)·running + m·batch, with the unbiased batch variance. */
+  private foldIntoRunningStats(layer: Layer, mean: tf.Tensor1D, variance: tf.Tensor1D, count: number): void {
+    const m = this.config.momentum;
+    const unbiased = count > 1 ? count / (count - 1) : 1;
+    tf.tidy(() => {
+      layer.runningMean.assign(tf.add(tf.mul(layer.runningMean, 1 - m), tf.mul(mean, m)));
+      layer.runningVariance.assign(tf.add(tf.mul(layer.runningVariance, 1 - m), tf.mul(variance, m * unbiased)));
+    });
+  }
+
+  /** The variables a training step updates (conv kernels, γ, β). */
+  trainableVariables(): tf.Variable[] {
+    return this.layers.flatMap((l) => [l.kernel, l.gamma, l.beta]);
+  }
+
+  /** Every weight by name, running statistics included (the saved set). */
+  namedWeights(): tf.NamedTensorMap {
+    const out: tf.NamedTensorMap = {};
+    this.layers.forEach((l, i) => {
+      out[`conv${i + 1}/kernel`] = l.kernel;
+      out[`bn${i + 1}/gamma`] = l.gamma;
+      out[`bn${i + 1}/beta`] = l.beta;
+      out[`bn${i + 1}/running_mean`] = l.runningMean;
+      out[`bn${i + 1}/running_variance`] = l.runningVariance;
+    });
+    return out;
+  }
+
+  /** Assigns weights from a map with the names of `namedWeights()` (all required, shapes checked). */
+  setWeights(weights: tf.NamedTensorMap): void {
+    const own = this.namedWeights();
+    for (const [name, variable] of Object.entries(own)) {
+      const w = weights[name];
+      if (!w) throw new Error(`missing weight '${name}'`);
+      if (!tf.util.arraysEqual(w.shape, variable.shape)) {
+        throw new Error(`weight '${name}' has shape [${w.shape}], expected [${variable.shape}]`);
+      }
+    }
+    for (const [name, variable] of Object.entries(own)) (variable as tf.Variable).assign(weights[name]!);
+  }
+
+  /** Writes `dir/model.json` and `dir/weights.bin` (tfjs weights format). */
+  async save(dir: string): Promise<void> {
+    const { data, specs } = await tf.io.encodeWeights(this.namedWeights());
+    const modelJson = {
+      format: FORMAT,
+      generatedBy: 'modl',
+      config: this.config,
+      weightsManifest: [{ paths: ['weights.bin'], weights: specs }],
+    };
+    writeFileAtomic(join(dir, 'weights.bin'), new Uint8Array(data));
+    writeFileAtomic(join(dir, 'model.json'), JSON.stringify(modelJson, null, 1));
+  }
+
+  /** Loads a network saved by `save`. Errors name the file and the problem. */
+  static load(dir: string): Denoiser {
+    const modelPath = join(dir, 'model.json');
+    const binPath = join(dir, 'weights.bin');
+    let model: { format?: string; config?: Partial<DenoiserConfig>; weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
+    try {
+      model = JSON.parse(readFileSync(modelPath, 'utf8'));
+    } catch (e) {
+      throw fileError(modelPath, `cannot read the denoiser description: ${(e as Error).message}`);
+    }
+    if (model.format !== FORMAT || !model.config || !model.weightsManifest?.[0]?.weights) {
+      throw fileError(modelPath, `not a ${FORMAT} model.json (format, config or weightsManifest missing)`);
+    }
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(binPath);
+    } catch (e) {
+      throw fileError(binPath, `cannot read the weights: ${(e as Error).message}`);
+    }
+    const specs = model.weightsManifest[0].weights;
+    const expected = specs.reduce((n, s) => n + 4 * s.shape.reduce((a, b) => a * b, 1), 0);
+    if (bytes.length !== expected) throw fileError(binPath, `holds ${bytes.length} bytes, model.json describes ${expected}`);
+    let net: Denoiser;
+    try {
+      net = Denoiser.create(0, model.config);
+    } catch (e) {
+      throw fileError(modelPath, (e as Error).message);
+    }
+    const weights = tf.io.decodeWeights(new Uint8Array(bytes).buffer, specs);
+    try {
+      net.setWeights(weights);
+    } catch (e) {
+      net.dispose();
+      throw fileError(modelPath, (e as Error).message);
+    } finally {
+      tf.dispose(weights);
+    }
+    return net;
+  }
+
+  dispose(): void {
+    tf.dispose(Object.values(this.namedWeights()));
+  }
+}
+
+/** [in, out] channels per layer: 2 → width → … → width → 2. */
+function channelPlan({ depth, width }: DenoiserConfig): [number, number][] {
+  return Array.from({ length: depth }, (_, i) => [i === 0 ? 2 : width, i === depth - 1 ? 2 : width]);
+}
+
+function makeLayer(kernel: Float32Array, cin: number, cout: number): Layer {
+  // tidy frees the initial values; the variables hold their own references
+  return tf.tidy(() => ({
+    kernel: tf.variable(tf.tensor4d(kernel, [3, 3, cin, cout])),
+    gamma: tf.variable(tf.ones([cout])),
+    beta: tf.variable(tf.zeros([cout])),
+    runningMean: tf.variable(tf.zeros([cout]), false),
+    runningVariance: tf.variable(tf.ones([cout]), false),
+  }) as unknown as tf.TensorContainer) as unknown as Layer;
+}

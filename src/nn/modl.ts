@@ -1,0 +1,97 @@
+/**
+ * The unrolled MoDL network (Aggarwal, Mani & Jacob, IEEE TMI 2019):
+ *
+ *   x₀ = Aᴴy;   for k = 1..K:  z_k = D_w(x_{k−1});  x_k = (AᴴA + λI)⁻¹(Aᴴy + λ z_k)
+ *
+ * One denoiser D_w and one λ > 0 are shared by all K stages. λ is learned
+ * through its logarithm, which keeps it positive without clipping.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { dataConsistency, type DcOptions, type DcProblem } from './data-consistency.js';
+import { DEFAULT_DENOISER, Denoiser, type DenoiserConfig } from './denoiser.js';
+
+export interface ModlConfig {
+  denoiser: DenoiserConfig;
+  /** Unrolled stages K. */
+  stages: number;
+  /** CG iterations in each data-consistency step. */
+  cgIterations: number;
+  /** Initial λ (MoDL: 0.05). */
+  lambda: number;
+}
+
+export const DEFAULT_MODL_CONFIG: ModlConfig = {
+  denoiser: DEFAULT_DENOISER,
+  stages: 10,
+  cgIterations: 10,
+  lambda: 0.05,
+};
+
+export const LOG_LAMBDA = 'modl/log_lambda';
+
+export class Modl {
+  readonly denoiser: Denoiser;
+  /** log λ, a trainable scalar. */
+  readonly logLambda: tf.Variable;
+  stages: number;
+  cgIterations: number;
+
+  constructor(denoiser: Denoiser, config: Omit<ModlConfig, 'denoiser'>) {
+    if (!(config.lambda > 0)) throw new Error(`MoDL λ must be positive, got ${config.lambda}`);
+    this.denoiser = denoiser;
+    this.logLambda = tf.variable(tf.scalar(Math.log(config.lambda)), true);
+    this.stages = config.stages;
+    this.cgIterations = config.cgIterations;
+  }
+
+  /** A freshly initialised network (He-normal weights from `seed`). */
+  static create(config: ModlConfig = DEFAULT_MODL_CONFIG, seed = 1): Modl {
+    return new Modl(Denoiser.create(seed, config.denoiser), config);
+  }
+
+  get config(): ModlConfig {
+    return { denoiser: this.denoiser.config, stages: this.stages, cgIterations: this.cgIterations, lambda: this.lambda };
+  }
+
+  get lambda(): number {
+    return Math.exp(this.logLambda.dataSync()[0]!);
+  }
+
+  /** Everything the optimiser updates. */
+  get trainableVariables(): tf.Variable[] {
+    return [...this.denoiser.trainableVariables(), this.logLambda];
+  }
+
+  /**
+   * Runs the K stages on a batch. `aty` is Aᴴy as [B, H, W, 2]; `problem` holds the
+   * batch's SENSE operators. In training mode batch norm uses batch statistics.
+   */
+  apply(aty: tf.Tensor4D, problem: DcProblem, training: boolean, stages = this.stages): tf.Tensor4D {
+    if (stages < 1) return aty;
+    const lambda = tf.exp(this.logLambda) as tf.Scalar;
+    const dc: DcOptions = { iterations: this.cgIterations };
+    let x = aty;
+    for (let k = 0; k < stages; k++) {
+      const z = this.denoiser.apply(x, training);
+      x = dataConsistency(z, lambda, problem, dc);
+    }
+    return x;
+  }
+
+  /** Every saved weight by name: the denoiser's (running statistics included) and log λ. */
+  namedWeights(): tf.NamedTensorMap {
+    return { ...this.denoiser.namedWeights(), [LOG_LAMBDA]: this.logLambda };
+  }
+
+  setWeights(weights: tf.NamedTensorMap): void {
+    const l = weights[LOG_LAMBDA];
+    if (!l || l.size !== 1) throw new Error(`missing weight '${LOG_LAMBDA}'`);
+    this.denoiser.setWeights(weights);
+    this.logLambda.assign(tf.reshape(l, []) as tf.Scalar);
+  }
+
+  dispose(): void {
+    this.denoiser.dispose();
+    this.logLambda.dispose();
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The reconstruction methods modl offers, behind one call, so that jobs can
+ * run any subset on the same slices and compare them.
+ */
+import type { CArray } from '../physics/complex.js';
+import { cgSense, zeroFilledSense } from '../physics/recon.js';
+import type { ReconSample } from '../nn/batch.js';
+
+export const METHODS = ['zero-filled', 'cgsense', 'modl'] as const;
+export type ReconMethod = (typeof METHODS)[number];
+
+export interface MethodSettings {
+  /** CG-SENSE Tikhonov weight (default 0.001) and iterations (default 30). */
+  lambda?: number;
+  iterations?: number;
+  /** MoDL checkpoint folder (default: the shipped one) and slices per network batch. */
+  checkpoint?: string;
+  batchSize?: number;
+  onProgress?(done: number, total: number): void;
+}
+
+export function isMethod(m: string): m is ReconMethod {
+  return (METHODS as readonly string[]).includes(m);
+}
+
+/** Reconstructs every slice with one method; returns complex images in input order. */
+export async function reconstruct(samples: ReconSample[], method: ReconMethod, s: MethodSettings = {}): Promise<CArray[]> {
+  const total = samples.length;
+  switch (method) {
+    case 'zero-filled':
+      return samples.map((x, i) => {
+        s.onProgress?.(i + 1, total);
+        return zeroFilledSense(x.kspace, x.maps, x.mask);
+      });
+    case 'cgsense':
+      return samples.map((x, i) => {
+        const image = cgSense(x.kspace, x.maps, x.mask, { lambda: s.lambda ?? 0.001, iterations: s.iterations ?? 30 }).image;
+        s.onProgress?.(i + 1, total);
+        return image;
+      });
+    case 'modl': {
+      // loaded lazily: tfjs start-up is paid only by jobs that run the network
+      const { ModlReconstructor } = await import('../nn/infer.js');
+      const { shippedCheckpoint } = await import('../util/paths.js');
+      const net = ModlReconstructor.load(s.checkpoint ?? shippedCheckpoint('modl'));
+      try {
+        return net.reconstruct(samples, s.batchSize ?? 4, (done) => s.onProgress?.(done, total));
+      } finally {
+        net.dispose();
+      }
+    }
+  }
+}

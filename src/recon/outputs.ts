@@ -1,0 +1,125 @@
+/**
+ * What a reconstruction job leaves behind: per method a NIfTI volume, a DICOM
+ * series and PNG previews; metrics against the reference (fastMRI's volume
+ * conventions); comparison figures; and a Markdown report tying them together.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CArray } from '../physics/complex.js';
+import { maxOf, nmse, psnr, ssim, type Metrics } from '../physics/metrics.js';
+import { writeDicomSeries } from '../io/dicom-write.js';
+import { writeNifti } from '../io/nifti.js';
+import { writePng, writePngTiles } from '../io/png.js';
+import type { ImageVolume } from '../io/volume.js';
+import { writeFileAtomic } from '../util/fs.js';
+import type { ReconMethod } from './methods.js';
+import type { Study } from './study.js';
+
+export interface MethodResult {
+  method: ReconMethod;
+  images: CArray[];
+  seconds: number;
+  metrics?: Metrics;
+}
+
+export const METHOD_LABELS: Record<ReconMethod, string> = { 'zero-filled': 'zero-filled', cgsense: 'CG-SENSE', modl: 'MoDL' };
+
+export const magnitude = (x: CArray) => Float32Array.from({ length: x.data.length >> 1 }, (_, i) => Math.hypot(x.data[2 * i]!, x.data[2 * i + 1]!));
+
+/**
+ * fastMRI's volume metrics: PSNR and NMSE over the whole volume, SSIM averaged
+ * over slices, all with data range = the maximum of the reference volume.
+ */
+export function volumeMetrics(reference: Float32Array[], recon: Float32Array[], H: number, W: number): Metrics {
+  const cat = (xs: Float32Array[]) => {
+    const out = new Float32Array(xs.length * H * W);
+    xs.forEach((x, i) => out.set(x, i * H * W));
+    return out;
+  };
+  const ref = cat(reference), rec = cat(recon);
+  const range = maxOf(ref);
+  const s = reference.reduce((acc, r, i) => acc + ssim(r, recon[i]!, H, W, range), 0) / reference.length;
+  return { psnr: psnr(ref, rec, range), ssim: s, nmse: nmse(ref, rec) };
+}
+
+/** Writes <method>.nii.gz, dicom/<method>/ and png/<method>_NNN.png; returns the paths. */
+export async function writeMethodOutputs(outDir: string, study: Study, r: MethodResult): Promise<{ nifti: string; dicom: string; png: string }> {
+  const { H, W } = study;
+  const data = new Float32Array(r.images.length * H * W);
+  r.images.forEach((x, i) => data.set(magnitude(x), i * H * W));
+  const vol: ImageVolume = { ...study.geometry, data, shape: [r.images.length, H, W] };
+  const description = `modl ${METHOD_LABELS[r.method]} reconstruction`;
+  const nifti = join(outDir, `${r.method}.nii.gz`);
+  writeNifti(nifti, vol, { description });
+  const dicom = join(outDir, 'dicom', r.method);
+  await writeDicomSeries(dicom, vol, { seriesDescription: description, overwrite: true });
+  const pngDir = join(outDir, 'png');
+  mkdirSync(pngDir, { recursive: true });
+  r.images.forEach((x, i) => writePng(join(pngDir, `${r.method}_${String(i).padStart(3, '0')}.png`), magnitude(x), H, W));
+  return { nifti, dicom, png: pngDir };
+}
+
+/**
+ * One row of tiles per slice shown: reference (when known), then each method;
+ * a second figure holds the error maps |x − ref| on a common scale.
+ */
+export function writeComparisonFigures(outDir: string, study: Study, results: MethodResult[], slice: number): { images: string; errors?: string } {
+  const { H, W } = study;
+  const ref = study.reference?.[slice];
+  const window = ref ? ([0, percentileOf(ref, 99.5)] as [number, number]) : undefined;
+  const tiles = [
+    ...(ref ? [{ data: ref, rows: H, cols: W, label: 'reference', window }] : []),
+    ...results.map((r) => ({ data: magnitude(r.images[slice]!), rows: H, cols: W, label: METHOD_LABELS[r.method], window })),
+  ];
+  const images = join(outDir, `figure_slice${slice}.png`);
+  writePngTiles(images, tiles, { scale: H < 200 ? 2 : 1 });
+  if (!ref) return { images };
+  const errs = results.map((r) => magnitude(r.images[slice]!).map((v, i) => Math.abs(v - ref[i]!)));
+  const top = Math.max(...errs.map((e) => percentileOf(e, 99.5))) || 1;
+  const errors = join(outDir, `errors_slice${slice}.png`);
+  writePngTiles(errors, results.map((r, i) => ({ data: errs[i]!, rows: H, cols: W, label: `|${METHOD_LABELS[r.method]} - ref|`, window: [0, top] as [number, number] })),
+    { scale: H < 200 ? 2 : 1 });
+  return { images, errors };
+}
+
+function percentileOf(x: Float32Array, p: number): number {
+  const s = Float32Array.from(x).sort();
+  return s[Math.min(s.length - 1, Math.round((p / 100) * (s.length - 1)))]!;
+}
+
+export interface ReportContent {
+  title: string;
+  study: Study;
+  results: MethodResult[];
+  figures: { images: string; errors?: string }[];
+  notes?: string[];
+}
+
+/** The metrics table in Markdown (also used by the README and the eval command). */
+export function metricsTable(results: MethodResult[]): string {
+  const rows = results.map((r) => {
+    const m = r.metrics;
+    const cells = m ? [m.psnr.toFixed(2), m.ssim.toFixed(4), m.nmse.toFixed(5)] : ['–', '–', '–'];
+    return `| ${METHOD_LABELS[r.method]} | ${cells.join(' | ')} | ${r.seconds.toFixed(2)} |`;
+  });
+  return ['| method | PSNR (dB) | SSIM | NMSE | time (s) |', '|---|---|---|---|---|', ...rows].join('\n');
+}
+
+/** Writes report.md and metrics.json into outDir. */
+export function writeReport(outDir: string, c: ReportContent): string {
+  const rel = (p: string) => p.slice(outDir.length + 1);
+  const lines = [
+    `# ${c.title}`, '',
+    `Input: \`${c.study.input}\` (${c.study.samples.length} slice(s), ${c.study.H}×${c.study.W})`, '',
+    ...c.study.preparation.map((p) => `- ${p}`), '',
+    c.study.reference ? metricsTable(c.results) : `No reference image exists for this input, so no metrics: judge the images.\n\n${metricsTable(c.results)}`, '',
+    ...(c.study.reference ? ['Metrics as fastMRI computes them: PSNR and NMSE over the volume, SSIM (7×7, K1 0.01, K2 0.03) averaged over slices, data range = the maximum of the reference.', ''] : []),
+    ...c.figures.flatMap((f) => [`![reconstructions](${rel(f.images)})`, '', ...(f.errors ? [`![error maps](${rel(f.errors)})`, ''] : [])]),
+    ...(c.notes ?? []).map((n) => `${n}\n`),
+  ];
+  const path = join(outDir, 'report.md');
+  writeFileAtomic(path, lines.join('\n'));
+  const metrics = Object.fromEntries(c.results.map((r) => [r.method, { ...r.metrics, seconds: r.seconds }]));
+  writeFileAtomic(join(outDir, 'metrics.json'), JSON.stringify({ input: c.study.input, slices: c.study.samples.length, metrics }, null, 2));
+  return path;
+}

@@ -1,0 +1,80 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/index.js';
+import { Adam } from '../../src/nn/adam.js';
+import { prepareBatch } from '../../src/nn/batch.js';
+import { loadCheckpoint, saveCheckpoint } from '../../src/nn/checkpoint.js';
+import { Modl } from '../../src/nn/modl.js';
+import { resolveCheckpoint, train } from '../../src/nn/train.js';
+import { psnr } from '../../src/physics/metrics.js';
+import { memorySource, testSample } from './helpers.js';
+
+const magnitude = (d: Float32Array) => Float32Array.from({ length: d.length >> 1 }, (_, i) => Math.hypot(d[2 * i]!, d[2 * i + 1]!));
+const tiny = { denoiser: { depth: 5, width: 32, momentum: 0.1, epsilon: 1e-5 }, stages: 1, cgIterations: 30, lambda: 0.05 };
+
+describe('MoDL network', () => {
+  beforeAll(async () => {
+    // one thread: these tiny networks are dominated by per-op overhead, which threads only add to
+    await initBackend({ backend: 'wasm', threads: 1 });
+  });
+
+  it('a tiny model overfits one slice to PSNR > 40 dB', () => {
+    const sample = testSample(48, 40);
+    const model = Modl.create(tiny, 1);
+    const opt = new Adam(1e-2);
+    const vars = model.trainableVariables;
+    const batch = prepareBatch([sample]);
+    const ref = magnitude(batch.target!.dataSync() as Float32Array);
+    const before = psnr(ref, magnitude(tf.tidy(() => model.apply(batch.aty, batch.problem, false).dataSync() as Float32Array)));
+    for (let it = 0; it < 700; it++) {
+      const { value, grads } = tf.variableGrads(
+        () => tf.losses.meanSquaredError(batch.target!, model.apply(batch.aty, batch.problem, true)) as tf.Scalar, vars);
+      opt.step(vars, vars.map((v) => grads[v.name]!));
+      tf.dispose([value, grads]);
+    }
+    const after = psnr(ref, magnitude(tf.tidy(() => model.apply(batch.aty, batch.problem, false).dataSync() as Float32Array)));
+    batch.dispose();
+    opt.dispose();
+    model.dispose();
+    expect(before).toBeLessThan(30);
+    expect(after).toBeGreaterThan(40);
+  }, 300_000);
+
+  it('round-trips a checkpoint: same outputs, λ and configuration', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'modl-ckpt-')), 'ckpt');
+    const model = Modl.create({ ...tiny, stages: 3, lambda: 0.07 }, 5);
+    await saveCheckpoint(dir, model, { meta: { validation: { note: 'test' } } });
+    const { model: back, meta } = loadCheckpoint(dir);
+    expect(meta.stages).toBe(3);
+    expect(meta.lambda).toBeCloseTo(0.07, 6);
+    expect(back.config).toEqual(model.config);
+    const batch = prepareBatch([testSample(24, 20, 2)]);
+    const a = tf.tidy(() => model.apply(batch.aty, batch.problem, false).dataSync());
+    const b = tf.tidy(() => back.apply(batch.aty, batch.problem, false).dataSync());
+    expect(Array.from(b)).toEqual(Array.from(a));
+    batch.dispose();
+    model.dispose();
+    back.dispose();
+  });
+
+  it('resumes training on the exact trajectory of an uninterrupted run', async () => {
+    const data = memorySource([0, 1, 2, 3].map((s) => testSample(24, 20, s)));
+    const val = memorySource([testSample(24, 20, 9)]);
+    const base = { train: data, validation: val, stages: 2, batchSize: 2, learningRate: 1e-3, clipNorm: 1, loss: 'mse' as const, seed: 3 };
+    const cfg = { ...tiny, denoiser: { ...tiny.denoiser, width: 8 }, cgIterations: 5 };
+    const straight = join(mkdtempSync(join(tmpdir(), 'modl-train-')), 'run');
+    await train({ ...base, outDir: straight, model: Modl.create(cfg, 1), epochs: 2, resume: false });
+    const broken = join(mkdtempSync(join(tmpdir(), 'modl-train-')), 'run');
+    await train({ ...base, outDir: broken, model: Modl.create(cfg, 1), epochs: 1, resume: false }); // "killed" after epoch 1
+    const { history } = await train({ ...base, outDir: broken, model: Modl.create(cfg, 1), epochs: 2, resume: true });
+    expect(history.map((h) => h.epoch)).toEqual([1, 2]);
+    const w1 = loadCheckpoint(resolveCheckpoint(straight)).model.namedWeights();
+    const w2 = loadCheckpoint(resolveCheckpoint(broken)).model.namedWeights();
+    for (const k of Object.keys(w1)) expect(Array.from(w2[k]!.dataSync())).toEqual(Array.from(w1[k]!.dataSync()));
+    expect(history[1]!.validation.modl.psnr).toBeGreaterThan(0);
+    expect(history[1]!.validation.cgsense.psnr).toBeGreaterThan(history[1]!.validation.zeroFilled.psnr);
+  });
+});

