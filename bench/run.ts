@@ -4,10 +4,12 @@
  */
 const benches: Record<string, () => Promise<{ default: () => Promise<void> }>> = {
   physics: () => import('./physics.js'),
+  modl: () => import('./modl.js'),
   io: () => import('./io.js'),
   synth: () => import('./synth.js'),
   espirit: () => import('./espirit.js'),
   backend: () => import('./backend.js'),
+  generative: () => import('./generative.js'),
 };
 
 const wanted = process.argv.slice(2);

@@ -11,6 +11,8 @@ const commands: Record<string, () => Promise<Command>> = {
   train: async () => (await import('./commands/train.js')).default,
   eval: async () => (await import('./commands/eval.js')).default,
   synth: async () => (await import('./commands/synth.js')).default,
+  'train-generator': async () => (await import('./commands/train-generator.js')).default,
+  'generator-report': async () => (await import('./commands/generator-report.js')).default,
 };
 
 function usage(): string {

@@ -37,8 +37,9 @@ interface Layer {
   kernel: tf.Variable<tf.Rank.R4>;
   gamma: tf.Variable<tf.Rank.R1>;
   beta: tf.Variable<tf.Rank.R1>;
-  runningMean: tf.Variable<tf.Rank.R1>;
-  runningVariance: tf.Variable<tf.Rank.R1>;
+  /** Running statistics, one set per slot (see setStatsSlots). */
+  runningMean: tf.Variable<tf.Rank.R1>[];
+  runningVariance: tf.Variable<tf.Rank.R1>[];
 }
 
 const FORMAT = 'modl-denoiser';
@@ -67,13 +68,36 @@ export class Denoiser {
   }
 
   /**
-   * D(x) for x [B, H, W, 2]. In training mode batch statistics are used and
-   * (unless `updateRunningStats` is false) folded into the running averages;
-   * in inference mode the running averages are used.
+   * Keeps `n` sets of batch-norm running statistics (new sets start as copies
+   * of the first). An unrolled network applies this one denoiser at K stages
+   * whose inputs have different statistics (aliased Aᴴy first, nearly clean
+   * images later); averaging them into one set makes inference-mode batch norm
+   * wrong at every stage, so MoDL keeps one set per stage while the conv
+   * weights, γ and β stay shared.
    */
-  apply(x: tf.Tensor4D, training: boolean, options: { updateRunningStats?: boolean } = {}): tf.Tensor4D {
+  setStatsSlots(n: number): void {
+    for (const l of this.layers) {
+      while (l.runningMean.length < n) {
+        l.runningMean.push(tf.variable(l.runningMean[0]!.clone(), false));
+        l.runningVariance.push(tf.variable(l.runningVariance[0]!.clone(), false));
+      }
+      tf.dispose([...l.runningMean.splice(Math.max(1, n)), ...l.runningVariance.splice(Math.max(1, n))]);
+    }
+  }
+
+  get statsSlots(): number {
+    return this.layers[0]!.runningMean.length;
+  }
+
+  /**
+   * D(x) for x [B, H, W, 2]. In training mode batch statistics are used and
+   * (unless `updateRunningStats` is false) folded into the running averages of
+   * `slot`; in inference mode that slot's running averages are used.
+   */
+  apply(x: tf.Tensor4D, training: boolean, options: { updateRunningStats?: boolean; slot?: number } = {}): tf.Tensor4D {
     if (x.rank !== 4 || x.shape[3] !== 2) throw new Error(`denoiser input must be [B, H, W, 2], got [${x.shape.join(', ')}]`);
     const update = training && options.updateRunningStats !== false;
+    const slot = Math.min(Math.max(0, options.slot ?? 0), this.statsSlots - 1);
     return tf.tidy(() => {
       let h: tf.Tensor4D = x;
       this.layers.forEach((layer, i) => {
@@ -83,10 +107,10 @@ export class Denoiser {
           const count = z.size / z.shape[3];
           normalised = batchNormTrain(z, layer.gamma, layer.beta, {
             epsilon: this.config.epsilon,
-            onBatchStats: update ? (mean, variance) => this.foldIntoRunningStats(layer, mean, variance, count) : undefined,
+            onBatchStats: update ? (mean, variance) => this.foldIntoRunningStats(layer, slot, mean, variance, count) : undefined,
           });
         } else {
-          normalised = batchNormInfer(z, layer.gamma, layer.beta, layer.runningMean, layer.runningVariance, this.config.epsilon);
+          normalised = batchNormInfer(z, layer.gamma, layer.beta, layer.runningMean[slot]!, layer.runningVariance[slot]!, this.config.epsilon);
         }
         h = i < this.layers.length - 1 ? tf.relu(normalised) : normalised;
       });
@@ -95,12 +119,13 @@ export class Denoiser {
   }
 
   /** running ← (1−m)·running + m·batch, with the unbiased batch variance. */
-  private foldIntoRunningStats(layer: Layer, mean: tf.Tensor1D, variance: tf.Tensor1D, count: number): void {
+  private foldIntoRunningStats(layer: Layer, slot: number, mean: tf.Tensor1D, variance: tf.Tensor1D, count: number): void {
     const m = this.config.momentum;
     const unbiased = count > 1 ? count / (count - 1) : 1;
+    const rm = layer.runningMean[slot]!, rv = layer.runningVariance[slot]!;
     tf.tidy(() => {
-      layer.runningMean.assign(tf.add(tf.mul(layer.runningMean, 1 - m), tf.mul(mean, m)));
-      layer.runningVariance.assign(tf.add(tf.mul(layer.runningVariance, 1 - m), tf.mul(variance, m * unbiased)));
+      rm.assign(tf.add(tf.mul(rm, 1 - m), tf.mul(mean, m)));
+      rv.assign(tf.add(tf.mul(rv, 1 - m), tf.mul(variance, m * unbiased)));
     });
   }
 
@@ -109,30 +134,38 @@ export class Denoiser {
     return this.layers.flatMap((l) => [l.kernel, l.gamma, l.beta]);
   }
 
-  /** Every weight by name, running statistics included (the saved set). */
+  /**
+   * Every weight by name, running statistics included (the saved set). The
+   * first statistics slot is `bnN/running_mean`, slot s > 0 `bnN/running_mean/slotS`.
+   */
   namedWeights(): tf.NamedTensorMap {
     const out: tf.NamedTensorMap = {};
     this.layers.forEach((l, i) => {
       out[`conv${i + 1}/kernel`] = l.kernel;
       out[`bn${i + 1}/gamma`] = l.gamma;
       out[`bn${i + 1}/beta`] = l.beta;
-      out[`bn${i + 1}/running_mean`] = l.runningMean;
-      out[`bn${i + 1}/running_variance`] = l.runningVariance;
+      l.runningMean.forEach((v, s) => { out[statName(i, 'running_mean', s)] = v; });
+      l.runningVariance.forEach((v, s) => { out[statName(i, 'running_variance', s)] = v; });
     });
     return out;
   }
 
-  /** Assigns weights from a map with the names of `namedWeights()` (all required, shapes checked). */
+  /**
+   * Assigns weights from a map with the names of `namedWeights()` (shapes
+   * checked). Every weight is required, except the statistics of slots past the
+   * first: a slot the map lacks (a checkpoint of fewer stages) starts from slot 0's.
+   */
   setWeights(weights: tf.NamedTensorMap): void {
     const own = this.namedWeights();
+    const source = (name: string) => weights[name] ?? weights[name.replace(/\/slot\d+$/, '')];
     for (const [name, variable] of Object.entries(own)) {
-      const w = weights[name];
+      const w = source(name);
       if (!w) throw new Error(`missing weight '${name}'`);
       if (!tf.util.arraysEqual(w.shape, variable.shape)) {
         throw new Error(`weight '${name}' has shape [${w.shape}], expected [${variable.shape}]`);
       }
     }
-    for (const [name, variable] of Object.entries(own)) (variable as tf.Variable).assign(weights[name]!);
+    for (const [name, variable] of Object.entries(own)) (variable as tf.Variable).assign(source(name)!);
   }
 
   /** Writes `dir/model.json` and `dir/weights.bin` (tfjs weights format). */
@@ -178,6 +211,7 @@ export class Denoiser {
     }
     const weights = tf.io.decodeWeights(new Uint8Array(bytes).buffer, specs);
     try {
+      net.setStatsSlots(statsSlotsIn(weights));
       net.setWeights(weights);
     } catch (e) {
       net.dispose();
@@ -193,6 +227,15 @@ export class Denoiser {
   }
 }
 
+/** How many statistics slots a saved weight map holds. */
+export function statsSlotsIn(weights: tf.NamedTensorMap): number {
+  return 1 + Math.max(0, ...Object.keys(weights).map((k) => Number(/\/slot(\d+)$/.exec(k)?.[1] ?? 0)));
+}
+
+function statName(layer: number, stat: 'running_mean' | 'running_variance', slot: number): string {
+  return `bn${layer + 1}/${stat}${slot === 0 ? '' : `/slot${slot}`}`;
+}
+
 /** [in, out] channels per layer: 2 → width → … → width → 2. */
 function channelPlan({ depth, width }: DenoiserConfig): [number, number][] {
   return Array.from({ length: depth }, (_, i) => [i === 0 ? 2 : width, i === depth - 1 ? 2 : width]);
@@ -204,7 +247,7 @@ function makeLayer(kernel: Float32Array, cin: number, cout: number): Layer {
     kernel: tf.variable(tf.tensor4d(kernel, [3, 3, cin, cout])),
     gamma: tf.variable(tf.ones([cout])),
     beta: tf.variable(tf.zeros([cout])),
-    runningMean: tf.variable(tf.zeros([cout]), false),
-    runningVariance: tf.variable(tf.ones([cout]), false),
+    runningMean: [tf.variable(tf.zeros([cout]), false)],
+    runningVariance: [tf.variable(tf.ones([cout]), false)],
   }) as unknown as tf.TensorContainer) as unknown as Layer;
 }

@@ -33,7 +33,7 @@ export class Modl {
   readonly denoiser: Denoiser;
   /** log λ, a trainable scalar. */
   readonly logLambda: tf.Variable;
-  stages: number;
+  private stageCount = 1;
   cgIterations: number;
 
   constructor(denoiser: Denoiser, config: Omit<ModlConfig, 'denoiser'>) {
@@ -47,6 +47,17 @@ export class Modl {
   /** A freshly initialised network (He-normal weights from `seed`). */
   static create(config: ModlConfig = DEFAULT_MODL_CONFIG, seed = 1): Modl {
     return new Modl(Denoiser.create(seed, config.denoiser), config);
+  }
+
+  /** Unrolled stages K; the denoiser keeps one set of batch-norm running statistics per stage. */
+  get stages(): number {
+    return this.stageCount;
+  }
+
+  set stages(k: number) {
+    if (!Number.isInteger(k) || k < 1) throw new Error(`MoDL stages must be a positive integer, got ${k}`);
+    this.stageCount = k;
+    this.denoiser.setStatsSlots(k);
   }
 
   get config(): ModlConfig {
@@ -72,7 +83,7 @@ export class Modl {
     const dc: DcOptions = { iterations: this.cgIterations };
     let x = aty;
     for (let k = 0; k < stages; k++) {
-      const z = this.denoiser.apply(x, training);
+      const z = this.denoiser.apply(x, training, { slot: k });
       x = dataConsistency(z, lambda, problem, dc);
     }
     return x;

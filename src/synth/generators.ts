@@ -12,3 +12,9 @@ registerGenerator('phantom', async (o) => (await import('./phantom-generator.js'
 registerGenerator('images', async (o) => (await import('./images.js')).imageFolderGenerator(o), {
   description: 'slices of the DICOM/NIfTI images in a folder (--images DIR), augmented',
 });
+registerGenerator('vae', async (o) => (await import('../generative/synth.js')).learnedGenerator('vae', o), {
+  runsIn: 'main', description: 'convolutional VAE trained on phantom + real slices (--checkpoint DIR; default: the shipped one)',
+});
+registerGenerator('gan', async (o) => (await import('../generative/synth.js')).learnedGenerator('gan', o), {
+  runsIn: 'main', description: 'DCGAN-style hinge/spectral-norm GAN trained on phantom + real slices (--checkpoint DIR; default: the shipped one)',
+});

@@ -12,6 +12,7 @@ import { resolveCheckpoint, train } from '../../src/nn/train.js';
 import { psnr } from '../../src/physics/metrics.js';
 import { memorySource, testSample } from './helpers.js';
 
+const mean2 = (m: Modl, k: string) => Array.from(m.namedWeights()[k]!.dataSync());
 const magnitude = (d: Float32Array) => Float32Array.from({ length: d.length >> 1 }, (_, i) => Math.hypot(d[2 * i]!, d[2 * i + 1]!));
 const tiny = { denoiser: { depth: 5, width: 32, momentum: 0.1, epsilon: 1e-5 }, stages: 1, cgIterations: 30, lambda: 0.05 };
 
@@ -46,6 +47,9 @@ describe('MoDL network', () => {
   it('round-trips a checkpoint: same outputs, λ and configuration', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'modl-ckpt-')), 'ckpt');
     const model = Modl.create({ ...tiny, stages: 3, lambda: 0.07 }, 5);
+    const warm = prepareBatch([testSample(24, 20, 1)]);
+    tf.tidy(() => { model.apply(warm.aty, warm.problem, true); }); // fills each stage's running statistics
+    warm.dispose();
     await saveCheckpoint(dir, model, { meta: { validation: { note: 'test' } } });
     const { model: back, meta } = loadCheckpoint(dir);
     expect(meta.stages).toBe(3);
@@ -58,6 +62,23 @@ describe('MoDL network', () => {
     batch.dispose();
     model.dispose();
     back.dispose();
+  });
+
+  it('keeps one set of batch-norm running statistics per stage, shared weights otherwise', () => {
+    const model = Modl.create({ ...tiny, stages: 3 }, 2);
+    const batch = prepareBatch([testSample(24, 20, 3)]);
+    tf.tidy(() => { model.apply(batch.aty, batch.problem, true); });
+    const w = model.namedWeights();
+    const mean = (k: string) => Array.from(w[k]!.dataSync());
+    // stage inputs differ (Aᴴy, then DC outputs), so do their statistics
+    expect(mean('bn1/running_mean/slot1')).not.toEqual(mean('bn1/running_mean'));
+    expect(mean('bn1/running_mean/slot2')).not.toEqual(mean('bn1/running_mean/slot1'));
+    expect(Object.keys(w).filter((k) => k.startsWith('conv1/'))).toEqual(['conv1/kernel']);
+    // growing K (the curriculum) starts the new stages from the first stage's statistics
+    model.stages = 5;
+    expect(mean2(model, 'bn2/running_variance/slot4')).toEqual(mean2(model, 'bn2/running_variance'));
+    batch.dispose();
+    model.dispose();
   });
 
   it('resumes training on the exact trajectory of an uninterrupted run', async () => {

@@ -1,0 +1,86 @@
+/**
+ * `npm run bench modl`: the MoDL network (5×64 denoiser, 10 CG iterations per
+ * DC step) on one 230×180×8 slice — the real k-space's maps and mask when
+ * ../shared/data is present — inference with K=10, a training step with K=1
+ * and K=10, one CG data-consistency solve, peak memory; then the PyTorch peer
+ * of ../shared/bench in the same session, with the ratios.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../src/backend/index.js';
+import { Adam } from '../src/nn/adam.js';
+import { prepareBatch, type ReconSample } from '../src/nn/batch.js';
+import { dataConsistency } from '../src/nn/data-consistency.js';
+import { Modl } from '../src/nn/modl.js';
+import { loadCflSlice } from '../src/io/cfl.js';
+import { birdcageMaps } from '../src/physics/coils.js';
+import { czeros } from '../src/physics/complex.js';
+import { poissonDiscMask2d } from '../src/physics/masks.js';
+import { SenseOp, maskFromKspace } from '../src/physics/sense.js';
+import { packageRoot } from '../src/util/paths.js';
+import { medianMs, row } from './util.js';
+
+const PYTHON = '/usr/bin/python3';
+
+function sample(): ReconSample {
+  const dir = join(packageRoot(), '..', 'shared', 'data', 'kspace');
+  if (existsSync(join(dir, 'brain_8coil_poisson8x.cfl'))) {
+    const kspace = loadCflSlice(join(dir, 'brain_8coil_poisson8x')).kspace;
+    return { kspace, maps: loadCflSlice(join(dir, 'brain_8coil_poisson8x_espirit_bart')).kspace, mask: maskFromKspace(kspace) };
+  }
+  const [C, H, W] = [8, 180, 230];
+  const maps = birdcageMaps(C, H, W);
+  const kspace = czeros([C, H, W]);
+  new SenseOp(maps, null).forward(Float32Array.from({ length: 2 * H * W }, () => Math.random()), kspace.data);
+  return { kspace, maps, mask: poissonDiscMask2d(H, W, { acceleration: 8, seed: 1 }).mask };
+}
+
+export default async function modlBench(): Promise<void> {
+  const info = await initBackend();
+  console.log(`backend: ${info.description}`);
+  const s = sample();
+  const batch = prepareBatch([{ ...s, target: { data: new Float32Array(s.kspace.data.length / 8), shape: [180, 230] } }]);
+  const model = Modl.create();
+  const opt = new Adam(1e-4);
+  const vars = model.trainableVariables;
+  let peak = process.memoryUsage().rss;
+  const step = (K: number) => {
+    const { value, grads } = tf.variableGrads(() => tf.losses.meanSquaredError(batch.target!, model.apply(batch.aty, batch.problem, true, K)) as tf.Scalar, vars);
+    opt.step(vars, vars.map((v) => grads[v.name]!));
+    value.dataSync();
+    tf.dispose([value, grads]);
+    peak = Math.max(peak, process.memoryUsage().rss);
+  };
+  const dc = await medianMs(() => tf.tidy(() => {
+    dataConsistency(batch.aty, tf.scalar(0.05), batch.problem, { iterations: 10 }).dataSync();
+  }), 5, 1);
+  const infer = await medianMs(() => tf.tidy(() => { model.apply(batch.aty, batch.problem, false, 10).dataSync(); }), 3, 1);
+  const k1 = await medianMs(() => step(1), 5, 1);
+  const k10 = await medianMs(() => step(10), 2, 1);
+  const ours = { infer, k1, k10, dc };
+  row('MoDL 230×180×8 inference K=10', infer, 'ms');
+  row('MoDL 230×180×8 train step K=1', k1, 'ms');
+  row('MoDL 230×180×8 train step K=10', k10, 'ms');
+  row('one CG data-consistency solve (10 iterations)', dc, 'ms');
+  row('peak memory (process RSS)', peak / 2 ** 20, 'MiB');
+  batch.dispose();
+  model.dispose();
+
+  const peer = join(packageRoot(), '..', 'shared', 'bench', 'torch_modl_peer.py');
+  if (!existsSync(peer) || spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0) {
+    console.log('(PyTorch peer skipped: needs ../shared/bench and /usr/bin/python3 with torch: apt-get install -y python3-torch)');
+    return;
+  }
+  const out = execFileSync(PYTHON, [peer, '230', '180', '8'], { encoding: 'utf8' });
+  console.log(out.trim());
+  const num = (re: RegExp) => Number(re.exec(out)?.[1]);
+  const torch = {
+    infer: num(/inference K=10: ([\d.]+)/), k1: num(/train step K=1: ([\d.]+)/),
+    k10: num(/train step K=10: ([\d.]+)/), dc: num(/one CG-DC \(10 it\): ([\d.]+)/),
+  };
+  for (const [k, label] of [['infer', 'inference K=10'], ['k1', 'train step K=1'], ['k10', 'train step K=10'], ['dc', 'CG-DC']] as const) {
+    row(`ratio modl / PyTorch, ${label}`, ours[k] / torch[k], 'x (< 1: modl faster)');
+  }
+}

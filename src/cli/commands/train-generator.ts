@@ -1,0 +1,195 @@
+/**
+ * `modl train-generator`: trains the VAE or the GAN image generator on phantom
+ * images and slices of real volumes, with a resumable checkpoint and a sample
+ * grid per epoch; `--export DIR` writes the final weights and their quality report.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from '../command.js';
+import { numberOption, parseCommandArgs, requireOption } from '../args.js';
+import { BACKEND_USAGE, backendCliOptions, initBackendFromCli } from '../../backend/index.js';
+import { loadGenerator, saveGenerator } from '../../generative/checkpoint.js';
+import { buildTrainingSet, type TrainingSetSpec } from '../../generative/data.js';
+import { DEFAULT_GAN, type Gan, type GanConfig } from '../../generative/gan.js';
+import type { GenerativeConfig } from '../../generative/model.js';
+import { reportForCheckpoint } from '../../generative/report.js';
+import { describeTrainingSet, resolveGeneratorCheckpoint, trainGenerator } from '../../generative/train.js';
+import { DEFAULT_VAE, type VaeConfig } from '../../generative/vae.js';
+import { fileError, ModlError } from '../../util/errors.js';
+import { writeFileAtomic } from '../../util/fs.js';
+import { formatDuration, ProgressBar } from '../../util/progress.js';
+
+const usage = `modl train-generator: train a VAE or GAN magnitude-image generator
+
+usage: modl train-generator --model vae|gan --out RUN [--images PATH,...] [--labels FILE] [options]
+
+training set (a fixed pool, rebuilt from these settings; 99.5th percentile = 1, clipped to [0, 1])
+  --phantom N          procedural phantom brains (default 600)
+  --labels FILE        a crisp label volume (BrainWeb) for phantom brains with its anatomy
+  --labelled N         phantom brains with the --labels anatomy (default 600 with --labels)
+  --images PATH,...    real image volumes: DICOM/NIfTI files or folders
+  --real N             augmented axial slices of them (default 1800 with --images)
+  --min-content F      keep planes with ≥ F of pixels above 10 % of the 99.5th percentile (default 0.15)
+  --drop-inferior F    drop that fraction of the lowest kept planes: neck and face (default 0.35)
+  --size S             image size (default 128)
+network
+  --latent 128 --base-channels 16 --max-channels 256 --start-res 8
+  --beta 1 --noise-std 0.1          VAE: KL weight, decoder standard deviation
+  --critic-channels 16              GAN: critic channels at full resolution
+  --critic-warmup N                 GAN: first N steps train the critic alone (default 0)
+  --critic-downsample unshuffle|avgpool  GAN: critic downsampling (default unshuffle)
+  --init-generator DIR              GAN: start the generator from this VAE checkpoint's decoder
+                                    (same --size, --latent and channels), its sampling
+                                    distribution folded in; then train adversarially
+optimisation
+  --epochs 10 --batch-size 16 --seed 0
+  --lr R               VAE: 1e-3; GAN generator: 2e-4
+  --lr-critic R        GAN critic (default 2e-4); Adam β = (0.5, 0.999) for the GAN
+  --resume             continue RUN from its last checkpoint with the settings in RUN/run.json
+                       (only --epochs may change)
+  --keep N             epoch checkpoints kept (default 2)
+output
+  --out RUN            run folder: epoch-NNNN/, samples/epoch-NNNN.png, train.jsonl, run.json
+  --export DIR         after training, the weights sampling needs (decoder or generator; no
+                       encoder, critic or optimiser state) and their quality report
+                       (report.md + PNGs) in DIR
+  --report-samples N   samples in the quality report (default 256)
+${BACKEND_USAGE}`;
+
+const options = {
+  model: { type: 'string' }, out: { type: 'string' }, images: { type: 'string' }, labels: { type: 'string' },
+  phantom: { type: 'string' }, labelled: { type: 'string' }, real: { type: 'string' },
+  'min-content': { type: 'string' }, 'drop-inferior': { type: 'string' }, size: { type: 'string' },
+  latent: { type: 'string' }, 'base-channels': { type: 'string' }, 'max-channels': { type: 'string' }, 'start-res': { type: 'string' },
+  beta: { type: 'string' }, 'noise-std': { type: 'string' }, 'critic-channels': { type: 'string' }, 'init-generator': { type: 'string' }, 'critic-warmup': { type: 'string' }, 'critic-downsample': { type: 'string' },
+  epochs: { type: 'string' }, 'batch-size': { type: 'string' }, seed: { type: 'string' }, lr: { type: 'string' }, 'lr-critic': { type: 'string' },
+  resume: { type: 'boolean' }, keep: { type: 'string' }, export: { type: 'string' }, 'report-samples': { type: 'string' },
+  ...backendCliOptions,
+} as const;
+
+interface RunSettings { config: GenerativeConfig; trainingSet: TrainingSetSpec; batchSize: number; seed: number; initGenerator?: string }
+
+function criticDownsample(v: string | undefined): GanConfig['criticDownsample'] {
+  if (v === undefined) return DEFAULT_GAN.criticDownsample;
+  if (v !== 'avgpool' && v !== 'unshuffle') throw new ModlError(`--critic-downsample: '${v}' is not avgpool or unshuffle`);
+  return v;
+}
+
+const posInt = (x: number) => Number.isInteger(x) && x > 0;
+const count = (x: number) => Number.isInteger(x) && x >= 0;
+
+function settingsFromArgs(v: Record<string, string | boolean | undefined>): RunSettings {
+  const str = (k: string) => v[k] as string | undefined;
+  const kind = str('model');
+  if (kind !== 'vae' && kind !== 'gan') throw new ModlError(`train-generator: --model must be vae or gan (got '${kind ?? ''}')`);
+  const images = (str('images') ?? '').split(',').map((s) => s.trim()).filter(Boolean).map((p) => resolve(p));
+  for (const p of images) if (!existsSync(p)) throw fileError(p, 'not found');
+  const labels = str('labels') ? resolve(str('labels')!) : undefined;
+  if (labels && !existsSync(labels)) throw fileError(labels, 'not found');
+  const size = numberOption('size', str('size'), 128, posInt);
+  const trainingSet: TrainingSetSpec = {
+    size, images, labels,
+    phantom: numberOption('phantom', str('phantom'), 600, count),
+    labelled: numberOption('labelled', str('labelled'), labels ? 600 : 0, count),
+    real: numberOption('real', str('real'), images.length ? 1800 : 0, count),
+    minContent: numberOption('min-content', str('min-content'), 0.15, (x) => x >= 0 && x < 1),
+    dropInferior: numberOption('drop-inferior', str('drop-inferior'), 0.35, (x) => x >= 0 && x < 1),
+    seed: numberOption('seed', str('seed'), 0, count),
+  };
+  const net = {
+    size,
+    latent: numberOption('latent', str('latent'), 128, posInt),
+    baseChannels: numberOption('base-channels', str('base-channels'), 16, posInt),
+    maxChannels: numberOption('max-channels', str('max-channels'), 256, posInt),
+    startRes: numberOption('start-res', str('start-res'), 8, posInt),
+  };
+  const config: VaeConfig | GanConfig = kind === 'vae'
+    ? { ...DEFAULT_VAE, ...net, beta: numberOption('beta', str('beta'), DEFAULT_VAE.beta, (x) => x >= 0), noiseStd: numberOption('noise-std', str('noise-std'), DEFAULT_VAE.noiseStd, (x) => x > 0), learningRate: numberOption('lr', str('lr'), DEFAULT_VAE.learningRate, (x) => x > 0) }
+    : { ...DEFAULT_GAN, ...net, criticChannels: numberOption('critic-channels', str('critic-channels'), DEFAULT_GAN.criticChannels, posInt), criticWarmupSteps: numberOption('critic-warmup', str('critic-warmup'), 0, count), criticDownsample: criticDownsample(str('critic-downsample')), learningRateGenerator: numberOption('lr', str('lr'), DEFAULT_GAN.learningRateGenerator, (x) => x > 0), learningRateCritic: numberOption('lr-critic', str('lr-critic'), DEFAULT_GAN.learningRateCritic, (x) => x > 0) };
+  if (Math.log2(size / config.startRes) % 1 !== 0 || size <= config.startRes) throw new ModlError(`--size ${size} must be --start-res ${config.startRes} times a power of two`);
+  const initGenerator = str('init-generator') ? resolve(str('init-generator')!) : undefined;
+  if (initGenerator && kind !== 'gan') throw new ModlError('--init-generator goes with --model gan');
+  if (initGenerator && !existsSync(initGenerator)) throw fileError(initGenerator, 'not found');
+  return { config, trainingSet, batchSize: numberOption('batch-size', str('batch-size'), 16, posInt), seed: trainingSet.seed, initGenerator };
+}
+
+const command: Command = {
+  name: 'train-generator',
+  summary: 'train the VAE or GAN image generator (phantom + real slices), with quality report',
+  usage,
+  async run(argv) {
+    const { values: v } = parseCommandArgs('train-generator', argv, options);
+    const out = resolve(requireOption('train-generator', 'out', v.out));
+    const runFile = join(out, 'run.json');
+    let settings: RunSettings;
+    if (v.resume && existsSync(runFile)) {
+      settings = JSON.parse(readFileSync(runFile, 'utf8')) as RunSettings;
+      console.error(`train-generator: resuming ${out} with the settings of ${runFile}`);
+    } else {
+      settings = settingsFromArgs(v);
+      if (existsSync(runFile) && !v.resume) throw new ModlError(`${out} already holds a training run (use --resume, or another --out)`);
+    }
+    const epochs = numberOption('epochs', v.epochs, 10, posInt);
+    const backend = await initBackendFromCli(v);
+    writeFileAtomic(runFile, JSON.stringify(settings, null, 2));
+
+    let bar: ProgressBar | null = null;
+    const set = await buildTrainingSet(settings.trainingSet, (done, total) => {
+      bar ??= new ProgressBar(total, { label: 'training set', initial: done });
+      bar.update(done);
+      if (done === total) bar.finish();
+    });
+    const t0 = performance.now();
+    const { model, history } = await trainGenerator({
+      outDir: out, config: settings.config, trainingSet: set, epochs, batchSize: settings.batchSize, seed: settings.seed,
+      resume: v.resume === true, keep: numberOption('keep', v.keep, 2, posInt),
+      notes: { backend: backend.description, ...(settings.initGenerator ? { initGenerator: settings.initGenerator } : {}) },
+      async init(m) {
+        if (!settings.initGenerator) return;
+        const { model: vae } = await loadGenerator(resolveGeneratorCheckpoint(settings.initGenerator), 'vae');
+        try {
+          (m as Gan).initGeneratorFromVae(vae);
+        } catch (e) {
+          throw new ModlError(`--init-generator ${settings.initGenerator}: ${(e as Error).message}`);
+        } finally {
+          vae.dispose();
+        }
+        console.error(`train-generator: generator initialised from the decoder of ${settings.initGenerator}`);
+      },
+      onStart({ epoch, stepsPerEpoch, model: m }) {
+        const p = m.parameterCounts(), f = m.flopsPerImage();
+        console.error(`train-generator: ${m.kind}, ${Object.entries(p).map(([k, n]) => `${k} ${(n / 1e6).toFixed(2)}M parameters / ${(f[k]! / 1e6).toFixed(0)} MFLOP per image`).join(', ')}; `
+          + `${set.count} training images, ${stepsPerEpoch} steps of ${settings.batchSize} per epoch${epoch > 0 ? `; resuming after epoch ${epoch}` : ''}`);
+      },
+      onStep(s) {
+        if (s.step === 1) bar = new ProgressBar(s.stepsPerEpoch, { label: `epoch ${s.epoch}/${epochs}`, unit: ' steps/s', initial: 1 });
+        bar!.update(s.step);
+        bar!.setStatus(Object.entries(s.losses).map(([k, x]) => `${k} ${x.toPrecision(4)}`).join(' '));
+        if (s.step === s.stepsPerEpoch) bar!.finish();
+      },
+      onEpoch(e) {
+        console.log(`epoch ${e.epoch}: ${Object.entries(e.losses).map(([k, x]) => `${k} ${x.toPrecision(4)}`).join(', ')} (${formatDuration(e.seconds)}) → ${join(out, e.checkpoint)}, ${e.samples}`);
+      },
+    });
+    console.error(`train-generator: ${history.length} epochs done (${formatDuration((performance.now() - t0) / 1000)} in this session)`);
+    if (v.export) {
+      const dest = resolve(v.export);
+      const last = history[history.length - 1];
+      await saveGenerator(dest, model, {
+        samplingOnly: true,
+        trainingSet: describeTrainingSet(set),
+        training: {
+          epochs: last?.epoch ?? 0, steps: (last?.epoch ?? 0) * Math.floor(set.count / settings.batchSize), batchSize: settings.batchSize, seed: settings.seed,
+          seconds: Math.round(history.reduce((s, e) => s + e.seconds, 0)), backend: backend.description, run: out,
+          ...(settings.initGenerator ? { initGenerator: settings.initGenerator } : {}),
+          history: history.map((e) => ({ epoch: e.epoch, losses: e.losses, seconds: Math.round(e.seconds) })),
+        },
+      });
+      const { numbers } = await reportForCheckpoint(dest, { samples: numberOption('report-samples', v['report-samples'], 256, posInt) });
+      console.log(`exported ${dest}; quality: NN-distance ratio ${numbers.nearestNeighbour.ratio.toFixed(3)}, histogram EMD ${numbers.histogram.generatedVsTrain.toFixed(4)}, spectrum ${numbers.spectrum.generatedVsTrainDb.toFixed(2)} dB → ${join(dest, 'report.md')}`);
+    }
+    model.dispose();
+  },
+};
+
+export default command;

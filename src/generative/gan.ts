@@ -1,0 +1,160 @@
+/**
+ * DCGAN-style GAN with the hinge loss and a spectrally normalised critic
+ * (SNGAN, Miyato et al. 2018), one critic step per generator step:
+ *
+ *   critic:    L_D = E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))]
+ *   generator: L_G = −E[D(G(z))]
+ *
+ * Spectral normalisation bounds the critic's Lipschitz constant without a
+ * gradient penalty (which would need a gradient of a gradient and triple the
+ * cost of a critic step). The generator has batch norm; samples use its
+ * running statistics, so each image depends only on its own latent.
+ *
+ * The first `criticWarmupSteps` steps train the critic alone. A generator
+ * started from a VAE decoder otherwise follows the input gradients of a random
+ * critic and picks up fixed-pattern artefacts (stripes) before the critic has
+ * learned what real images look like.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Adam } from '../nn/adam.js';
+import { Params } from './layers.js';
+import type { GenerativeModel, OptimizerState } from './model.js';
+import { decoderFlops, encoderFlops, ImageDecoder, ImageEncoder, type NetConfig } from './nets.js';
+import { prefixed, unprefixed } from './vae.js';
+
+export interface GanConfig extends NetConfig {
+  kind: 'gan';
+  /** Critic channels at full resolution (its other settings are the generator's). */
+  criticChannels: number;
+  /** How the critic halves the resolution (nets.ts). */
+  criticDownsample: 'unshuffle' | 'avgpool';
+  learningRateGenerator: number;
+  learningRateCritic: number;
+  beta1: number;
+  beta2: number;
+  /** Steps at the start that update only the critic. */
+  criticWarmupSteps: number;
+}
+
+export const DEFAULT_GAN: GanConfig = {
+  kind: 'gan', size: 128, latent: 128, baseChannels: 16, maxChannels: 256, startRes: 8,
+  criticChannels: 16, criticDownsample: 'unshuffle', learningRateGenerator: 2e-4, learningRateCritic: 2e-4, beta1: 0.5, beta2: 0.999, criticWarmupSteps: 0,
+};
+
+export class Gan implements GenerativeModel {
+  readonly kind = 'gan';
+  readonly params: Params;
+  readonly samplingWeights = ['generator/'];
+  private readonly generator: ImageDecoder;
+  private readonly critic: ImageEncoder;
+  private readonly adamG: Adam;
+  private readonly adamD: Adam;
+
+  constructor(readonly config: GanConfig, seed: number) {
+    this.params = new Params(seed);
+    this.generator = new ImageDecoder(config, this.params, 'generator');
+    this.critic = new ImageEncoder({ ...config, baseChannels: config.criticChannels }, this.params, 'critic', 1, 'spectral', config.criticDownsample ?? 'unshuffle');
+    this.adamG = new Adam(config.learningRateGenerator, config.beta1, config.beta2);
+    this.adamD = new Adam(config.learningRateCritic, config.beta1, config.beta2);
+  }
+
+  get latent(): number { return this.config.latent; }
+  get size(): number { return this.config.size; }
+
+  generate(z: tf.Tensor2D): tf.Tensor4D {
+    return this.generator.apply(z, false);
+  }
+
+  /** The critic's scores [B] (inference mode: the power iteration does not advance). */
+  score(x: tf.Tensor4D): tf.Tensor1D {
+    return tf.reshape(this.critic.apply(x, false), [-1]);
+  }
+
+  trainStep(real: tf.Tensor4D, noise: Float32Array): Record<string, number> {
+    const B = real.shape[0], L = this.config.latent;
+    const [z1, z2] = [0, 1].map((k) => tf.tensor2d(noise.subarray(k * B * L, (k + 1) * B * L), [B, L]));
+    // critic step: real and generated images in one batch (the critic has no batch statistics)
+    const fake = tf.tidy(() => this.generator.apply(z1!, true));
+    const criticVars = this.params.trainable('critic/');
+    let realScore = 0, fakeScore = 0;
+    const d = tf.variableGrads(() => {
+      const scores = tf.reshape(this.critic.apply(tf.concat([real, fake]), true), [-1]);
+      const sReal = tf.slice(scores, 0, B), sFake = tf.slice(scores, B, B);
+      realScore = tf.mean(sReal).dataSync()[0]!;
+      fakeScore = tf.mean(sFake).dataSync()[0]!;
+      return tf.add(tf.mean(tf.relu(tf.sub(1, sReal))), tf.mean(tf.relu(tf.add(1, sFake)))) as tf.Scalar;
+    }, criticVars);
+    const criticSteps = this.adamD.getState().t;
+    this.adamD.step(criticVars, criticVars.map((v) => d.grads[v.name]!));
+    const lossD = d.value.dataSync()[0]!;
+    tf.dispose([z1!, fake, d.value, d.grads]);
+    if (criticSteps < (this.config.criticWarmupSteps ?? 0)) {
+      z2!.dispose();
+      return { lossD, realScore, fakeScore };
+    }
+    // generator step on fresh latents
+    const generatorVars = this.params.trainable('generator/');
+    const g = tf.variableGrads(() => tf.neg(tf.mean(this.critic.apply(this.generator.apply(z2!, true), false))) as tf.Scalar, generatorVars);
+    this.adamG.step(generatorVars, generatorVars.map((v) => g.grads[v.name]!));
+    const out = { lossD, lossG: g.value.dataSync()[0]!, realScore, fakeScore };
+    tf.dispose([z2!, g.value, g.grads]);
+    return out;
+  }
+
+  /**
+   * Starts the generator from a VAE's decoder (same network configuration):
+   * the decoder's weights, with its sampling distribution z = m + L·ε folded
+   * into the first dense layer (kernel Lᵀ·K, bias m·K + b), so that the
+   * generator maps ε ~ N(0, I) to the VAE's samples before adversarial training.
+   */
+  initGeneratorFromVae(vae: GenerativeModel): void {
+    if (vae.kind !== 'vae') throw new Error(`the generator can start from a VAE, not a ${vae.kind}`);
+    const keys: (keyof NetConfig)[] = ['size', 'latent', 'baseChannels', 'maxChannels', 'startRes'];
+    const differ = keys.filter((k) => vae.config[k] !== this.config[k]);
+    if (differ.length) throw new Error(`the VAE's decoder differs from the generator in ${differ.map((k) => `${k} (${vae.config[k]} vs ${this.config[k]})`).join(', ')}`);
+    const w = vae.params.variables;
+    const weights: tf.NamedTensorMap = {};
+    for (const [name, v] of w) if (name.startsWith('decoder/')) weights[`generator/${name.slice('decoder/'.length)}`] = v;
+    const own = new Params(0);
+    try {
+      tf.tidy(() => {
+        const K = w.get('decoder/fc/kernel')!, b = w.get('decoder/fc/bias')!;
+        const m = w.get('sampling/mean')!, L = w.get('sampling/scale_tril')!;
+        weights['generator/fc/kernel'] = tf.matMul(L as tf.Tensor2D, K as tf.Tensor2D, true, false);
+        weights['generator/fc/bias'] = tf.add(tf.squeeze(tf.matMul(tf.reshape(m, [1, -1]), K as tf.Tensor2D), [0]), b);
+        for (const [name, v] of this.params.variables) if (name.startsWith('generator/')) own.variables.set(name, v);
+        own.set(weights);
+      });
+    } finally {
+      own.variables.clear(); // the variables belong to this.params
+    }
+  }
+
+  noisePerStep(batch: number): number {
+    return 2 * batch * this.config.latent;
+  }
+
+  optimizerState(): OptimizerState {
+    const g = this.adamG.getState(), d = this.adamD.getState();
+    return { steps: { generator: g.t, critic: d.t }, tensors: { ...prefixed('adam_generator/', g.tensors), ...prefixed('adam_critic/', d.tensors) } };
+  }
+
+  setOptimizerState(state: OptimizerState): void {
+    this.adamG.setState(state.steps.generator ?? 0, unprefixed('adam_generator/', state.tensors));
+    this.adamD.setState(state.steps.critic ?? 0, unprefixed('adam_critic/', state.tensors));
+  }
+
+  parameterCounts(): Record<string, number> {
+    return { generator: this.params.count('generator/'), critic: this.params.count('critic/') };
+  }
+
+  flopsPerImage(): Record<string, number> {
+    return { generator: decoderFlops(this.config), critic: encoderFlops({ ...this.config, baseChannels: this.config.criticChannels }, 1, this.config.criticDownsample ?? 'unshuffle') };
+  }
+
+  dispose(): void {
+    this.adamG.dispose();
+    this.adamD.dispose();
+    this.params.dispose();
+  }
+}
