@@ -13,6 +13,7 @@ const commands: Record<string, () => Promise<Command>> = {
   synth: async () => (await import('./commands/synth.js')).default,
   'train-generator': async () => (await import('./commands/train-generator.js')).default,
   'generator-report': async () => (await import('./commands/generator-report.js')).default,
+  'site-retrain': async () => (await import('./commands/site-retrain.js')).default,
 };
 
 function usage(): string {

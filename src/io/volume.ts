@@ -155,6 +155,14 @@ export function volumeSlice(vol: ImageVolume, k: number): Float32Array {
   return vol.data.subarray(k * rows * cols, (k + 1) * rows * cols);
 }
 
+/** Slices [start, end) of a volume (data copied), with the affine moved to its first slice. */
+export function subVolume(vol: ImageVolume, start: number, end: number): ImageVolume {
+  const [, rows, cols] = vol.shape;
+  const affine = [...vol.affine];
+  for (let r = 0; r < 3; r++) affine[4 * r + 3] = vol.affine[4 * r + 3]! + start * vol.affine[4 * r + 2]!;
+  return { ...vol, data: vol.data.slice(start * rows * cols, end * rows * cols), shape: [end - start, rows, cols], affine };
+}
+
 /** The closest anatomical direction letters of a unit vector in LPS, e.g. 'L', 'PH'. */
 export function directionLetters(v: readonly number[]): string {
   const letters = [

@@ -17,12 +17,16 @@ import type { Study } from './study.js';
 
 export interface MethodResult {
   method: ReconMethod;
+  /** Shown in tables and figures and keys metrics.json (default: the method's label); tells two MoDL checkpoints apart. */
+  label?: string;
   images: CArray[];
   seconds: number;
   metrics?: Metrics;
 }
 
 export const METHOD_LABELS: Record<ReconMethod, string> = { 'zero-filled': 'zero-filled', cgsense: 'CG-SENSE', modl: 'MoDL' };
+
+export const labelOf = (r: MethodResult) => r.label ?? METHOD_LABELS[r.method];
 
 export const magnitude = (x: CArray) => Float32Array.from({ length: x.data.length >> 1 }, (_, i) => Math.hypot(x.data[2 * i]!, x.data[2 * i + 1]!));
 
@@ -69,7 +73,7 @@ export function writeComparisonFigures(outDir: string, study: Study, results: Me
   const window = ref ? ([0, percentileOf(ref, 99.5)] as [number, number]) : undefined;
   const tiles = [
     ...(ref ? [{ data: ref, rows: H, cols: W, label: 'reference', window }] : []),
-    ...results.map((r) => ({ data: magnitude(r.images[slice]!), rows: H, cols: W, label: METHOD_LABELS[r.method], window })),
+    ...results.map((r) => ({ data: magnitude(r.images[slice]!), rows: H, cols: W, label: labelOf(r), window })),
   ];
   const images = join(outDir, `figure_slice${slice}.png`);
   writePngTiles(images, tiles, { scale: H < 200 ? 2 : 1 });
@@ -77,7 +81,7 @@ export function writeComparisonFigures(outDir: string, study: Study, results: Me
   const errs = results.map((r) => magnitude(r.images[slice]!).map((v, i) => Math.abs(v - ref[i]!)));
   const top = Math.max(...errs.map((e) => percentileOf(e, 99.5))) || 1;
   const errors = join(outDir, `errors_slice${slice}.png`);
-  writePngTiles(errors, results.map((r, i) => ({ data: errs[i]!, rows: H, cols: W, label: `|${METHOD_LABELS[r.method]} - ref|`, window: [0, top] as [number, number] })),
+  writePngTiles(errors, results.map((r, i) => ({ data: errs[i]!, rows: H, cols: W, label: `|${labelOf(r)} - ref|`, window: [0, top] as [number, number] })),
     { scale: H < 200 ? 2 : 1 });
   return { images, errors };
 }
@@ -100,9 +104,19 @@ export function metricsTable(results: MethodResult[]): string {
   const rows = results.map((r) => {
     const m = r.metrics;
     const cells = m ? [m.psnr.toFixed(2), m.ssim.toFixed(4), m.nmse.toFixed(5)] : ['–', '–', '–'];
-    return `| ${METHOD_LABELS[r.method]} | ${cells.join(' | ')} | ${r.seconds.toFixed(2)} |`;
+    return `| ${labelOf(r)} | ${cells.join(' | ')} | ${r.seconds.toFixed(2)} |`;
   });
   return ['| method | PSNR (dB) | SSIM | NMSE | time (s) |', '|---|---|---|---|---|', ...rows].join('\n');
+}
+
+/** The same table as plain text for the terminal. */
+export function metricsText(results: MethodResult[]): string {
+  const head = `  ${'method'.padEnd(14)} ${'PSNR dB'.padStart(8)} ${'SSIM'.padStart(7)} ${'NMSE'.padStart(8)} ${'time s'.padStart(7)}`;
+  return [head, ...results.map((r) => {
+    const m = r.metrics;
+    const cells = m ? [m.psnr.toFixed(2).padStart(8), m.ssim.toFixed(4).padStart(7), m.nmse.toFixed(5).padStart(8)] : ['–'.padStart(8), '–'.padStart(7), '–'.padStart(8)];
+    return `  ${labelOf(r).padEnd(14)} ${cells.join(' ')} ${r.seconds.toFixed(2).padStart(7)}`;
+  })].join('\n');
 }
 
 /** Writes report.md and metrics.json into outDir. */
@@ -119,7 +133,7 @@ export function writeReport(outDir: string, c: ReportContent): string {
   ];
   const path = join(outDir, 'report.md');
   writeFileAtomic(path, lines.join('\n'));
-  const metrics = Object.fromEntries(c.results.map((r) => [r.method, { ...r.metrics, seconds: r.seconds }]));
+  const metrics = Object.fromEntries(c.results.map((r) => [r.label ?? r.method, { ...r.metrics, seconds: r.seconds }]));
   writeFileAtomic(join(outDir, 'metrics.json'), JSON.stringify({ input: c.study.input, slices: c.study.samples.length, metrics }, null, 2));
   return path;
 }

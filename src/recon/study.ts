@@ -20,7 +20,7 @@ import { zeroFilledRss } from '../physics/recon.js';
 import { detectFormat, loadImageVolumes } from '../io/detect.js';
 import { loadKspace, type KspaceVolume } from '../io/kspace.js';
 import { loadCflSlice } from '../io/cfl.js';
-import { affineFromSpacing, type ImageVolume } from '../io/volume.js';
+import { affineFromSpacing, subVolume, type ImageVolume } from '../io/volume.js';
 import { simulatePair } from '../synth/simulate.js';
 import type { ReconSample } from '../nn/batch.js';
 import { fileError, ModlError } from '../util/errors.js';
@@ -159,10 +159,7 @@ async function imageStudy(input: string, opts: StudyOptions): Promise<Study> {
     samples.push({ kspace: pair.kspace, maps: pair.maps, mask: pair.mask, target: pair.target });
     reference.push(mag(pair.target));
   }
-  const geometry: ImageVolume = {
-    ...vol, data: new Float32Array(0), shape: [slices.length, H, W],
-    affine: slices[0] === 0 ? vol.affine : shiftAffine(vol.affine, slices[0]!),
-  };
+  const geometry: ImageVolume = { ...vol, data: new Float32Array(0), shape: [slices.length, H, W], affine: subVolume(vol, slices[0]!, slices[0]!).affine };
   return {
     input, kind: 'images', samples, reference, H, W, geometry,
     preparation: [
@@ -180,11 +177,4 @@ function storedMaskOf(data: Float32Array, shape: number[], s: number, H: number,
   if (shape.length === 3 && shape[1] === H && shape[2] === W) return data.subarray(s * H * W, (s + 1) * H * W);
   if (data.length === W) return Float32Array.from({ length: H * W }, (_, i) => data[i % W]!);
   throw fileError(path, `mask of shape [${shape}] does not fit ${H}×${W} k-space`);
-}
-
-/** The affine of a sub-volume starting at slice k. */
-function shiftAffine(a: number[], k: number): number[] {
-  const out = [...a];
-  for (let r = 0; r < 3; r++) out[4 * r + 3] = a[4 * r + 3]! + k * a[4 * r + 2]!;
-  return out;
 }

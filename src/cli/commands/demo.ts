@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
 import { parseCommandArgs } from '../args.js';
 import { BACKEND_USAGE, backendCliOptions, initBackendFromCli } from '../../backend/index.js';
-import { METHOD_LABELS } from '../../recon/outputs.js';
+import { metricsText } from '../../recon/outputs.js';
 
 const usage = `modl demo: synthesise a few phantom slices, reconstruct them with zero-filled,
 CG-SENSE and the shipped MoDL checkpoint, and write a report with metrics and figures
@@ -22,12 +22,7 @@ const demo: Command = {
     const { runDemo } = await import('../../../pipelines/demo.js');
     const { report, results } = await runDemo({ outDir: values.out, checkpoint: values.checkpoint });
     for (const [name, rs] of Object.entries(results)) {
-      console.log(`\n${name}`);
-      console.log(`  ${'method'.padEnd(12)} ${'PSNR dB'.padStart(8)} ${'SSIM'.padStart(7)} ${'NMSE'.padStart(8)} ${'time s'.padStart(7)}`);
-      for (const r of rs) {
-        const m = r.metrics!;
-        console.log(`  ${METHOD_LABELS[r.method].padEnd(12)} ${m.psnr.toFixed(2).padStart(8)} ${m.ssim.toFixed(4).padStart(7)} ${m.nmse.toFixed(5).padStart(8)} ${r.seconds.toFixed(2).padStart(7)}`);
-      }
+      console.log(`\n${name}\n${metricsText(rs)}`);
     }
     console.log(`\nreport: ${report}`);
   },

@@ -135,6 +135,7 @@ async function reconCfl(values: Values): Promise<void> {
 /** The study mode: the pipelines/recon.ts job. */
 async function reconStudy(input: string, v: Values, noImages: boolean): Promise<void> {
   const { DEFAULT_RECON_JOB, runReconJob } = await import('../../../pipelines/recon.js');
+  const { metricsText } = await import('../../recon/outputs.js');
   if (!existsSync(input)) throw fileError(input, 'not found');
   if (!v.out) throw new ModlError('recon: --out DIR is required (see modl recon --help)');
   const methods = (v.methods ?? DEFAULT_RECON_JOB.methods.join(',')).split(',').map((m) => m.trim());
@@ -165,10 +166,8 @@ async function reconStudy(input: string, v: Values, noImages: boolean): Promise<
     batchSize: numberOption('batch-size', v['batch-size'], DEFAULT_RECON_JOB.batchSize, (x) => Number.isInteger(x) && x > 0),
     writeImages: !noImages,
   });
-  for (const r of results) {
-    const m = r.metrics ? `PSNR ${r.metrics.psnr.toFixed(2)} dB, SSIM ${r.metrics.ssim.toFixed(4)}, NMSE ${r.metrics.nmse.toFixed(5)}` : 'no reference';
-    console.log(`${r.method.padEnd(12)} ${r.seconds.toFixed(2).padStart(7)} s   ${m}`);
-  }
+  console.log(metricsText(results));
+  if (!results.some((r) => r.metrics)) console.log('  (no reference image for this input: judge the images)');
   console.log(`report: ${report}`);
 }
 

@@ -1,0 +1,90 @@
+/**
+ * `modl site-retrain`: the job of pipelines/site-retrain.ts from the command line.
+ */
+import { existsSync } from 'node:fs';
+import type { Command } from '../command.js';
+import { numberOption, parseCommandArgs, requireOption } from '../args.js';
+import { BACKEND_USAGE, backendCliOptions, initBackendFromCli } from '../../backend/index.js';
+import type { MaskKind } from '../../physics/masks.js';
+import { fileError, ModlError } from '../../util/errors.js';
+import { formatDuration } from '../../util/progress.js';
+
+const usage = `modl site-retrain: adapt modl to a site's images: fit the generator on them, synthesise
+training pairs, fine-tune the shipped MoDL, and evaluate on held-back slices
+
+usage: modl site-retrain --images SITE --out DIR [options]
+
+  --images SITE       the site's DICOM file or folder, or NIfTI volume
+  --series N          which series of a multi-series input (default 0)
+  --held-out F        fraction of slices held back for evaluation, a block in the middle (default 0.2)
+generator (a VAE whose decoder starts from --vae)
+  --vae DIR           starting VAE (default: checkpoints/vae)
+  --generator-epochs  epochs on the site slices (default 3)
+  --pool N            augmented site slices in its training pool (default 480)
+training pairs
+  --count N           pairs to synthesise at the site's matrix (default 48)
+  --coils N           coils (default 8)
+  --accel R[,R]       accelerations (default 4); masks random and poisson
+fine-tuning
+  --checkpoint DIR    MoDL to start from (default: checkpoints/modl)
+  --epochs 2 --steps 12 --batch-size 1 --lr 1e-4
+evaluation
+  --eval-accel R      retrospective acceleration of the held-back slices (default 4)
+  --eval-mask KIND    random, equispaced or poisson (default random)
+  --out DIR           everything: site/, generator/, synth/, modl-run/, report.md, metrics.json
+Run it again with the same --out to continue an interrupted job.
+${BACKEND_USAGE}`;
+
+const posInt = (x: number) => Number.isInteger(x) && x > 0;
+
+const command: Command = {
+  name: 'site-retrain',
+  summary: 'fit the generator on a site\'s images, fine-tune MoDL on its synthetic data, evaluate',
+  usage,
+  async run(argv) {
+    const { values: v } = parseCommandArgs('site-retrain', argv, {
+      images: { type: 'string' }, out: { type: 'string' }, series: { type: 'string' }, 'held-out': { type: 'string' },
+      vae: { type: 'string' }, 'generator-epochs': { type: 'string' }, pool: { type: 'string' },
+      count: { type: 'string' }, coils: { type: 'string' }, accel: { type: 'string' },
+      checkpoint: { type: 'string' }, epochs: { type: 'string' }, steps: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
+      'eval-accel': { type: 'string' }, 'eval-mask': { type: 'string' }, ...backendCliOptions,
+    });
+    const images = requireOption('site-retrain', 'images', v.images);
+    const outDir = requireOption('site-retrain', 'out', v.out);
+    if (!existsSync(images)) throw fileError(images, 'not found');
+    for (const p of [v.vae, v.checkpoint]) if (p && !existsSync(p)) throw fileError(p, 'not found');
+    const evalMask = (v['eval-mask'] ?? 'random') as MaskKind;
+    if (!['random', 'equispaced', 'poisson'].includes(evalMask)) throw new ModlError(`--eval-mask: '${evalMask}' is not random, equispaced or poisson`);
+    const accelerations = (v.accel ?? '4').split(',').map(Number);
+    if (accelerations.some((a) => !(a >= 1))) throw new ModlError(`--accel: expected accelerations ≥ 1, got '${v.accel}'`);
+
+    const { SITE_RETRAIN_DEFAULTS: d, runSiteRetrain } = await import('../../../pipelines/site-retrain.js');
+    const { metricsText } = await import('../../recon/outputs.js');
+    await initBackendFromCli(v);
+    const coils = numberOption('coils', v.coils, d.synth.coils[0], posInt);
+    const t0 = performance.now();
+    const r = await runSiteRetrain({
+      ...d, images, outDir,
+      series: numberOption('series', v.series, d.series, (x) => Number.isInteger(x) && x >= 0),
+      heldOutFraction: numberOption('held-out', v['held-out'], d.heldOutFraction, (x) => x > 0 && x < 1),
+      generator: {
+        ...d.generator, init: v.vae ?? d.generator.init,
+        epochs: numberOption('generator-epochs', v['generator-epochs'], d.generator.epochs, posInt),
+        pool: numberOption('pool', v.pool, d.generator.pool, posInt),
+      },
+      synth: { ...d.synth, count: numberOption('count', v.count, d.synth.count, posInt), coils: [coils, coils], accelerations },
+      finetune: {
+        ...d.finetune, checkpoint: v.checkpoint ?? d.finetune.checkpoint,
+        epochs: numberOption('epochs', v.epochs, d.finetune.epochs, posInt),
+        stepsPerEpoch: numberOption('steps', v.steps, d.finetune.stepsPerEpoch, posInt),
+        batchSize: numberOption('batch-size', v['batch-size'], d.finetune.batchSize, posInt),
+        learningRate: numberOption('lr', v.lr, d.finetune.learningRate, (x) => x > 0),
+      },
+      evaluate: { ...d.evaluate, acceleration: numberOption('eval-accel', v['eval-accel'], d.evaluate.acceleration, (x) => x >= 1), mask: evalMask, coils },
+    });
+    console.log(`held-back slices ${r.heldOut[0]}–${r.heldOut[1] - 1}\n${metricsText(r.results)}`);
+    console.log(`site MoDL: ${r.checkpoint}\nsite generator: ${r.generator}\nreport: ${r.report} (${formatDuration((performance.now() - t0) / 1000)})`);
+  },
+};
+
+export default command;
