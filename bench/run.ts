@@ -10,6 +10,7 @@ const benches: Record<string, () => Promise<{ default: () => Promise<void> }>> =
   espirit: () => import('./espirit.js'),
   backend: () => import('./backend.js'),
   generative: () => import('./generative.js'),
+  real: () => import('./real-kspace.js'),
 };
 
 const wanted = process.argv.slice(2);

@@ -12,6 +12,13 @@
  * so the backward pass is one more CG solve, and memory does not grow with the
  * number of CG iterations (nothing of the forward iterations is kept).
  *
+ * The image lives on the coil support (pixels where Σ|S_c|² > 0), as in SENSE
+ * and BART's pics: outside it AᴴA = 0, so the solve would return the denoiser's
+ * output there unchanged, an invention no measurement constrains. z is
+ * projected onto the support first (z ← Pz), which makes x zero outside it;
+ * the gradients above then hold with Pz for z and ∂L/∂z = λPw. Maps that are
+ * non-zero everywhere (simulated birdcage coils) make P the identity.
+ *
  * Tensors are [B, H, W, 2] float32 (real, imaginary channels): exactly the
  * interleaved complex layout of the physics code, so no data is reordered.
  */
@@ -26,6 +33,8 @@ export interface DcProblem {
   normal: NormalOperator & { dispose(): void };
   /** Aᴴy for every sample, [B, H, W] interleaved complex. */
   aty: Float32Array;
+  /** 1 on the coil support, 0 outside, [B, H, W]; null when the maps cover every pixel. */
+  support: Float32Array | null;
   dispose(): void;
 }
 
@@ -41,7 +50,30 @@ export function makeDcProblem(ops: SenseOp[], kspace: Float32Array[]): DcProblem
   const aty = new Float32Array(2 * batch.batch * batch.sampleSize);
   batch.adjoint(kspace, aty);
   const normal = senseNormalOperator(ops);
-  return { normal, aty, dispose: () => normal.dispose() };
+  return { normal, aty, support: coilSupport(ops), dispose: () => normal.dispose() };
+}
+
+/** Where Σ|S_c|² > 0, per sample, or null when that is everywhere. */
+function coilSupport(ops: SenseOp[]): Float32Array | null {
+  const n = ops[0]!.H * ops[0]!.W;
+  const support = new Float32Array(ops.length * n);
+  let full = true;
+  ops.forEach((op, b) => {
+    const m = op.maps.data;
+    for (let i = 0; i < n; i++) {
+      let e = 0;
+      for (let c = 0; c < op.coils; c++) e += m[2 * (c * n + i)]! ** 2 + m[2 * (c * n + i) + 1]! ** 2;
+      support[b * n + i] = e > 0 ? 1 : 0;
+      if (e === 0) full = false;
+    }
+  });
+  return full ? null : support;
+}
+
+/** x ← Px in place (complex interleaved), when there is a support. */
+function project(x: Float32Array, support: Float32Array | null): Float32Array {
+  if (support) for (let i = 0; i < support.length; i++) if (support[i] === 0) x[2 * i] = x[2 * i + 1] = 0;
+  return x;
 }
 
 /** Solves (AᴴA + λI) x = rhs for the batch; x starts from x0 when given. */
@@ -59,7 +91,7 @@ function solve(problem: DcProblem, rhs: Float32Array, lambda: number, opts: DcOp
 export function dataConsistency(z: tf.Tensor4D, lambda: tf.Scalar, problem: DcProblem, opts: DcOptions): tf.Tensor4D {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [zIn, lamIn, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    const zData = zIn.dataSync() as Float32Array;
+    const zData = project((zIn.dataSync() as Float32Array).slice(), problem.support);
     const lam = lamIn.dataSync()[0]!;
     if (zData.length !== problem.aty.length) {
       throw new Error(`DC: input of ${zData.length / 2} complex values, the problem has ${problem.aty.length / 2}`);
@@ -67,13 +99,14 @@ export function dataConsistency(z: tf.Tensor4D, lambda: tf.Scalar, problem: DcPr
     const rhs = new Float32Array(zData.length);
     for (let i = 0; i < rhs.length; i++) rhs[i] = problem.aty[i]! + lam * zData[i]!;
     const x = tf.tensor(solve(problem, rhs, lam, opts, zData), zIn.shape, 'float32');
-    save([zIn, lamIn, x]);
+    const zP = tf.tensor(zData, zIn.shape, 'float32');
+    save([zP, lamIn, x]);
     return {
       value: x,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [zS, lamS, xS] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
         const l = lamS.dataSync()[0]!;
-        const w = solve(problem, dy.dataSync() as Float32Array, l, opts);
+        const w = project(solve(problem, dy.dataSync() as Float32Array, l, opts), problem.support);
         const zd = zS.dataSync(), xd = xS.dataSync();
         let dLam = 0;
         const dz = new Float32Array(w.length);

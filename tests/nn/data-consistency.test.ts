@@ -11,17 +11,21 @@ import { randomComplex, relErr } from '../helpers/random.js';
 
 const [B, C, H, W] = [2, 4, 12, 10];
 
-const ops = [
-  new SenseOp(birdcageMaps(C, H, W, { rotation: 0.3 }), poissonDiscMask2d(H, W, { acceleration: 3, seed: 1, calib: 4 }).mask),
-  new SenseOp(birdcageMaps(C, H, W, { rotation: 1.1, ellipticity: 0.2 }), randomMask1d(H, W, { acceleration: 2, seed: 2 }).mask),
-];
+const masks = [poissonDiscMask2d(H, W, { acceleration: 3, seed: 1, calib: 4 }).mask, randomMask1d(H, W, { acceleration: 2, seed: 2 }).mask];
+const fullMaps = [birdcageMaps(C, H, W, { rotation: 0.3 }), birdcageMaps(C, H, W, { rotation: 1.1, ellipticity: 0.2 })];
+/** Maps cropped like ESPIRiT's: zero outside an object support (here: off the first 3 rows and the last 2 columns). */
+const outside = (b: number, i: number) => (b === 0 ? Math.floor(i / W) < 3 : i % W >= W - 2);
+const croppedMaps = fullMaps.map((m, b) => ({ ...m, data: m.data.map((v, j) => (outside(b, (j >> 1) % (H * W)) ? 0 : v)) }));
+
+for (const [name, maps] of [['maps covering every pixel', fullMaps], ['maps cropped to a support', croppedMaps]] as const) {
+const ops = maps.map((m, b) => new SenseOp(m, masks[b]!));
 
 function problem() {
   const k = [0, 1].map((b) => randomComplex(C * H * W, 10 + b));
   return makeDcProblem(ops, k);
 }
 
-describe('data-consistency op', () => {
+describe(`data-consistency op, ${name}`, () => {
   beforeAll(async () => {
     await tf.setBackend('cpu');
   });
@@ -32,14 +36,19 @@ describe('data-consistency op', () => {
     const z = randomComplex(B * H * W, 3);
     const lam = 0.07;
     const x = dataConsistency(tf.tensor4d(z, [B, H, W, 2]), tf.scalar(lam), p, exact).dataSync() as Float32Array;
+    const cropped = maps === croppedMaps;
+    expect(p.support === null).toBe(!cropped);
     for (let b = 0; b < B; b++) {
       const n = 2 * H * W;
       const xb = x.subarray(b * n, (b + 1) * n);
       const lhs = new Float32Array(n);
       ops[b]!.normal(xb, lhs);
       const rhs = new Float32Array(n);
-      for (let i = 0; i < n; i++) { lhs[i] += lam * xb[i]!; rhs[i] = p.aty[b * n + i]! + lam * z[b * n + i]!; }
+      // on the support: the normal equations with z; outside it (Pz = 0 there) x is exactly 0
+      const zb = (i: number) => (cropped && outside(b, i >> 1) ? 0 : z[b * n + i]!);
+      for (let i = 0; i < n; i++) { lhs[i] += lam * xb[i]!; rhs[i] = p.aty[b * n + i]! + lam * zb(i); }
       expect(relErr(lhs, rhs)).toBeLessThan(1e-5);
+      for (let i = 0; i < n; i++) if (cropped && outside(b, i >> 1)) expect(xb[i]).toBe(0);
     }
   });
 
@@ -68,3 +77,4 @@ describe('data-consistency op', () => {
     expect(Math.abs(fdL - anL) / Math.abs(anL)).toBeLessThan(2e-3);
   });
 });
+}
