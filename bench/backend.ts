@@ -10,12 +10,12 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendOptions } from '../src/backend/index.js';
 import { Denoiser } from '../src/nn/denoiser.js';
-import { medianMs, row } from './util.js';
+import { medianMs, row, sharedPath } from './util.js';
+import { packageRoot } from '../src/util/paths.js';
 
 const SIZES: [number, number][] = [[256, 256], [230, 180]];
 const BATCHES = [1, 4];
@@ -55,13 +55,6 @@ function report(label: string, h: number, w: number, b: number, t: Timing): void
   const gf = convFlops(h, w, b) / 1e6;
   row(`${label} ${h}×${w} b${b} forward`, t.forward, `ms  ${(gf / t.forward).toFixed(1).padStart(6)} GFLOP/s`);
   row(`${label} ${h}×${w} b${b} train step`, t.train, `ms  ${((3 * gf) / t.train).toFixed(1).padStart(6)} GFLOP/s`);
-}
-
-/** The repository root (this file runs from bench/ under tsx and from dist/bench/ when built). */
-function projectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
 }
 
 function hasTorch(): boolean {
@@ -108,7 +101,7 @@ export default async function backendBench(): Promise<void> {
   console.log(`\n-- backend: ${cpu.description} (32×32 only)`);
   report('cpu', 32, 32, 1, await timeDenoiser(32, 32, 1, 1, 0));
 
-  const root = projectRoot();
+  const root = packageRoot();
   console.log('\n-- PyTorch peers (same session)');
   if (!existsSync(PYTHON) || !hasTorch()) {
     console.log(`skipped: ${PYTHON} with torch not found (apt-get install -y python3-torch)`);
@@ -123,7 +116,7 @@ export default async function backendBench(): Promise<void> {
         row(`  ratio tfjs/torch ${h}×${w} b${b}`, `${(mine.forward / t.forward).toFixed(2)} / ${(mine.train / t.train).toFixed(2)}`, '(forward / train; < 1: tfjs faster)');
       }
     }
-    const modlPeer = resolve(root, '..', 'shared', 'bench', 'torch_modl_peer.py');
+    const modlPeer = sharedPath('bench', 'torch_modl_peer.py');
     if (existsSync(modlPeer)) {
       console.log(`\n${PYTHON} ${modlPeer} 230 180 8`);
       console.log(execFileSync(PYTHON, [modlPeer, '230', '180', '8'], { encoding: 'utf8' }).trim());

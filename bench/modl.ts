@@ -19,13 +19,12 @@ import { birdcageMaps } from '../src/physics/coils.js';
 import { czeros } from '../src/physics/complex.js';
 import { poissonDiscMask2d } from '../src/physics/masks.js';
 import { SenseOp, maskFromKspace } from '../src/physics/sense.js';
-import { packageRoot } from '../src/util/paths.js';
-import { medianMs, row } from './util.js';
+import { medianMs, row, sharedPath } from './util.js';
 
 const PYTHON = '/usr/bin/python3';
 
 function sample(): ReconSample {
-  const dir = join(packageRoot(), '..', 'shared', 'data', 'kspace');
+  const dir = sharedPath('data', 'kspace');
   if (existsSync(join(dir, 'brain_8coil_poisson8x.cfl'))) {
     const kspace = loadCflSlice(join(dir, 'brain_8coil_poisson8x')).kspace;
     return { kspace, maps: loadCflSlice(join(dir, 'brain_8coil_poisson8x_espirit_bart')).kspace, mask: maskFromKspace(kspace) };
@@ -68,7 +67,7 @@ export default async function modlBench(): Promise<void> {
   batch.dispose();
   model.dispose();
 
-  const peer = join(packageRoot(), '..', 'shared', 'bench', 'torch_modl_peer.py');
+  const peer = sharedPath('bench', 'torch_modl_peer.py');
   if (!existsSync(peer) || spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0) {
     console.log('(PyTorch peer skipped: needs ../shared/bench and /usr/bin/python3 with torch: apt-get install -y python3-torch)');
     return;

@@ -4,16 +4,16 @@
  */
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { CenteredFft2 } from '../src/physics/fft.js';
 import { cgSense } from '../src/physics/recon.js';
 import { SenseOp, maskFromKspace } from '../src/physics/sense.js';
 import { getPhysicsThreads, senseNormalOperator } from '../src/physics/sense-parallel.js';
 import { loadCflSlice } from '../src/io/cfl.js';
 import { hasBart, timeBart } from './bart.js';
-import { medianMs, row } from './util.js';
+import { medianMs, row, sharedPath } from './util.js';
 
-const SHARED = resolve(process.cwd(), '../shared/data/kspace');
+const SHARED = sharedPath('data', 'kspace');
 
 export default async function physicsBench(): Promise<void> {
   for (const [H, W] of [[256, 256], [230, 180], [320, 320]] as const) {

@@ -22,10 +22,10 @@ import { cgSense, zeroFilledSense } from '../src/physics/recon.js';
 import { maskFromKspace, SenseOp } from '../src/physics/sense.js';
 import { reconstruct } from '../src/recon/methods.js';
 import { packageRoot, shippedCheckpoint } from '../src/util/paths.js';
-import { row } from './util.js';
+import { row, sharedPath } from './util.js';
 
 export default async function realKspaceBench(): Promise<void> {
-  const dir = join(packageRoot(), '..', 'shared', 'data', 'kspace');
+  const dir = sharedPath('data', 'kspace');
   const base = join(dir, 'brain_8coil_poisson8x');
   if (!existsSync(`${base}.cfl`)) {
     console.log('(skipped: ../shared/data/kspace is absent)');

@@ -1,4 +1,11 @@
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { packageRoot } from '../src/util/paths.js';
+
+/** ../shared beside the project root (real data and peer benchmarks), from sources or from dist/. */
+export function sharedPath(...parts: string[]): string {
+  return join(packageRoot(), '..', 'shared', ...parts);
+}
 
 /** Median wall time in ms of `fn` over `reps` runs after `warmup` runs. */
 export async function medianMs(fn: () => unknown, reps = 10, warmup = 2): Promise<number> {

@@ -44,6 +44,13 @@ interface Layer {
 
 const FORMAT = 'modl-denoiser';
 
+interface ApplyOptions {
+  /** Fold training-mode batch statistics into the running averages (default true). */
+  updateRunningStats?: boolean;
+  /** Which set of running statistics (one per unrolled stage). */
+  slot?: number;
+}
+
 export class Denoiser {
   readonly config: DenoiserConfig;
   private readonly layers: Layer[];
@@ -94,23 +101,63 @@ export class Denoiser {
    * (unless `updateRunningStats` is false) folded into the running averages of
    * `slot`; in inference mode that slot's running averages are used.
    */
-  apply(x: tf.Tensor4D, training: boolean, options: { updateRunningStats?: boolean; slot?: number } = {}): tf.Tensor4D {
+  apply(x: tf.Tensor4D, training: boolean, options: ApplyOptions = {}): tf.Tensor4D {
+    return this.applyWith(this.trainableVariables(), x, training, options);
+  }
+
+  /**
+   * Training-mode D(x) that keeps only its input for the backward pass and
+   * recomputes its activations there (gradient checkpointing). An unrolled
+   * network otherwise holds every stage's activations at once: K=10 stages of
+   * 5×64 channels at 230×180 need more than wasm's 4 GB heap. The cost is one
+   * more denoiser forward pass per stage in the backward pass.
+   */
+  applyRecomputed(x: tf.Tensor4D, options: Omit<ApplyOptions, 'updateRunningStats'> = {}): tf.Tensor4D {
+    const params = this.trainableVariables();
+    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const save = args.pop() as tf.GradSaveFunc;
+      const inputs = args as tf.Tensor[];
+      // ops inside a custom gradient's forward are not taped: its activations are freed here
+      const value = this.applyWith(inputs.slice(1), inputs[0] as tf.Tensor4D, true, options);
+      save(inputs);
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const f = (...xs: tf.Tensor[]) => tf.sum(tf.mul(this.applyWith(xs.slice(1), xs[0] as tf.Tensor4D, true, { ...options, updateRunningStats: false }), dy));
+          // A nested tf.grads replaces the engine's active tape and clears it when done; the
+          // outer backward pass still needs it (tfjs 4.22 engine), so it is put back.
+          const engine = tf.engine();
+          const outer = engine.state.activeTape;
+          try {
+            return tf.grads(f)(saved);
+          } finally {
+            engine.state.activeTape = outer;
+          }
+        },
+      };
+    });
+    return op(x, ...params) as tf.Tensor4D;
+  }
+
+  /** D(x) with the given [kernel, γ, β] per layer (the order of trainableVariables()). */
+  private applyWith(params: tf.Tensor[], x: tf.Tensor4D, training: boolean, options: ApplyOptions): tf.Tensor4D {
     if (x.rank !== 4 || x.shape[3] !== 2) throw new Error(`denoiser input must be [B, H, W, 2], got [${x.shape.join(', ')}]`);
     const update = training && options.updateRunningStats !== false;
     const slot = Math.min(Math.max(0, options.slot ?? 0), this.statsSlots - 1);
     return tf.tidy(() => {
       let h: tf.Tensor4D = x;
       this.layers.forEach((layer, i) => {
-        const z = tf.conv2d(h, layer.kernel, 1, 'same');
+        const [kernel, gamma, beta] = params.slice(3 * i, 3 * i + 3) as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
+        const z = tf.conv2d(h, kernel, 1, 'same');
         let normalised: tf.Tensor4D;
         if (training) {
           const count = z.size / z.shape[3];
-          normalised = batchNormTrain(z, layer.gamma, layer.beta, {
+          normalised = batchNormTrain(z, gamma, beta, {
             epsilon: this.config.epsilon,
             onBatchStats: update ? (mean, variance) => this.foldIntoRunningStats(layer, slot, mean, variance, count) : undefined,
           });
         } else {
-          normalised = batchNormInfer(z, layer.gamma, layer.beta, layer.runningMean[slot]!, layer.runningVariance[slot]!, this.config.epsilon);
+          normalised = batchNormInfer(z, gamma, beta, layer.runningMean[slot]!, layer.runningVariance[slot]!, this.config.epsilon);
         }
         h = i < this.layers.length - 1 ? tf.relu(normalised) : normalised;
       });

@@ -83,7 +83,8 @@ export class Modl {
     const dc: DcOptions = { iterations: this.cgIterations };
     let x = aty;
     for (let k = 0; k < stages; k++) {
-      const z = this.denoiser.apply(x, training, { slot: k });
+      // training keeps one stage's activations at a time (recomputed in the backward pass)
+      const z = training ? this.denoiser.applyRecomputed(x, { slot: k }) : this.denoiser.apply(x, false, { slot: k });
       x = dataConsistency(z, lambda, problem, dc);
     }
     return x;

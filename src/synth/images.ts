@@ -6,7 +6,7 @@
  * scaled so its 99.5th percentile is 1.
  */
 import { realpathSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 import { detectFormat, loadImageVolumes } from '../io/detect.js';
 import type { ImageVolume } from '../io/volume.js';
 import { fileError, ModlError } from '../util/errors.js';

@@ -13,7 +13,6 @@
  * neighbours merged), which alone speeds up e.g. NHWC → CNHW; the blocked path
  * covers the 2-D swap and the batched [N, R, C] → [N, C, R].
  */
-import { util } from '@tensorflow/tfjs-core';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { originalWasmKernel, reshapedInfo, type WasmKernelArgs } from './registry.js';
 
