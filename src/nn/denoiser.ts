@@ -165,9 +165,30 @@ export class Denoiser {
     });
   }
 
+  /**
+   * Re-estimates the running statistics ("precise BN"): while `run` feeds
+   * batches through in training mode, each slot's statistics become the plain
+   * average over those batches instead of a momentum blend. Stages added by
+   * growing K start as copies of stage 1 and would otherwise need many steps of
+   * momentum updates before inference-mode batch norm is right for them.
+   */
+  async recalibrateStats(run: () => Promise<void>): Promise<void> {
+    this.cumulative = new Array<number>(this.statsSlots).fill(0);
+    try {
+      await run();
+    } finally {
+      this.cumulative = null;
+    }
+  }
+
+  /** Batches folded into each slot during recalibrateStats (null otherwise). */
+  private cumulative: number[] | null = null;
+
   /** running ← (1−m)·running + m·batch, with the unbiased batch variance. */
   private foldIntoRunningStats(layer: Layer, slot: number, mean: tf.Tensor1D, variance: tf.Tensor1D, count: number): void {
-    const m = this.config.momentum;
+    // while recalibrating, the first layer counts this slot's batches: m = 1/n averages them
+    if (this.cumulative && layer === this.layers[0]) this.cumulative[slot]!++;
+    const m = this.cumulative ? 1 / this.cumulative[slot]! : this.config.momentum;
     const unbiased = count > 1 ? count / (count - 1) : 1;
     const rm = layer.runningMean[slot]!, rv = layer.runningVariance[slot]!;
     tf.tidy(() => {

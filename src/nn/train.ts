@@ -46,6 +46,8 @@ export interface TrainOptions {
   seed: number;
   /** Continue from `outDir`'s last checkpoint if there is one. */
   resume: boolean;
+  /** Training batches that re-estimate the batch-norm statistics after each epoch (default 8; 0: none). */
+  recalibrationBatches?: number;
   /** Extra provenance for modl.json. */
   trainedOn?: unknown;
   onStep?(s: StepInfo): void;
@@ -159,6 +161,16 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
       appendFileSync(log, `${JSON.stringify({ type: 'step', globalStep: state.globalStep, ...info })}\n`);
       opts.onStep?.(info);
     }
+    // precise batch-norm statistics for inference, from the first batches of this epoch's order
+    const calib = Math.min(opts.recalibrationBatches ?? 8, stepsPerEpoch);
+    await model.denoiser.recalibrateStats(async () => {
+      for (let step = 0; step < calib; step++) {
+        const idx = Array.from({ length: opts.batchSize }, (_, j) => order[(step * opts.batchSize + j) % order.length]!);
+        const batch = prepareBatch(await Promise.all(idx.map((i) => opts.train.load(i))));
+        tf.tidy(() => { model.apply(batch.aty, batch.problem, true); });
+        batch.dispose();
+      }
+    });
     const validation = await validate(model, opts.validation, opts.stages, cgCache);
     const name = `epoch-${String(epoch).padStart(4, '0')}`;
     const info: EpochInfo = { epoch, epochs: opts.epochs, trainLoss: lossSum / stepsPerEpoch, validation, checkpoint: name };

@@ -18,6 +18,28 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const input = () => tf.randomNormal([2, 12, 10, 2], 0, 1, 'float32', 7) as tf.Tensor4D;
 
 describe('Denoiser', () => {
+  it('recalibrates running statistics to the plain average of the batches it is shown', async () => {
+    const net = Denoiser.create(6, { depth: 3, width: 8, momentum: 0.1 });
+    net.setStatsSlots(2);
+    const a = input(), b = tf.randomNormal([2, 12, 10, 2], 0.5, 2, 'float32', 8) as tf.Tensor4D;
+    tf.tidy(() => { net.apply(b, true, { slot: 1 }); }); // some history the recalibration must forget
+    const batchMean = (x: tf.Tensor4D) => Array.from(tf.tidy(() => tf.moments(tf.conv2d(x, net.namedWeights()['conv1/kernel'] as tf.Tensor4D, 1, 'same'), [0, 1, 2]).mean).dataSync());
+    await net.recalibrateStats(async () => {
+      tf.tidy(() => { net.apply(a, true, { slot: 1 }); });
+      tf.tidy(() => { net.apply(b, true, { slot: 1 }); });
+    });
+    const got = Array.from(net.namedWeights()['bn1/running_mean/slot1']!.dataSync());
+    const want = batchMean(a).map((v, i) => (v + batchMean(b)[i]!) / 2);
+    got.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 5));
+    // slot 0 was not shown any batch and keeps its values; afterwards the momentum rule is back
+    expect(Array.from(net.namedWeights()['bn1/running_mean']!.dataSync())).toEqual(new Array(8).fill(0));
+    tf.tidy(() => { net.apply(a, true, { slot: 1 }); });
+    const after = Array.from(net.namedWeights()['bn1/running_mean/slot1']!.dataSync());
+    after.forEach((v, i) => expect(v).toBeCloseTo(0.9 * got[i]! + 0.1 * batchMean(a)[i]!, 5));
+    tf.dispose([a, b]);
+    net.dispose();
+  });
+
   it('recomputing activations in the backward pass gives the same output and gradients, and stores statistics once', () => {
     const nets = [Denoiser.create(4, { depth: 4, width: 8 }), Denoiser.create(4, { depth: 4, width: 8 })];
     const x = input(), w = tf.randomNormal([2, 12, 10, 2], 0, 1, 'float32', 9);
