@@ -92,6 +92,15 @@ export class Denoiser {
     }
   }
 
+  /** Scales the residual N(x) by `factor` (the last layer's γ and β; no ReLU follows them). */
+  dampResidual(factor: number): void {
+    const last = this.layers[this.layers.length - 1]!;
+    tf.tidy(() => {
+      last.gamma.assign(tf.mul(last.gamma, factor));
+      last.beta.assign(tf.mul(last.beta, factor));
+    });
+  }
+
   get statsSlots(): number {
     return this.layers[0]!.runningMean.length;
   }

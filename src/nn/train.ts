@@ -114,7 +114,8 @@ export async function validate(model: Modl, source: PairSource, stages: number, 
 
 export async function train(opts: TrainOptions): Promise<{ model: Modl; history: EpochInfo[] }> {
   let model = opts.model;
-  model.stages = opts.stages;
+  if (opts.stages > model.stages) model.growStages(opts.stages);
+  else model.stages = opts.stages;
   const optimizer = new Adam(opts.learningRate);
   const stepsPerEpoch = opts.stepsPerEpoch ?? Math.ceil(opts.train.length / opts.batchSize);
   let state: TrainState = { epoch: 0, globalStep: 0, adamSteps: 0, stages: opts.stages, seed: opts.seed, history: [] };

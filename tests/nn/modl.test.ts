@@ -81,6 +81,19 @@ describe('MoDL network', () => {
     model.dispose();
   });
 
+  it('grows K for the curriculum: new stages copy stage 1\'s statistics, the residual is damped by K/K\'', () => {
+    const model = Modl.create({ ...tiny, stages: 2 }, 4);
+    const gamma = mean2(model, 'bn5/gamma'), beta = mean2(model, 'bn5/beta'), conv = mean2(model, 'conv5/kernel');
+    model.growStages(8);
+    expect(model.stages).toBe(8);
+    mean2(model, 'bn5/gamma').forEach((v, i) => expect(v).toBeCloseTo(gamma[i]! / 4, 6));
+    mean2(model, 'bn5/beta').forEach((v, i) => expect(v).toBeCloseTo(beta[i]! / 4, 6));
+    expect(mean2(model, 'conv5/kernel')).toEqual(conv); // only the last layer's affine part changes
+    expect(mean2(model, 'bn1/running_variance/slot7')).toEqual(mean2(model, 'bn1/running_variance'));
+    expect(() => model.growStages(8)).toThrow(/not more than/);
+    model.dispose();
+  });
+
   it('resumes training on the exact trajectory of an uninterrupted run', async () => {
     const data = memorySource([0, 1, 2, 3].map((s) => testSample(24, 20, s)));
     const val = memorySource([testSample(24, 20, 9)]);
