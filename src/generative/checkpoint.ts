@@ -9,11 +9,12 @@
  * ships in checkpoints/) holds just the decoder or generator weights. Folders are written under a temporary
  * name and renamed when complete (as src/nn/checkpoint.ts does).
  */
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { fileError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
+import { readJson, readWeights, writeWeights } from '../util/tfjs-weights.js';
 import { createModel, type GenerativeConfig, type GenerativeModel, type OptimizerState } from './model.js';
 
 export const GENERATOR_FORMAT = 'modl-generator';
@@ -33,33 +34,6 @@ export interface GeneratorMeta {
   training?: unknown;
 }
 
-async function writeWeights(dir: string, jsonName: string, binName: string, tensors: tf.NamedTensorMap, extra: object): Promise<void> {
-  const { data, specs } = await tf.io.encodeWeights(tensors);
-  writeFileAtomic(join(dir, binName), new Uint8Array(data));
-  writeFileAtomic(join(dir, jsonName), JSON.stringify({ ...extra, weightsManifest: [{ paths: [binName], weights: specs }] }, null, 1));
-}
-
-function readJson(path: string, what: string): Record<string, unknown> {
-  if (!existsSync(path)) throw fileError(path, `${what} not found`);
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw fileError(path, `cannot read ${what}: ${(e as Error).message}`);
-  }
-}
-
-function readWeights(dir: string, jsonName: string): { json: Record<string, unknown>; weights: tf.NamedTensorMap } {
-  const jsonPath = join(dir, jsonName);
-  const json = readJson(jsonPath, 'the weights manifest');
-  const manifest = (json.weightsManifest as { paths?: string[]; weights?: tf.io.WeightsManifestEntry[] }[] | undefined)?.[0];
-  if (!manifest?.paths?.[0] || !Array.isArray(manifest.weights)) throw fileError(jsonPath, 'no weightsManifest');
-  const binPath = join(dir, manifest.paths[0]);
-  if (!existsSync(binPath)) throw fileError(binPath, 'weights file not found');
-  const bytes = readFileSync(binPath);
-  const expected = manifest.weights.reduce((n, s) => n + 4 * s.shape.reduce((a, b) => a * b, 1), 0);
-  if (bytes.length !== expected) throw fileError(binPath, `holds ${bytes.length} bytes, ${jsonName} describes ${expected}`);
-  return { json, weights: tf.io.decodeWeights(new Uint8Array(bytes).buffer, manifest.weights) };
-}
 
 export interface SaveOptions {
   trainingSet?: unknown;

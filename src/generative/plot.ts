@@ -5,6 +5,7 @@
  */
 import pngjs from 'pngjs';
 import { writeFileAtomic } from '../util/fs.js';
+import { FONT } from '../io/png.js';
 
 const { PNG } = pngjs;
 
@@ -139,7 +140,7 @@ class RgbCanvas {
   /** 5×7 glyphs, `scale` pixels per glyph pixel, 6·scale per character. */
   text(s: string, x: number, y: number, c: Rgb, scale = 1): void {
     [...s.toUpperCase()].forEach((ch, k) => {
-      const g = GLYPHS[ch];
+      const g = FONT[ch];
       if (!g) return;
       for (let gy = 0; gy < 7; gy++) {
         const bits = parseInt(g.slice(2 * gy, 2 * gy + 2), 16);
@@ -152,17 +153,3 @@ class RgbCanvas {
     writeFileAtomic(path, PNG.sync.write(this.png));
   }
 }
-
-/** 5×7 glyphs: seven rows of two hex digits, bit 4 = leftmost column. */
-const GLYPHS: Record<string, string> = {
-  A: '0E11111F111111', B: '1E11111E11111E', C: '0E11101010110E', D: '1E11111111111E', E: '1F10101E10101F',
-  F: '1F10101E101010', G: '0E11101711110F', H: '1111111F111111', I: '0E04040404040E', J: '0702020202120C',
-  K: '11121418141211', L: '1010101010101F', M: '111B1515111111', N: '11111915131111', O: '0E11111111110E',
-  P: '1E11111E101010', Q: '0E11111115120D', R: '1E11111E141211', S: '0F10100E01011E', T: '1F040404040404',
-  U: '1111111111110E', V: '11111111110A04', W: '1111111515150A', X: '11110A040A1111', Y: '1111110A040404',
-  Z: '1F01020408101F', '0': '0E11131519110E', '1': '040C040404040E', '2': '0E11010204081F', '3': '1F02040201110E',
-  '4': '02060A121F0202', '5': '1F101E0101110E', '6': '0608101E11110E', '7': '1F010204080808', '8': '0E11110E11110E',
-  '9': '0E11110F01020C', '.': '00000000000C0C', '-': '0000001F000000', _: '0000000000001F', ':': '000C0C000C0C00',
-  '/': '00010204081000', '%': '18190204081303', '(': '02040808080402', ')': '08040202020408', '=': '00001F001F0000',
-  '+': '0004041F040400', ',': '000000000C0408', ' ': '00000000000000', '^': '040A1100000000', '|': '04040404040404',
-};

@@ -15,6 +15,7 @@ import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { fileError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
+import { readWeights, writeWeights } from '../util/tfjs-weights.js';
 import { NORMALISATION } from './batch.js';
 import { Denoiser } from './denoiser.js';
 import { Modl, type ModlConfig } from './modl.js';
@@ -43,31 +44,6 @@ interface ModelJson {
   format: typeof CHECKPOINT_FORMAT;
   config: ModlConfig;
   weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
-}
-
-/** Writes one named-tensor set as a tfjs manifest + binary pair into `dir`. */
-async function writeWeights(dir: string, jsonName: string, binName: string, tensors: tf.NamedTensorMap, extra: object): Promise<void> {
-  const { data, specs } = await tf.io.encodeWeights(tensors);
-  writeFileAtomic(join(dir, binName), new Uint8Array(data));
-  writeFileAtomic(join(dir, jsonName), JSON.stringify({ ...extra, weightsManifest: [{ paths: [binName], weights: specs }] }, null, 1));
-}
-
-function readWeights(dir: string, jsonName: string): { json: Record<string, unknown>; weights: tf.NamedTensorMap } {
-  const jsonPath = join(dir, jsonName);
-  let json: { weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
-  try {
-    json = JSON.parse(readFileSync(jsonPath, 'utf8'));
-  } catch (e) {
-    throw fileError(jsonPath, `cannot read: ${(e as Error).message}`);
-  }
-  const manifest = json.weightsManifest?.[0];
-  if (!manifest?.paths?.[0] || !Array.isArray(manifest.weights)) throw fileError(jsonPath, 'no weightsManifest');
-  const binPath = join(dir, manifest.paths[0]);
-  if (!existsSync(binPath)) throw fileError(binPath, 'weights file not found');
-  const bytes = readFileSync(binPath);
-  const expected = manifest.weights.reduce((n, s) => n + 4 * s.shape.reduce((a, b) => a * b, 1), 0);
-  if (bytes.length !== expected) throw fileError(binPath, `holds ${bytes.length} bytes, ${jsonName} describes ${expected}`);
-  return { json: json as Record<string, unknown>, weights: tf.io.decodeWeights(new Uint8Array(bytes).buffer, manifest.weights) };
 }
 
 export interface SaveOptions {
