@@ -177,12 +177,15 @@ export async function runSiteRetrain(job: SiteRetrainJob): Promise<SiteRetrainRe
       '## How the site model was made', '',
       `- held back: slices ${split.heldOut[0]}–${split.heldOut[1] - 1} of ${S} (never seen by the generator or MoDL); trained on ${split.train.map(([a, b]) => `${a}–${b - 1}`).join(', ')}`,
       `- generator: VAE from the decoder of \`${job.generator.init}\`, ${job.generator.epochs} epochs on ${job.generator.pool} augmented site slices (${(genMeta.training as { seconds?: number })?.seconds ?? '?'} s); quality report in [generator/report.md](generator/report.md)`,
-      `- training pairs: ${job.synth.count} at ${H}×${W}, ${job.synth.coils.join('–')} coils, masks ${job.synth.masks.join('/')} at ${job.synth.accelerations.join('/')}×, SNR ${job.synth.snrDb.join('–')} dB`,
+      `- training pairs: ${job.synth.count} at ${H}×${W}, ${rangeText(job.synth.coils)} coils, masks ${job.synth.masks.join('/')} at ${job.synth.accelerations.join('/')}×, SNR ${rangeText(job.synth.snrDb)} dB`,
       `- MoDL: \`${base}\` fine-tuned for ${f.epochs}×${f.stepsPerEpoch} steps (batch ${f.batchSize}, Adam ${f.learningRate}) → \`${siteCheckpoint}\``,
     ],
   });
   return { report, results, generator: generatorDir, checkpoint: siteCheckpoint, heldOut: split.heldOut };
 }
+
+/** "8" for [8, 8], "25–35" for [25, 35]. */
+const rangeText = ([a, b]: [number, number]) => (a === b ? `${a}` : `${a}–${b}`);
 
 /** Stage 2: a VAE on the site's training slices, its decoder started from `job.generator.init`. */
 async function fitGenerator(job: SiteRetrainJob, trainFiles: string[], dest: string): Promise<void> {

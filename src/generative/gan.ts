@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Adam } from '../nn/adam.js';
 import { Params } from './layers.js';
 import type { GenerativeModel, OptimizerState } from './model.js';
-import { decoderFlops, encoderFlops, ImageDecoder, ImageEncoder, type NetConfig } from './nets.js';
+import { decoderFlops, encoderFlops, ImageDecoder, ImageEncoder, upsampleOf, type NetConfig } from './nets.js';
 import { prefixed, unprefixed } from './vae.js';
 
 export interface GanConfig extends NetConfig {
@@ -37,7 +37,7 @@ export interface GanConfig extends NetConfig {
 }
 
 export const DEFAULT_GAN: GanConfig = {
-  kind: 'gan', size: 128, latent: 128, baseChannels: 16, maxChannels: 256, startRes: 8,
+  kind: 'gan', size: 128, latent: 128, baseChannels: 16, maxChannels: 256, startRes: 8, upsample: 'nearest',
   criticChannels: 16, criticDownsample: 'unshuffle', learningRateGenerator: 2e-4, learningRateCritic: 2e-4, beta1: 0.5, beta2: 0.999, criticWarmupSteps: 0,
 };
 
@@ -109,8 +109,8 @@ export class Gan implements GenerativeModel {
    */
   initGeneratorFromVae(vae: GenerativeModel): void {
     if (vae.kind !== 'vae') throw new Error(`the generator can start from a VAE, not a ${vae.kind}`);
-    const keys: (keyof NetConfig)[] = ['size', 'latent', 'baseChannels', 'maxChannels', 'startRes'];
-    const differ = keys.filter((k) => vae.config[k] !== this.config[k]);
+    const keys: (keyof NetConfig)[] = ['size', 'latent', 'baseChannels', 'maxChannels', 'startRes', 'upsample'];
+    const differ = keys.filter((k) => (k === 'upsample' ? upsampleOf(vae.config) !== upsampleOf(this.config) : vae.config[k] !== this.config[k]));
     if (differ.length) throw new Error(`the VAE's decoder differs from the generator in ${differ.map((k) => `${k} (${vae.config[k]} vs ${this.config[k]})`).join(', ')}`);
     const w = vae.params.variables;
     const weights: tf.NamedTensorMap = {};

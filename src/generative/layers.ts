@@ -35,6 +35,11 @@ export function pixelShuffle(x: tf.Tensor4D): tf.Tensor4D {
   return tf.reshape(tf.transpose(blocks, [0, 1, 3, 2, 4, 5]), [n, 2 * h, 2 * w, c]);
 }
 
+/** Nearest-neighbour ×2 upsampling [B, H, W, C] → [B, 2H, 2W, C], as a pixel shuffle of four copies (which has a gradient). */
+export function upsampleNearest(x: tf.Tensor4D): tf.Tensor4D {
+  return pixelShuffle(tf.concat([x, x, x, x], 3));
+}
+
 /** Padding of a 2×2 conv: one row/column before (shift 0) or after (shift 1). */
 function pad2x2(shift: number): [[number, number], [number, number], [number, number], [number, number]] {
   const p: [number, number] = shift % 2 === 0 ? [1, 0] : [0, 1];

@@ -4,7 +4,8 @@
  *
  *   ImageDecoder (VAE decoder, GAN generator), z [B, L] → image [B, S, S, 1]:
  *     dense → s₀×s₀×C(s₀) → BN → ReLU,
- *     per level: 2×2 conv to 4·C(2r) → pixel shuffle → BN → ReLU   (r → 2r),
+ *     per level, upsample 'subpixel': 2×2 conv to 4·C(2r) → pixel shuffle → BN → ReLU   (r → 2r)
+ *             or upsample 'nearest':  nearest-neighbour ×2 → 3×3 conv to C(2r) → BN → ReLU,
  *     3×3 conv to 1 channel → sigmoid (intensities in [0, 1]).
  *
  *   ImageEncoder (VAE encoder, GAN critic), image → [B, outputs]:
@@ -17,11 +18,17 @@
  *   critic's input gradient evenly over each 2×2 block instead of in the fixed
  *   sub-pixel pattern of a strided or unshuffled conv.
  *
+ * A sub-pixel conv has its own kernel for each of the four output phases, so a
+ * spatially constant feature at resolution r comes out as a pattern of period
+ * S/r pixels; a GAN generator drifts into such grids and stripes (Odena et al.
+ * 2016, "Deconvolution and checkerboard artifacts"). 'nearest' (resize-conv)
+ * maps a constant to a constant, at 2.25× the FLOPs per level.
+ *
  * Channels double as the resolution halves: C(r) = min(maxChannels, base·S/r),
  * which keeps each level's cost about equal.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { batchNorm, conv, Params, pixelShuffle, pixelUnshuffle, spectralNormalize, type BatchNormParams } from './layers.js';
+import { batchNorm, conv, Params, pixelShuffle, pixelUnshuffle, spectralNormalize, upsampleNearest, type BatchNormParams } from './layers.js';
 
 export interface NetConfig {
   /** Image size S (square); S / startRes must be a power of two. */
@@ -32,20 +39,25 @@ export interface NetConfig {
   maxChannels: number;
   /** Lowest resolution s₀ (the dense layer's grid). */
   startRes: number;
+  /** How the decoder doubles the resolution; absent in checkpoints from before the option: 'subpixel'. */
+  upsample?: 'subpixel' | 'nearest';
 }
 
 export function checkNetConfig(c: NetConfig): void {
   const levels = Math.log2(c.size / c.startRes);
-  const ints: (keyof NetConfig)[] = ['size', 'latent', 'baseChannels', 'maxChannels', 'startRes'];
+  const ints = ['size', 'latent', 'baseChannels', 'maxChannels', 'startRes'] as const;
   for (const k of ints) if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`network ${k} must be a positive integer, got ${c[k]}`);
   if (!Number.isInteger(levels) || levels < 1) throw new Error(`image size ${c.size} must be startRes ${c.startRes} times a power of two`);
+  if (c.upsample !== undefined && c.upsample !== 'subpixel' && c.upsample !== 'nearest') throw new Error(`network upsample must be subpixel or nearest, got '${c.upsample}'`);
 }
+
+export const upsampleOf = (c: NetConfig): 'subpixel' | 'nearest' => c.upsample ?? 'subpixel';
 
 export function channelsAt(c: NetConfig, res: number): number {
   return Math.min(c.maxChannels, Math.round((c.baseChannels * c.size) / res));
 }
 
-interface UpLevel { conv: { kernel: tf.Variable<tf.Rank.R4>; bias: tf.Variable<tf.Rank.R1> }; bn: BatchNormParams }
+interface UpLevel { conv: { kernel: tf.Variable<tf.Rank.R4>; bias: tf.Variable<tf.Rank.R1> | null }; bn: BatchNormParams }
 
 export class ImageDecoder {
   private readonly fc: { kernel: tf.Variable<tf.Rank.R2>; bias: tf.Variable<tf.Rank.R1> };
@@ -60,13 +72,17 @@ export class ImageDecoder {
     this.fc = params.dense(`${prefix}/fc`, config.latent, s0 * s0 * c0, Math.SQRT2);
     this.fcNorm = params.batchNorm(`${prefix}/fc_bn`, c0);
     for (let r = s0, i = 1; r < config.size; r *= 2, i++) {
+      const [cin, cout] = [channelsAt(config, r), channelsAt(config, 2 * r)];
       this.levels.push({
-        conv: params.subPixelConv(`${prefix}/up${i}`, channelsAt(config, r), channelsAt(config, 2 * r)),
+        // (batch norm follows: the resize-conv goes without bias)
+        conv: this.nearest ? params.conv(`${prefix}/up${i}`, 3, cin, cout, { bias: false }) : params.subPixelConv(`${prefix}/up${i}`, cin, cout),
         bn: params.batchNorm(`${prefix}/up${i}_bn`, channelsAt(config, 2 * r)),
       });
     }
     this.out = params.conv(`${prefix}/out`, 3, channelsAt(config, config.size), 1, { gain: 1 });
   }
+
+  private get nearest(): boolean { return upsampleOf(this.config) === 'nearest'; }
 
   /** Images in [0, 1], [B, S, S, 1]. */
   apply(z: tf.Tensor2D, training: boolean): tf.Tensor4D {
@@ -74,7 +90,7 @@ export class ImageDecoder {
     let h = tf.reshape(tf.add(tf.matMul(z, this.fc.kernel), this.fc.bias), [z.shape[0], s0, s0, channelsAt(this.config, s0)]) as tf.Tensor4D;
     h = tf.relu(batchNorm(h, this.fcNorm, training));
     this.levels.forEach((level, i) => {
-      h = pixelShuffle(conv(h, level.conv.kernel, level.conv.bias, i));
+      h = this.nearest ? conv(upsampleNearest(h), level.conv.kernel, null) : pixelShuffle(conv(h, level.conv.kernel, level.conv.bias, i));
       h = tf.relu(batchNorm(h, level.bn, training));
     });
     return tf.sigmoid(conv(h, this.out.kernel, this.out.bias));
@@ -131,7 +147,8 @@ export class ImageEncoder {
 /** FLOPs (2 per multiply-add) of one image through the convolutions and dense layers. */
 export function decoderFlops(c: NetConfig): number {
   let f = 2 * c.latent * c.startRes ** 2 * channelsAt(c, c.startRes);
-  for (let r = c.startRes; r < c.size; r *= 2) f += 2 * r * r * 4 * channelsAt(c, r) * 4 * channelsAt(c, 2 * r);
+  const perLevel = upsampleOf(c) === 'nearest' ? 4 * 9 : 4 * 4; // (2r)²·9 vs r²·4·4 multiply-adds per r²·C(r)·C(2r)
+  for (let r = c.startRes; r < c.size; r *= 2) f += 2 * r * r * perLevel * channelsAt(c, r) * channelsAt(c, 2 * r);
   return f + 2 * c.size ** 2 * 9 * channelsAt(c, c.size);
 }
 

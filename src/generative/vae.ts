@@ -33,7 +33,7 @@ export interface VaeConfig extends NetConfig {
 }
 
 export const DEFAULT_VAE: VaeConfig = {
-  kind: 'vae', size: 128, latent: 128, baseChannels: 16, maxChannels: 256, startRes: 8,
+  kind: 'vae', size: 128, latent: 128, baseChannels: 16, maxChannels: 256, startRes: 8, upsample: 'nearest',
   beta: 1, noiseStd: 0.2, learningRate: 1e-3,
 };
 

@@ -129,7 +129,7 @@ export function writeReport(outDir: string, c: ReportContent): string {
     c.study.reference ? metricsTable(c.results) : `No reference image exists for this input, so no metrics: judge the images.\n\n${metricsTable(c.results)}`, '',
     ...(c.study.reference ? ['Metrics as fastMRI computes them: PSNR and NMSE over the volume, SSIM (7×7, K1 0.01, K2 0.03) averaged over slices, data range = the maximum of the reference.', ''] : []),
     ...c.figures.flatMap((f) => [`![reconstructions](${rel(f.images)})`, '', ...(f.errors ? [`![error maps](${rel(f.errors)})`, ''] : [])]),
-    ...(c.notes ?? []).map((n) => `${n}\n`),
+    ...(c.notes ?? []), '',
   ];
   const path = join(outDir, 'report.md');
   writeFileAtomic(path, lines.join('\n'));

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import { conv, Params, pixelShuffle, pixelUnshuffle, spectralNormalize, stopGradient } from '../../src/generative/layers.js';
+import { conv, Params, pixelShuffle, pixelUnshuffle, spectralNormalize, stopGradient, upsampleNearest } from '../../src/generative/layers.js';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', threads: 2 });
@@ -27,6 +27,20 @@ describe('pixel shuffle', () => {
     // d/dx Σ w·shuffle(x) = unshuffle(w)
     const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(pixelShuffle(t as tf.Tensor4D), w)))(x);
     expect(Array.from(g.dataSync())).toEqual(Array.from(pixelUnshuffle(w as tf.Tensor4D).dataSync()));
+  });
+});
+
+describe('nearest-neighbour upsampling', () => {
+  it('equals tf.image.resizeNearestNeighbor ×2, and its gradient sums each 2×2 block', () => {
+    const x = tf.randomNormal([2, 3, 5, 4], 0, 1, 'float32', 7) as tf.Tensor4D;
+    const up = upsampleNearest(x);
+    expect(up.shape).toEqual([2, 6, 10, 4]);
+    expect(Array.from(up.dataSync())).toEqual(Array.from(tf.image.resizeNearestNeighbor(x, [6, 10]).dataSync()));
+    const w = tf.randomNormal([2, 6, 10, 4], 0, 1, 'float32', 8) as tf.Tensor4D;
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(upsampleNearest(t as tf.Tensor4D), w)))(x);
+    const blockSums = tf.mul(tf.avgPool(w, 2, 2, 'valid'), 4);
+    const [gv, bv] = [g.dataSync(), blockSums.dataSync()];
+    for (let i = 0; i < gv.length; i++) expect(gv[i]).toBeCloseTo(bv[i]!, 5);
   });
 });
 

@@ -23,7 +23,7 @@ beforeAll(async () => {
 });
 
 const S = 16;
-const net = { size: S, latent: 8, baseChannels: 4, maxChannels: 16, startRes: 4 };
+const net = { size: S, latent: 8, baseChannels: 4, maxChannels: 16, startRes: 4, upsample: 'subpixel' as const };
 const vaeConfig: VaeConfig = { ...DEFAULT_VAE, ...net };
 const ganConfig: GanConfig = { ...DEFAULT_GAN, ...net, criticChannels: 4 };
 
@@ -83,6 +83,41 @@ describe('network shapes and sizes', () => {
     expect(pooled.flopsPerImage().critic).toBe(2 * 256 * 9 * 4 + 2 * 256 * 9 * 4 * 8 + 2 * 64 * 9 * 8 * 16 + 2 * 256);
     pooled.dispose();
     x.dispose();
+  });
+});
+
+describe('decoder upsampling', () => {
+  // A constant 4×4 feature map (zero dense kernel, constant bias) decoded to 16×16.
+  function decodeConstant(upsample: 'subpixel' | 'nearest'): number[][] {
+    const vae = new Vae({ ...vaeConfig, upsample }, 3);
+    // untie the ICNR start of the sub-pixel kernels, as training does
+    for (const [name, v] of vae.params.variables) if (/^decoder\/up\d\/kernel$/.test(name)) v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', 9));
+    vae.params.variables.get('decoder/fc/kernel')!.assign(tf.zerosLike(vae.params.variables.get('decoder/fc/kernel')!));
+    vae.params.variables.get('decoder/fc/bias')!.assign(tf.tile(tf.randomNormal([16], 0, 1, 'float32', 10), [4 * 4])); // [4, 4, 16], the same at every pixel
+    const image = tf.tidy(() => vae.generate(tf.zeros([1, 8])).reshape([S, S]).arraySync() as number[][]);
+    vae.dispose();
+    return image;
+  }
+  const interiorRange = (img: number[][]) => {
+    const v = img.slice(4, S - 4).flatMap((row) => row.slice(4, S - 4));
+    return Math.max(...v) - Math.min(...v);
+  };
+
+  it("'nearest' maps a constant feature map to a constant image away from the borders; 'subpixel' to a periodic pattern", () => {
+    const nearest = decodeConstant('nearest');
+    expect(interiorRange(nearest)).toBeLessThan(1e-6);
+    expect(nearest[S / 2]![S / 2]).toBeGreaterThan(0.01); // not a saturated sigmoid
+    expect(nearest[S / 2]![S / 2]).toBeLessThan(0.99);
+    expect(interiorRange(decodeConstant('subpixel'))).toBeGreaterThan(1e-3);
+  });
+
+  it("'nearest': 3×3 convs without bias, 2.25× the sub-pixel FLOPs per level", () => {
+    const config: VaeConfig = { ...vaeConfig, upsample: 'nearest' };
+    const vae = new Vae(config, 1);
+    const decoder = (8 * 256 + 256) + 2 * 16 + 9 * 16 * 8 + 2 * 8 + 9 * 8 * 4 + 2 * 4 + (9 * 4 + 1);
+    expect(vae.parameterCounts().decoder).toBe(decoder);
+    expect(decoderFlops(config)).toBe(2 * 8 * 256 + 2 * 64 * 9 * 16 * 8 + 2 * 256 * 9 * 8 * 4 + 2 * 256 * 9 * 4);
+    vae.dispose();
   });
 });
 

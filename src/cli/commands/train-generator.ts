@@ -12,6 +12,7 @@ import { loadGenerator, saveGenerator } from '../../generative/checkpoint.js';
 import { buildTrainingSet, type TrainingSetSpec } from '../../generative/data.js';
 import { DEFAULT_GAN, type Gan, type GanConfig } from '../../generative/gan.js';
 import type { GenerativeConfig } from '../../generative/model.js';
+import type { NetConfig } from '../../generative/nets.js';
 import { reportForCheckpoint } from '../../generative/report.js';
 import { describeTrainingSet, resolveGeneratorCheckpoint, trainGenerator } from '../../generative/train.js';
 import { DEFAULT_VAE, type VaeConfig } from '../../generative/vae.js';
@@ -34,6 +35,8 @@ training set (a fixed pool, rebuilt from these settings; 99.5th percentile = 1, 
   --size S             image size (default 128)
 network
   --latent 128 --base-channels 16 --max-channels 256 --start-res 8
+  --upsample nearest|subpixel       decoder/generator upsampling (default nearest: resize-conv,
+                                    free of the grid artefacts a sub-pixel GAN generator drifts into)
   --beta 1 --noise-std 0.1          VAE: KL weight, decoder standard deviation
   --critic-channels 16              GAN: critic channels at full resolution
   --critic-warmup N                 GAN: first N steps train the critic alone (default 0)
@@ -60,7 +63,7 @@ const options = {
   model: { type: 'string' }, out: { type: 'string' }, images: { type: 'string' }, labels: { type: 'string' },
   phantom: { type: 'string' }, labelled: { type: 'string' }, real: { type: 'string' },
   'min-content': { type: 'string' }, 'drop-inferior': { type: 'string' }, size: { type: 'string' },
-  latent: { type: 'string' }, 'base-channels': { type: 'string' }, 'max-channels': { type: 'string' }, 'start-res': { type: 'string' },
+  latent: { type: 'string' }, 'base-channels': { type: 'string' }, 'max-channels': { type: 'string' }, 'start-res': { type: 'string' }, upsample: { type: 'string' },
   beta: { type: 'string' }, 'noise-std': { type: 'string' }, 'critic-channels': { type: 'string' }, 'init-generator': { type: 'string' }, 'critic-warmup': { type: 'string' }, 'critic-downsample': { type: 'string' },
   epochs: { type: 'string' }, 'batch-size': { type: 'string' }, seed: { type: 'string' }, lr: { type: 'string' }, 'lr-critic': { type: 'string' },
   resume: { type: 'boolean' }, keep: { type: 'string' }, export: { type: 'string' }, 'report-samples': { type: 'string' },
@@ -72,6 +75,12 @@ interface RunSettings { config: GenerativeConfig; trainingSet: TrainingSetSpec; 
 function criticDownsample(v: string | undefined): GanConfig['criticDownsample'] {
   if (v === undefined) return DEFAULT_GAN.criticDownsample;
   if (v !== 'avgpool' && v !== 'unshuffle') throw new ModlError(`--critic-downsample: '${v}' is not avgpool or unshuffle`);
+  return v;
+}
+
+function upsampleOption(v: string | undefined): NetConfig['upsample'] {
+  if (v === undefined) return DEFAULT_GAN.upsample;
+  if (v !== 'nearest' && v !== 'subpixel') throw new ModlError(`--upsample: '${v}' is not nearest or subpixel`);
   return v;
 }
 
@@ -102,6 +111,7 @@ function settingsFromArgs(v: Record<string, string | boolean | undefined>): RunS
     baseChannels: numberOption('base-channels', str('base-channels'), 16, posInt),
     maxChannels: numberOption('max-channels', str('max-channels'), 256, posInt),
     startRes: numberOption('start-res', str('start-res'), 8, posInt),
+    upsample: upsampleOption(str('upsample')),
   };
   const config: VaeConfig | GanConfig = kind === 'vae'
     ? { ...DEFAULT_VAE, ...net, beta: numberOption('beta', str('beta'), DEFAULT_VAE.beta, (x) => x >= 0), noiseStd: numberOption('noise-std', str('noise-std'), DEFAULT_VAE.noiseStd, (x) => x > 0), learningRate: numberOption('lr', str('lr'), DEFAULT_VAE.learningRate, (x) => x > 0) }
