@@ -203,7 +203,9 @@ describe('GAN generator started from a VAE decoder', () => {
     a.forEach((img, k) => expect(Math.max(...img.map((v, i) => Math.abs(v - b[k]![i]!)))).toBeLessThan(1e-5));
     const other = new Vae({ ...vaeConfig, latent: 6 }, 1);
     expect(() => gan.initGeneratorFromVae(other)).toThrow(/latent \(6 vs 8\)/);
-    [vae, gan, other].forEach((m) => m.dispose());
+    const resizeConv = new Vae({ ...vaeConfig, upsample: 'nearest' }, 1);
+    expect(() => gan.initGeneratorFromVae(resizeConv)).toThrow(/upsample/);
+    [vae, gan, other, resizeConv].forEach((m) => m.dispose());
   });
 });
 
