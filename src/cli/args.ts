@@ -31,6 +31,13 @@ export function numberOption(name: string, value: string | undefined, fallback: 
   return v;
 }
 
+/** Parses an option with a fixed set of values, naming it and them in the error. */
+export function choiceOption<T extends string>(name: string, value: string | undefined, choices: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!(choices as readonly string[]).includes(value)) throw new ModlError(`--${name}: '${value}' is not ${choices.join(' or ')}`);
+  return value as T;
+}
+
 export function requireOption(command: string, name: string, value: string | undefined): string {
   if (value === undefined || value === '') throw new ModlError(`${command}: --${name} is required (see modl ${command} --help)`);
   return value;

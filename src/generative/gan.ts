@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Adam } from '../nn/adam.js';
 import { Params } from './layers.js';
 import type { GenerativeModel, OptimizerState } from './model.js';
-import { decoderFlops, encoderFlops, ImageDecoder, ImageEncoder, upsampleOf, type NetConfig } from './nets.js';
+import { decoderFlops, encoderFlops, ImageDecoder, ImageEncoder, type NetConfig } from './nets.js';
 import { prefixed, unprefixed } from './vae.js';
 
 export interface GanConfig extends NetConfig {
@@ -53,7 +53,7 @@ export class Gan implements GenerativeModel {
   constructor(readonly config: GanConfig, seed: number) {
     this.params = new Params(seed);
     this.generator = new ImageDecoder(config, this.params, 'generator');
-    this.critic = new ImageEncoder({ ...config, baseChannels: config.criticChannels }, this.params, 'critic', 1, 'spectral', config.criticDownsample ?? 'unshuffle');
+    this.critic = new ImageEncoder({ ...config, baseChannels: config.criticChannels }, this.params, 'critic', 1, 'spectral', config.criticDownsample);
     this.adamG = new Adam(config.learningRateGenerator, config.beta1, config.beta2);
     this.adamD = new Adam(config.learningRateCritic, config.beta1, config.beta2);
   }
@@ -88,7 +88,7 @@ export class Gan implements GenerativeModel {
     this.adamD.step(criticVars, criticVars.map((v) => d.grads[v.name]!));
     const lossD = d.value.dataSync()[0]!;
     tf.dispose([z1!, fake, d.value, d.grads]);
-    if (criticSteps < (this.config.criticWarmupSteps ?? 0)) {
+    if (criticSteps < this.config.criticWarmupSteps) {
       z2!.dispose();
       return { lossD, realScore, fakeScore };
     }
@@ -110,7 +110,7 @@ export class Gan implements GenerativeModel {
   initGeneratorFromVae(vae: GenerativeModel): void {
     if (vae.kind !== 'vae') throw new Error(`the generator can start from a VAE, not a ${vae.kind}`);
     const keys: (keyof NetConfig)[] = ['size', 'latent', 'baseChannels', 'maxChannels', 'startRes', 'upsample'];
-    const differ = keys.filter((k) => (k === 'upsample' ? upsampleOf(vae.config) !== upsampleOf(this.config) : vae.config[k] !== this.config[k]));
+    const differ = keys.filter((k) => vae.config[k] !== this.config[k]);
     if (differ.length) throw new Error(`the VAE's decoder differs from the generator in ${differ.map((k) => `${k} (${vae.config[k]} vs ${this.config[k]})`).join(', ')}`);
     const w = vae.params.variables;
     const weights: tf.NamedTensorMap = {};
@@ -149,7 +149,7 @@ export class Gan implements GenerativeModel {
   }
 
   flopsPerImage(): Record<string, number> {
-    return { generator: decoderFlops(this.config), critic: encoderFlops({ ...this.config, baseChannels: this.config.criticChannels }, 1, this.config.criticDownsample ?? 'unshuffle') };
+    return { generator: decoderFlops(this.config), critic: encoderFlops({ ...this.config, baseChannels: this.config.criticChannels }, 1, this.config.criticDownsample) };
   }
 
   dispose(): void {

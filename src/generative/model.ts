@@ -41,8 +41,14 @@ export interface GenerativeModel {
   dispose(): void;
 }
 
-/** Creates a model of either kind from its configuration (a fresh initialisation from `seed`). */
-export async function createModel(config: GenerativeConfig, seed: number): Promise<GenerativeModel> {
+/**
+ * Creates a model of either kind from its configuration (a fresh initialisation
+ * from `seed`). Configurations saved before an option existed (the shipped VAE
+ * and GAN, older runs) lack it; they get the value that those models had.
+ */
+export async function createModel(saved: GenerativeConfig, seed: number): Promise<GenerativeModel> {
+  const before = saved.kind === 'gan' ? { upsample: 'subpixel', criticDownsample: 'unshuffle', criticWarmupSteps: 0 } : { upsample: 'subpixel' };
+  const config = { ...before, ...saved } as GenerativeConfig;
   if (config.kind === 'vae') return new (await import('./vae.js')).Vae(config, seed);
   if (config.kind === 'gan') return new (await import('./gan.js')).Gan(config, seed);
   throw new Error(`unknown generator kind '${(config as { kind: unknown }).kind}'`);

@@ -39,8 +39,8 @@ export interface NetConfig {
   maxChannels: number;
   /** Lowest resolution s₀ (the dense layer's grid). */
   startRes: number;
-  /** How the decoder doubles the resolution; absent in checkpoints from before the option: 'subpixel'. */
-  upsample?: 'subpixel' | 'nearest';
+  /** How the decoder doubles the resolution (checkpoints from before the option: createModel reads them as 'subpixel'). */
+  upsample: 'subpixel' | 'nearest';
 }
 
 export function checkNetConfig(c: NetConfig): void {
@@ -48,10 +48,8 @@ export function checkNetConfig(c: NetConfig): void {
   const ints = ['size', 'latent', 'baseChannels', 'maxChannels', 'startRes'] as const;
   for (const k of ints) if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`network ${k} must be a positive integer, got ${c[k]}`);
   if (!Number.isInteger(levels) || levels < 1) throw new Error(`image size ${c.size} must be startRes ${c.startRes} times a power of two`);
-  if (c.upsample !== undefined && c.upsample !== 'subpixel' && c.upsample !== 'nearest') throw new Error(`network upsample must be subpixel or nearest, got '${c.upsample}'`);
+  if (c.upsample !== 'subpixel' && c.upsample !== 'nearest') throw new Error(`network upsample must be subpixel or nearest, got '${c.upsample}'`);
 }
-
-export const upsampleOf = (c: NetConfig): 'subpixel' | 'nearest' => c.upsample ?? 'subpixel';
 
 export function channelsAt(c: NetConfig, res: number): number {
   return Math.min(c.maxChannels, Math.round((c.baseChannels * c.size) / res));
@@ -82,7 +80,7 @@ export class ImageDecoder {
     this.out = params.conv(`${prefix}/out`, 3, channelsAt(config, config.size), 1, { gain: 1 });
   }
 
-  private get nearest(): boolean { return upsampleOf(this.config) === 'nearest'; }
+  private get nearest(): boolean { return this.config.upsample === 'nearest'; }
 
   /** Images in [0, 1], [B, S, S, 1]. */
   apply(z: tf.Tensor2D, training: boolean): tf.Tensor4D {
@@ -147,7 +145,7 @@ export class ImageEncoder {
 /** FLOPs (2 per multiply-add) of one image through the convolutions and dense layers. */
 export function decoderFlops(c: NetConfig): number {
   let f = 2 * c.latent * c.startRes ** 2 * channelsAt(c, c.startRes);
-  const perLevel = upsampleOf(c) === 'nearest' ? 4 * 9 : 4 * 4; // (2r)²·9 vs r²·4·4 multiply-adds per r²·C(r)·C(2r)
+  const perLevel = c.upsample === 'nearest' ? 4 * 9 : 4 * 4; // (2r)²·9 vs r²·4·4 multiply-adds per r²·C(r)·C(2r)
   for (let r = c.startRes; r < c.size; r *= 2) f += 2 * r * r * perLevel * channelsAt(c, r) * channelsAt(c, 2 * r);
   return f + 2 * c.size ** 2 * 9 * channelsAt(c, c.size);
 }

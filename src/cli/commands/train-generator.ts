@@ -6,13 +6,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from '../command.js';
-import { numberOption, parseCommandArgs, requireOption } from '../args.js';
+import { choiceOption, numberOption, parseCommandArgs, requireOption } from '../args.js';
 import { BACKEND_USAGE, backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { loadGenerator, saveGenerator } from '../../generative/checkpoint.js';
 import { buildTrainingSet, type TrainingSetSpec } from '../../generative/data.js';
 import { DEFAULT_GAN, type Gan, type GanConfig } from '../../generative/gan.js';
 import type { GenerativeConfig } from '../../generative/model.js';
-import type { NetConfig } from '../../generative/nets.js';
 import { reportForCheckpoint } from '../../generative/report.js';
 import { describeTrainingSet, resolveGeneratorCheckpoint, trainGenerator } from '../../generative/train.js';
 import { DEFAULT_VAE, type VaeConfig } from '../../generative/vae.js';
@@ -72,18 +71,6 @@ const options = {
 
 interface RunSettings { config: GenerativeConfig; trainingSet: TrainingSetSpec; batchSize: number; seed: number; initGenerator?: string }
 
-function criticDownsample(v: string | undefined): GanConfig['criticDownsample'] {
-  if (v === undefined) return DEFAULT_GAN.criticDownsample;
-  if (v !== 'avgpool' && v !== 'unshuffle') throw new ModlError(`--critic-downsample: '${v}' is not avgpool or unshuffle`);
-  return v;
-}
-
-function upsampleOption(v: string | undefined): NetConfig['upsample'] {
-  if (v === undefined) return DEFAULT_GAN.upsample;
-  if (v !== 'nearest' && v !== 'subpixel') throw new ModlError(`--upsample: '${v}' is not nearest or subpixel`);
-  return v;
-}
-
 const posInt = (x: number) => Number.isInteger(x) && x > 0;
 const count = (x: number) => Number.isInteger(x) && x >= 0;
 
@@ -111,11 +98,11 @@ function settingsFromArgs(v: Record<string, string | boolean | undefined>): RunS
     baseChannels: numberOption('base-channels', str('base-channels'), 16, posInt),
     maxChannels: numberOption('max-channels', str('max-channels'), 256, posInt),
     startRes: numberOption('start-res', str('start-res'), 8, posInt),
-    upsample: upsampleOption(str('upsample')),
+    upsample: choiceOption('upsample', str('upsample'), ['nearest', 'subpixel'], DEFAULT_GAN.upsample),
   };
   const config: VaeConfig | GanConfig = kind === 'vae'
     ? { ...DEFAULT_VAE, ...net, beta: numberOption('beta', str('beta'), DEFAULT_VAE.beta, (x) => x >= 0), noiseStd: numberOption('noise-std', str('noise-std'), DEFAULT_VAE.noiseStd, (x) => x > 0), learningRate: numberOption('lr', str('lr'), DEFAULT_VAE.learningRate, (x) => x > 0) }
-    : { ...DEFAULT_GAN, ...net, criticChannels: numberOption('critic-channels', str('critic-channels'), DEFAULT_GAN.criticChannels, posInt), criticWarmupSteps: numberOption('critic-warmup', str('critic-warmup'), 0, count), criticDownsample: criticDownsample(str('critic-downsample')), learningRateGenerator: numberOption('lr', str('lr'), DEFAULT_GAN.learningRateGenerator, (x) => x > 0), learningRateCritic: numberOption('lr-critic', str('lr-critic'), DEFAULT_GAN.learningRateCritic, (x) => x > 0) };
+    : { ...DEFAULT_GAN, ...net, criticChannels: numberOption('critic-channels', str('critic-channels'), DEFAULT_GAN.criticChannels, posInt), criticWarmupSteps: numberOption('critic-warmup', str('critic-warmup'), 0, count), criticDownsample: choiceOption('critic-downsample', str('critic-downsample'), ['avgpool', 'unshuffle'], DEFAULT_GAN.criticDownsample), learningRateGenerator: numberOption('lr', str('lr'), DEFAULT_GAN.learningRateGenerator, (x) => x > 0), learningRateCritic: numberOption('lr-critic', str('lr-critic'), DEFAULT_GAN.learningRateCritic, (x) => x > 0) };
   if (Math.log2(size / config.startRes) % 1 !== 0 || size <= config.startRes) throw new ModlError(`--size ${size} must be --start-res ${config.startRes} times a power of two`);
   const initGenerator = str('init-generator') ? resolve(str('init-generator')!) : undefined;
   if (initGenerator && kind !== 'gan') throw new ModlError('--init-generator goes with --model gan');
