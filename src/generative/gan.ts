@@ -14,6 +14,12 @@
  * started from a VAE decoder otherwise follows the input gradients of a random
  * critic and picks up fixed-pattern artefacts (stripes) before the critic has
  * learned what real images look like.
+ *
+ * Samples come from an exponential moving average of the generator's weights
+ * (batch-norm statistics included) when `emaDecay` > 0 (Karras et al. 2018,
+ * Yazıcı et al. 2019): the live generator oscillates around what the critic
+ * currently rewards, and its average is smoother and free of the transient
+ * patterns of single steps. Training uses the live generator.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Adam } from '../nn/adam.js';
@@ -21,6 +27,8 @@ import { Params } from './layers.js';
 import type { GenerativeModel, OptimizerState } from './model.js';
 import { decoderFlops, encoderFlops, ImageDecoder, ImageEncoder, type NetConfig } from './nets.js';
 import { prefixed, unprefixed } from './vae.js';
+
+const AVERAGE = 'generator_ema';
 
 export interface GanConfig extends NetConfig {
   kind: 'gan';
@@ -34,18 +42,23 @@ export interface GanConfig extends NetConfig {
   beta2: number;
   /** Steps at the start that update only the critic. */
   criticWarmupSteps: number;
+  /** Decay of the generator's weight average that samples come from (0: sample the live generator). */
+  emaDecay: number;
 }
 
 export const DEFAULT_GAN: GanConfig = {
   kind: 'gan', size: 128, latent: 128, baseChannels: 16, maxChannels: 256, startRes: 8, upsample: 'nearest',
-  criticChannels: 16, criticDownsample: 'unshuffle', learningRateGenerator: 2e-4, learningRateCritic: 2e-4, beta1: 0.5, beta2: 0.999, criticWarmupSteps: 0,
+  criticChannels: 16, criticDownsample: 'unshuffle', learningRateGenerator: 2e-4, learningRateCritic: 2e-4, beta1: 0.5, beta2: 0.999, criticWarmupSteps: 0, emaDecay: 0.995,
 };
 
 export class Gan implements GenerativeModel {
   readonly kind = 'gan';
   readonly params: Params;
-  readonly samplingWeights = ['generator/'];
+  readonly samplingWeights: string[];
   private readonly generator: ImageDecoder;
+  /** The weight-averaged generator (emaDecay > 0), and its weights paired with the live ones. */
+  private readonly average: ImageDecoder | null = null;
+  private readonly averaged: [live: tf.Variable, average: tf.Variable][] = [];
   private readonly critic: ImageEncoder;
   private readonly adamG: Adam;
   private readonly adamD: Adam;
@@ -53,6 +66,13 @@ export class Gan implements GenerativeModel {
   constructor(readonly config: GanConfig, seed: number) {
     this.params = new Params(seed);
     this.generator = new ImageDecoder(config, this.params, 'generator');
+    if (config.emaDecay > 0) {
+      this.average = new ImageDecoder(config, this.params, AVERAGE);
+      this.params.freeze(`${AVERAGE}/`);
+      for (const [name, v] of this.params.variables) if (name.startsWith('generator/')) this.averaged.push([v, this.params.variables.get(`${AVERAGE}/${name.slice('generator/'.length)}`)!]);
+      this.resetAverage();
+    }
+    this.samplingWeights = [this.average ? `${AVERAGE}/` : 'generator/'];
     this.critic = new ImageEncoder({ ...config, baseChannels: config.criticChannels }, this.params, 'critic', 1, 'spectral', config.criticDownsample);
     this.adamG = new Adam(config.learningRateGenerator, config.beta1, config.beta2);
     this.adamD = new Adam(config.learningRateCritic, config.beta1, config.beta2);
@@ -62,7 +82,17 @@ export class Gan implements GenerativeModel {
   get size(): number { return this.config.size; }
 
   generate(z: tf.Tensor2D): tf.Tensor4D {
-    return this.generator.apply(z, false);
+    return (this.average ?? this.generator).apply(z, false);
+  }
+
+  /** The average restarts at the live generator (after its weights were set from elsewhere). */
+  private resetAverage(): void {
+    for (const [live, average] of this.averaged) average.assign(live);
+  }
+
+  private updateAverage(): void {
+    const d = this.config.emaDecay;
+    tf.tidy(() => { for (const [live, average] of this.averaged) average.assign(tf.add(tf.mul(average, d), tf.mul(live, 1 - d))); });
   }
 
   /** The critic's scores [B] (inference mode: the power iteration does not advance). */
@@ -96,6 +126,7 @@ export class Gan implements GenerativeModel {
     const generatorVars = this.params.trainable('generator/');
     const g = tf.variableGrads(() => tf.neg(tf.mean(this.critic.apply(this.generator.apply(z2!, true), false))) as tf.Scalar, generatorVars);
     this.adamG.step(generatorVars, generatorVars.map((v) => g.grads[v.name]!));
+    this.updateAverage();
     const out = { lossD, lossG: g.value.dataSync()[0]!, realScore, fakeScore };
     tf.dispose([z2!, g.value, g.grads]);
     return out;
@@ -128,6 +159,7 @@ export class Gan implements GenerativeModel {
     } finally {
       own.variables.clear(); // the variables belong to this.params
     }
+    this.resetAverage();
   }
 
   noisePerStep(batch: number): number {

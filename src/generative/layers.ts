@@ -40,6 +40,14 @@ export function upsampleNearest(x: tf.Tensor4D): tf.Tensor4D {
   return pixelShuffle(tf.concat([x, x, x, x], 3));
 }
 
+/**
+ * 2×2 average pooling scaled by 2, [B, H, W, C] → [B, H/2, W/2, C]: operator
+ * norm 1 (a plain average pool has ½), attained on signals constant on 2×2 blocks.
+ */
+export function normPool(x: tf.Tensor4D): tf.Tensor4D {
+  return tf.mul(tf.avgPool(x, 2, 2, 'valid'), 2);
+}
+
 /** Padding of a 2×2 conv: one row/column before (shift 0) or after (shift 1). */
 function pad2x2(shift: number): [[number, number], [number, number], [number, number], [number, number]] {
   const p: [number, number] = shift % 2 === 0 ? [1, 0] : [0, 1];
@@ -130,6 +138,11 @@ export class Params {
     const u = this.normal(columns, 1);
     const norm = Math.hypot(...u) || 1;
     return this.add(`${name}/sn_u`, u.map((x) => x / norm), [columns], false) as tf.Variable<tf.Rank.R1>;
+  }
+
+  /** Excludes the weights under `prefix` from optimisation (they stay saved, e.g. an average of other weights). */
+  freeze(prefix: string): void {
+    for (let i = this.trainableNames.length - 1; i >= 0; i--) if (this.trainableNames[i]!.startsWith(prefix)) this.trainableNames.splice(i, 1);
   }
 
   /** The trainable weights (those whose names start with `prefix`). */

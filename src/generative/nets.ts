@@ -11,12 +11,16 @@
  *   ImageEncoder (VAE encoder, GAN critic), image → [B, outputs]:
  *     3×3 conv 1 → C(S) → leaky ReLU,
  *     per level, downsample 'unshuffle': pixel unshuffle → 2×2 conv to C(r/2) → norm → leaky ReLU
- *             or downsample 'avgpool':   3×3 conv to C(r/2) → norm → leaky ReLU → 2×2 average pool,
+ *             or downsample 'avgpool':   3×3 conv to C(r/2) → norm → leaky ReLU → 2×2 average pool × 2,
  *     flatten → dense.
  *   The critic's norm is spectral normalisation of every weight (SNGAN), the
  *   encoder's batch norm. 'avgpool' (2.25× the FLOPs per level) spreads the
  *   critic's input gradient evenly over each 2×2 block instead of in the fixed
- *   sub-pixel pattern of a strided or unshuffled conv.
+ *   sub-pixel pattern of a strided or unshuffled conv. The pool is scaled by 2
+ *   (normPool, operator norm 1): a plain average pool has norm ½, so four of
+ *   them cap a spectrally normalised critic's scores at 1/16 of its input
+ *   distance, too little to reach the hinge margins (the first shipped GAN's
+ *   critic sat at real − fake ≈ 1.1 while its generator drew stripes).
  *
  * A sub-pixel conv has its own kernel for each of the four output phases, so a
  * spatially constant feature at resolution r comes out as a pattern of period
@@ -28,7 +32,7 @@
  * which keeps each level's cost about equal.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { batchNorm, conv, Params, pixelShuffle, pixelUnshuffle, spectralNormalize, upsampleNearest, type BatchNormParams } from './layers.js';
+import { batchNorm, conv, normPool, Params, pixelShuffle, pixelUnshuffle, spectralNormalize, upsampleNearest, type BatchNormParams } from './layers.js';
 
 export interface NetConfig {
   /** Image size S (square); S / startRes must be a power of two. */
@@ -135,7 +139,7 @@ export class ImageEncoder {
       h = conv(pooled ? h : pixelUnshuffle(h), weight(level.kernel, level.u), level.bias, i);
       if (level.bn) h = batchNorm(h, level.bn, training);
       h = tf.leakyRelu(h, 0.2);
-      if (pooled) h = tf.avgPool(h, 2, 2, 'valid');
+      if (pooled) h = normPool(h);
     });
     const flat = tf.reshape(h, [x.shape[0], -1]) as tf.Tensor2D;
     return tf.add(tf.matMul(flat, weight(this.fc.kernel, this.fc.u)), this.fc.bias);

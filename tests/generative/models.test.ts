@@ -11,6 +11,7 @@ import { initBackend } from '../../src/backend/index.js';
 import { loadGenerator, saveGenerator } from '../../src/generative/checkpoint.js';
 import type { TrainingSet } from '../../src/generative/data.js';
 import { DEFAULT_GAN, Gan, type GanConfig } from '../../src/generative/gan.js';
+import { normPool, upsampleNearest } from '../../src/generative/layers.js';
 import { decoderFlops } from '../../src/generative/nets.js';
 import { generateImages, gridLatents, resolveGeneratorCheckpoint, stepNoise, trainGenerator } from '../../src/generative/train.js';
 import { DEFAULT_VAE, Vae, type VaeConfig } from '../../src/generative/vae.js';
@@ -83,6 +84,20 @@ describe('network shapes and sizes', () => {
     expect(pooled.flopsPerImage().critic).toBe(2 * 256 * 9 * 4 + 2 * 256 * 9 * 4 * 8 + 2 * 64 * 9 * 8 * 16 + 2 * 256);
     pooled.dispose();
     x.dispose();
+  });
+});
+
+describe('critic pooling', () => {
+  it('normPool keeps the norm of signals constant on 2×2 blocks and never increases a norm', () => {
+    const blocks = tf.tidy(() => upsampleNearest(tf.randomNormal([2, 4, 4, 3], 0, 1, 'float32', 1) as tf.Tensor4D));
+    const norm = (t: tf.Tensor) => tf.tidy(() => tf.norm(t).dataSync()[0]!);
+    expect(norm(normPool(blocks))).toBeCloseTo(norm(blocks), 4);
+    for (let seed = 2; seed < 6; seed++) {
+      const x = tf.randomNormal([2, 8, 6, 3], 0, 1, 'float32', seed) as tf.Tensor4D;
+      expect(norm(normPool(x))).toBeLessThanOrEqual(norm(x) * (1 + 1e-6));
+      x.dispose();
+    }
+    blocks.dispose();
   });
 });
 
@@ -188,6 +203,39 @@ describe('GAN critic warm-up', () => {
     expect(weights()).not.toEqual(g0);
     gan.dispose();
     x.dispose();
+  });
+});
+
+describe('GAN weight average', () => {
+  it('samples come from an exponential moving average of the generator, updated after each generator step', () => {
+    const d = 0.9;
+    const gan = new Gan({ ...ganConfig, emaDecay: d }, 14);
+    const live = () => new Map([...gan.params.variables].filter(([n]) => n.startsWith('generator/')).map(([n, v]) => [n.slice('generator/'.length), Array.from(v.dataSync())]));
+    const averaged = () => new Map([...gan.params.variables].filter(([n]) => n.startsWith('generator_ema/')).map(([n, v]) => [n.slice('generator_ema/'.length), Array.from(v.dataSync())]));
+    expect(averaged()).toEqual(live()); // starts at the generator
+    expect(gan.samplingWeights).toEqual(['generator_ema/']);
+    expect(gan.params.trainable('generator_ema/')).toHaveLength(0); // not optimised
+    const x = tf.tensor4d(discs(4, 7), [4, S, S, 1]);
+    let expected = averaged();
+    for (let t = 0; t < 2; t++) {
+      gan.trainStep(x, stepNoise(5, t, gan.noisePerStep(4)));
+      const w = live(); // running batch-norm statistics included
+      expected = new Map([...expected].map(([n, a]) => [n, a.map((v, i) => d * v + (1 - d) * w.get(n)![i]!)]));
+    }
+    const got = averaged();
+    expect(got.size).toBeGreaterThan(0);
+    for (const [n, a] of expected) expect(Math.max(...a.map((v, i) => Math.abs(v - got.get(n)![i]!)))).toBeLessThan(1e-6);
+    expect(got).not.toEqual(live());
+    // generate() decodes with the average: the live generator gives other images
+    const z = tf.tensor2d(gridLatents(2, 2, 8), [2, 8]);
+    const liveImages = tf.tidy(() => (gan as unknown as { generator: { apply(z: tf.Tensor2D, t: boolean): tf.Tensor4D } }).generator.apply(z, false).dataSync());
+    const sampled = tf.tidy(() => gan.generate(z).dataSync());
+    expect(Math.max(...sampled.map((v, i) => Math.abs(v - liveImages[i]!)))).toBeGreaterThan(1e-4);
+    const plain = new Gan({ ...ganConfig, emaDecay: 0 }, 14);
+    expect(plain.samplingWeights).toEqual(['generator/']);
+    expect([...plain.params.variables.keys()].some((n) => n.startsWith('generator_ema/'))).toBe(false);
+    [gan, plain].forEach((m) => m.dispose());
+    tf.dispose([x, z]);
   });
 });
 
