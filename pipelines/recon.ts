@@ -6,9 +6,10 @@
  */
 import { mkdirSync } from 'node:fs';
 import { loadStudy, type SimulateOptions } from '../src/recon/study.js';
+import { cabs } from '../src/physics/complex.js';
 import { reconstruct, type ReconMethod } from '../src/recon/methods.js';
 import {
-  magnitude, volumeMetrics, writeComparisonFigures, writeMethodOutputs, writeReport, type MethodResult,
+  volumeMetrics, writeComparisonFigures, writeMethodOutputs, writeReport, type MethodResult,
 } from '../src/recon/outputs.js';
 import { ProgressBar } from '../src/util/progress.js';
 
@@ -57,7 +58,7 @@ export async function runReconJob(job: ReconJob): Promise<{ results: MethodResul
     });
     bar.finish();
     const r: MethodResult = { method, images, seconds: (performance.now() - t0) / 1000 };
-    if (study.reference) r.metrics = volumeMetrics(study.reference, images.map(magnitude), study.H, study.W);
+    if (study.reference) r.metrics = volumeMetrics(study.reference, images.map((x) => cabs(x)), study.H, study.W);
     if (job.writeImages) await writeMethodOutputs(job.outDir, study, r);
     results.push(r);
   }

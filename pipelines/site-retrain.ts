@@ -28,8 +28,9 @@ import type { VaeConfig } from '../src/generative/vae.js';
 import { loadCheckpoint } from '../src/nn/checkpoint.js';
 import { datasetSources, limit } from '../src/nn/sources.js';
 import { resolveCheckpoint, train } from '../src/nn/train.js';
+import { cabs } from '../src/physics/complex.js';
 import { reconstruct, type ReconMethod } from '../src/recon/methods.js';
-import { magnitude, volumeMetrics, writeComparisonFigures, writeReport, type MethodResult } from '../src/recon/outputs.js';
+import { volumeMetrics, writeComparisonFigures, writeReport, type MethodResult } from '../src/recon/outputs.js';
 import { loadStudy, type SimulateOptions } from '../src/recon/study.js';
 import type { SynthParameters } from '../src/synth/manifest.js';
 import { synthesize } from '../src/synth/synthesize.js';
@@ -166,7 +167,7 @@ export async function runSiteRetrain(job: SiteRetrainJob): Promise<SiteRetrainRe
     const images = await reconstruct(study.samples, r.method, { checkpoint: r.checkpoint, batchSize: 2 });
     results.push({
       method: r.method, label: r.label, images, seconds: (performance.now() - t0) / 1000,
-      metrics: volumeMetrics(study.reference!, images.map(magnitude), H, W),
+      metrics: volumeMetrics(study.reference!, images.map((x) => cabs(x)), H, W),
     });
   }
   const figures = [writeComparisonFigures(out, study, results, Math.floor(study.samples.length / 2))];

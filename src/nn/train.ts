@@ -10,6 +10,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { cabs } from '../physics/complex.js';
 import { cgSense } from '../physics/recon.js';
 import { imageMetrics, type Metrics } from '../physics/metrics.js';
 import { writeFileAtomic } from '../util/fs.js';
@@ -69,7 +70,6 @@ export function resolveCheckpoint(dir: string): string {
   return dir;
 }
 
-const magnitude = (d: Float32Array) => Float32Array.from({ length: d.length >> 1 }, (_, i) => Math.hypot(d[2 * i]!, d[2 * i + 1]!));
 
 function lossOf(kind: 'mse' | 'l1', x: tf.Tensor, target: tf.Tensor): tf.Scalar {
   return kind === 'mse' ? tf.losses.meanSquaredError(target, x) as tf.Scalar : tf.losses.absoluteDifference(target, x) as tf.Scalar;
@@ -91,18 +91,18 @@ export async function validate(model: Modl, source: PairSource, stages: number, 
     const sample = await source.load(i);
     if (!sample.target) throw new Error(`validation slice ${i} has no target`);
     const [H, W] = sample.target.shape as [number, number];
-    const ref = magnitude(sample.target.data);
+    const ref = cabs(sample.target);
     const batch = prepareBatch([sample]);
     const out = tf.tidy(() => model.apply(batch.aty, batch.problem, false, stages).dataSync() as Float32Array);
     const s = batch.scales[0]!;
-    const zf = magnitude(batch.aty.dataSync() as Float32Array).map((v) => v / s);
+    const zf = cabs({ data: batch.aty.dataSync() as Float32Array, shape: [H, W] }).map((v) => v / s);
     batch.dispose();
     const add = (acc: Metrics, m: Metrics) => { acc.psnr += m.psnr; acc.ssim += m.ssim; acc.nmse += m.nmse; };
-    add(sums.modl, imageMetrics(ref, magnitude(out).map((v) => v / s), H, W));
+    add(sums.modl, imageMetrics(ref, cabs({ data: out, shape: [H, W] }).map((v) => v / s), H, W));
     add(sums.zeroFilled, imageMetrics(ref, zf, H, W));
     let cg = cgCache.get(i);
     if (!cg) {
-      cg = imageMetrics(ref, magnitude(cgSense(sample.kspace, sample.maps, sample.mask, { lambda: 0.001, iterations: 30 }).image.data), H, W);
+      cg = imageMetrics(ref, cabs(cgSense(sample.kspace, sample.maps, sample.mask, { lambda: 0.001, iterations: 30 }).image), H, W);
       cgCache.set(i, cg);
     }
     add(sums.cgsense, cg);

@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CArray } from '../physics/complex.js';
+import { cabs, type CArray } from '../physics/complex.js';
 import { maxOf, nmse, psnr, ssim, type Metrics } from '../physics/metrics.js';
 import { writeDicomSeries } from '../io/dicom-write.js';
 import { writeNifti } from '../io/nifti.js';
@@ -28,7 +28,6 @@ export const METHOD_LABELS: Record<ReconMethod, string> = { 'zero-filled': 'zero
 
 export const labelOf = (r: MethodResult) => r.label ?? METHOD_LABELS[r.method];
 
-export const magnitude = (x: CArray) => Float32Array.from({ length: x.data.length >> 1 }, (_, i) => Math.hypot(x.data[2 * i]!, x.data[2 * i + 1]!));
 
 /**
  * fastMRI's volume metrics: PSNR and NMSE over the whole volume, SSIM averaged
@@ -50,7 +49,7 @@ export function volumeMetrics(reference: Float32Array[], recon: Float32Array[], 
 export async function writeMethodOutputs(outDir: string, study: Study, r: MethodResult): Promise<{ nifti: string; dicom: string; png: string }> {
   const { H, W } = study;
   const data = new Float32Array(r.images.length * H * W);
-  r.images.forEach((x, i) => data.set(magnitude(x), i * H * W));
+  r.images.forEach((x, i) => data.set(cabs(x), i * H * W));
   const vol: ImageVolume = { ...study.geometry, data, shape: [r.images.length, H, W] };
   const description = `modl ${METHOD_LABELS[r.method]} reconstruction`;
   const nifti = join(outDir, `${r.method}.nii.gz`);
@@ -59,7 +58,7 @@ export async function writeMethodOutputs(outDir: string, study: Study, r: Method
   await writeDicomSeries(dicom, vol, { seriesDescription: description, overwrite: true });
   const pngDir = join(outDir, 'png');
   mkdirSync(pngDir, { recursive: true });
-  r.images.forEach((x, i) => writePng(join(pngDir, `${r.method}_${String(i).padStart(3, '0')}.png`), magnitude(x), H, W));
+  r.images.forEach((x, i) => writePng(join(pngDir, `${r.method}_${String(i).padStart(3, '0')}.png`), cabs(x), H, W));
   return { nifti, dicom, png: pngDir };
 }
 
@@ -73,12 +72,12 @@ export function writeComparisonFigures(outDir: string, study: Study, results: Me
   const window = ref ? ([0, percentileOf(ref, 99.5)] as [number, number]) : undefined;
   const tiles = [
     ...(ref ? [{ data: ref, rows: H, cols: W, label: 'reference', window }] : []),
-    ...results.map((r) => ({ data: magnitude(r.images[slice]!), rows: H, cols: W, label: labelOf(r), window })),
+    ...results.map((r) => ({ data: cabs(r.images[slice]!), rows: H, cols: W, label: labelOf(r), window })),
   ];
   const images = join(outDir, `figure_slice${slice}.png`);
   writePngTiles(images, tiles, { scale: H < 200 ? 2 : 1 });
   if (!ref) return { images };
-  const errs = results.map((r) => magnitude(r.images[slice]!).map((v, i) => Math.abs(v - ref[i]!)));
+  const errs = results.map((r) => cabs(r.images[slice]!).map((v, i) => Math.abs(v - ref[i]!)));
   const top = Math.max(...errs.map((e) => percentileOf(e, 99.5))) || 1;
   const errors = join(outDir, `errors_slice${slice}.png`);
   writePngTiles(errors, results.map((r, i) => ({ data: errs[i]!, rows: H, cols: W, label: `|${labelOf(r)} - ref|`, window: [0, top] as [number, number] })),
