@@ -1,8 +1,9 @@
 /**
  * Statistics the quality report compares between generated and real images:
- * intensity histograms, radially averaged power spectra, and nearest-neighbour
- * distances to the training set (a generator that memorised its training
- * images puts its samples much closer to them than new real images are).
+ * intensity histograms, radially averaged power spectra, the spectral peak of
+ * periodic artefacts, and nearest-neighbour distances to the training set (a
+ * generator that memorised its training images puts its samples much closer to
+ * them than new real images are).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { fft2Plan } from '../physics/fft.js';
@@ -74,6 +75,39 @@ export function spectrumDistanceDb(a: ArrayLike<number>, b: ArrayLike<number>): 
   let s = 0;
   for (let r = 1; r < a.length; r++) s += Math.abs(10 * Math.log10(a[r]! / b[r]!));
   return s / (a.length - 1);
+}
+
+/**
+ * How strongly periodic artefacts (grids, stripes) stand out: the largest ratio
+ * of the images' mean 2D power spectrum at one frequency to the median of its
+ * 7×7 neighbourhood, over frequencies outside the disc of radius S/16 around
+ * DC (where the spectrum of anatomy falls steeply). A pattern that repeats every
+ * p pixels in every image puts its energy at multiples of 1/p cycles/pixel, far
+ * above the neighbouring frequencies; spectra of real images are smooth there.
+ * The frequency is (vertical, horizontal) in cycles/pixel.
+ */
+export function spectralPeak(images: ArrayLike<number>[], size: number): { ratio: number; frequency: [number, number] } {
+  const plan = fft2Plan(size, size);
+  const power = new Float64Array(size * size);
+  const c = new Float32Array(2 * size * size);
+  for (const img of images) {
+    c.fill(0);
+    for (let i = 0; i < size * size; i++) c[2 * i] = img[i]!;
+    plan.apply(c, 0, c, 0, false);
+    for (let i = 0; i < size * size; i++) power[i]! += c[2 * i]! ** 2 + c[2 * i + 1]! ** 2;
+  }
+  const mid = size >> 1, near = new Float64Array(48);
+  let best = { ratio: 0, frequency: [0, 0] as [number, number] };
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      if (Math.hypot(y - mid, x - mid) < size / 16) continue;
+      let k = 0;
+      for (let dy = -3; dy <= 3; dy++) for (let dx = -3; dx <= 3; dx++) if (dy || dx) near[k++] = power[((y + dy + size) % size) * size + ((x + dx + size) % size)]!;
+      const ratio = power[y * size + x]! / median(near);
+      if (ratio > best.ratio) best = { ratio, frequency: [(y - mid) / size, (x - mid) / size] };
+    }
+  }
+  return best;
 }
 
 export interface Neighbours {

@@ -13,7 +13,7 @@ import type { GeneratorMeta } from '../../src/generative/checkpoint.js';
 import type { TrainingSet } from '../../src/generative/data.js';
 import type { GenerativeModel } from '../../src/generative/model.js';
 import { writeQualityReport } from '../../src/generative/report.js';
-import { histogram, histogramDistance, median, meanPowerSpectrum, nearestNeighbours, quantile, radialPowerSpectrum, spectrumDistanceDb } from '../../src/generative/stats.js';
+import { histogram, histogramDistance, median, meanPowerSpectrum, nearestNeighbours, quantile, radialPowerSpectrum, spectralPeak, spectrumDistanceDb } from '../../src/generative/stats.js';
 import { readPng } from '../../src/io/png.js';
 import { Rng } from '../../src/util/random.js';
 
@@ -58,6 +58,29 @@ describe('radially averaged power spectrum', () => {
     expect(p[f]! * ringPixels).toBeCloseTo((S * S) / 2, 2);
     expect(spectrumDistanceDb(p, p)).toBe(0);
     expect(Array.from(meanPowerSpectrum([img, img], S))).toEqual(Array.from(p));
+  });
+});
+
+describe('spectral peak of periodic artefacts', () => {
+  const S = 64;
+  /** Discs of random centre, radius and intensity on a dark background, with a little noise. */
+  const discs = (count: number, seed: number) => {
+    const rng = new Rng(seed);
+    return Array.from({ length: count }, () => {
+      const [cy, cx, r, a] = [rng.uniform(20, 44), rng.uniform(20, 44), rng.uniform(8, 18), rng.uniform(0.5, 1)];
+      return Float32Array.from({ length: S * S }, (_, i) => (Math.hypot(Math.floor(i / S) - cy, (i % S) - cx) < r ? a : 0) + 0.01 * rng.normal());
+    });
+  };
+
+  it('stays near 1 for images with smooth spectra and finds a faint grid repeated in every image', () => {
+    const clean = discs(32, 1);
+    expect(spectralPeak(clean, S).ratio).toBeLessThan(3);
+    // a dot grid of period 4 pixels across, amplitude 2 % of the discs' (as a sub-pixel generator draws)
+    const grid = clean.map((img) => img.map((v, i) => v + (i % 4 === 0 ? 0.02 : 0)));
+    const peak = spectralPeak(grid, S);
+    expect(peak.ratio).toBeGreaterThan(30);
+    expect(Math.abs(peak.frequency[0])).toBe(0);
+    expect([0.25, 0.5]).toContain(Math.abs(peak.frequency[1]));
   });
 });
 
@@ -130,6 +153,8 @@ describe('memorisation check in the quality report', () => {
     expect(readFileSync(join(tmp, 'new', 'report.md'), 'utf8')).toMatch(/no sign of memorisation/);
     // same distribution: histograms and spectra as close as the held-out baseline's order of magnitude
     expect(fresh.histogram.generatedVsTrain).toBeLessThan(0.05);
+    expect(fresh.spectrum.peak.generated.ratio).toBeGreaterThan(0);
+    expect(readFileSync(join(tmp, 'new', 'report.md'), 'utf8')).toMatch(/Periodic artefacts/);
     for (const png of ['samples.png', 'samples-vs-real.png', 'histogram.png', 'spectrum.png', 'nn-distance.png', 'nearest.png']) {
       expect(readPng(join(tmp, 'new', png)).rows).toBeGreaterThan(0);
     }
