@@ -319,4 +319,18 @@ describe('training runs', () => {
     straight.model.dispose();
     resumed.model.dispose();
   });
+
+  it('GAN: resuming replays the run exactly, the weight average and critic warm-up included', async () => {
+    const common = { config: { ...ganConfig, criticWarmupSteps: 2, emaDecay: 0.9 }, trainingSet: pool(16, 10), batchSize: 4, seed: 6, grid: 2 };
+    const straight = await trainGenerator({ ...common, outDir: join(tmp, 'gan-a'), epochs: 2, resume: false });
+    (await trainGenerator({ ...common, outDir: join(tmp, 'gan-b'), epochs: 1, resume: false })).model.dispose();
+    const resumed = await trainGenerator({ ...common, outDir: join(tmp, 'gan-b'), epochs: 2, resume: true });
+    expect(resumed.history.map((e) => e.losses)).toEqual(straight.history.map((e) => e.losses));
+    expect([...straight.model.params.variables.keys()].some((n) => n.startsWith('generator_ema/'))).toBe(true);
+    for (const [name, v] of straight.model.params.variables) {
+      expect(Array.from(resumed.model.params.variables.get(name)!.dataSync())).toEqual(Array.from(v.dataSync()));
+    }
+    straight.model.dispose();
+    resumed.model.dispose();
+  });
 });
