@@ -1,14 +1,22 @@
 /**
- * DCGAN-style GAN with the hinge loss and a spectrally normalised critic
- * (SNGAN, Miyato et al. 2018), one critic step per generator step:
+ * DCGAN-style GAN with the hinge loss, one critic step per generator step:
  *
- *   critic:    L_D = E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))]
+ *   critic:    L_D = E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))] (+ R1)
  *   generator: L_G = −E[D(G(z))]
  *
- * Spectral normalisation bounds the critic's Lipschitz constant without a
- * gradient penalty (which would need a gradient of a gradient and triple the
- * cost of a critic step). The generator has batch norm; samples use its
- * running statistics, so each image depends only on its own latent.
+ * The critic is held in check in one of two ways:
+ * - `criticNorm: 'spectral'`: spectral normalisation of every weight (SNGAN,
+ *   Miyato et al. 2018) bounds its Lipschitz constant; cheap, but a small
+ *   critic so bounded runs out of reach: it lost track of the generator's
+ *   stripes in every run here;
+ * - `criticNorm: 'none'` with the R1 penalty (Mescheder et al. 2018)
+ *   (γ/2)·E_real ‖∇ₓD(x)‖², which keeps the critic flat on the real images and
+ *   leaves it its full capacity elsewhere. It is a gradient of a gradient (the
+ *   critic's layers are twice differentiable for it, layers.ts), about two
+ *   critic steps in cost, so it is applied every `r1Interval` steps with its
+ *   weight multiplied by the interval ("lazy" R1, Karras et al. 2020).
+ * The generator has batch norm; samples use its running statistics, so each
+ * image depends only on its own latent.
  *
  * The first `criticWarmupSteps` steps train the critic alone. A generator
  * started from a VAE decoder otherwise follows the input gradients of a random
@@ -44,11 +52,17 @@ export interface GanConfig extends NetConfig {
   criticWarmupSteps: number;
   /** Decay of the generator's weight average that samples come from (0: sample the live generator). */
   emaDecay: number;
+  criticNorm: 'spectral' | 'none';
+  /** Weight γ of the R1 penalty (0: none). */
+  r1Gamma: number;
+  /** Critic steps between R1 evaluations. */
+  r1Interval: number;
 }
 
 export const DEFAULT_GAN: GanConfig = {
   kind: 'gan', size: 128, latent: 128, baseChannels: 16, maxChannels: 256, startRes: 8, upsample: 'nearest',
   criticChannels: 16, criticDownsample: 'unshuffle', learningRateGenerator: 2e-4, learningRateCritic: 2e-4, beta1: 0.5, beta2: 0.999, criticWarmupSteps: 0, emaDecay: 0.995,
+  criticNorm: 'spectral', r1Gamma: 0, r1Interval: 4,
 };
 
 export class Gan implements GenerativeModel {
@@ -73,7 +87,7 @@ export class Gan implements GenerativeModel {
       this.resetAverage();
     }
     this.samplingWeights = [this.average ? `${AVERAGE}/` : 'generator/'];
-    this.critic = new ImageEncoder({ ...config, baseChannels: config.criticChannels }, this.params, 'critic', 1, 'spectral', config.criticDownsample);
+    this.critic = new ImageEncoder({ ...config, baseChannels: config.criticChannels }, this.params, 'critic', 1, config.criticNorm, config.criticDownsample);
     this.adamG = new Adam(config.learningRateGenerator, config.beta1, config.beta2);
     this.adamD = new Adam(config.learningRateCritic, config.beta1, config.beta2);
   }
@@ -95,6 +109,12 @@ export class Gan implements GenerativeModel {
     tf.tidy(() => { for (const [live, average] of this.averaged) average.assign(tf.add(tf.mul(average, d), tf.mul(live, 1 - d))); });
   }
 
+  /** E‖∇ₓD(x)‖² over the batch, differentiable with respect to the critic's weights. */
+  r1Penalty(real: tf.Tensor4D): tf.Scalar {
+    const g = tf.grad((x: tf.Tensor) => tf.sum(this.critic.apply(x as tf.Tensor4D, false)))(real);
+    return tf.div(tf.sum(tf.square(g)), real.shape[0]) as tf.Scalar;
+  }
+
   /** The critic's scores [B] (inference mode: the power iteration does not advance). */
   score(x: tf.Tensor4D): tf.Tensor1D {
     return tf.reshape(this.critic.apply(x, false), [-1]);
@@ -106,28 +126,34 @@ export class Gan implements GenerativeModel {
     // critic step: real and generated images in one batch (the critic has no batch statistics)
     const fake = tf.tidy(() => this.generator.apply(z1!, true));
     const criticVars = this.params.trainable('critic/');
-    let realScore = 0, fakeScore = 0;
+    const criticSteps = this.adamD.getState().t;
+    const { r1Gamma, r1Interval } = this.config;
+    const withR1 = r1Gamma > 0 && criticSteps % r1Interval === 0;
+    let realScore = 0, fakeScore = 0, r1 = 0;
     const d = tf.variableGrads(() => {
       const scores = tf.reshape(this.critic.apply(tf.concat([real, fake]), true), [-1]);
       const sReal = tf.slice(scores, 0, B), sFake = tf.slice(scores, B, B);
       realScore = tf.mean(sReal).dataSync()[0]!;
       fakeScore = tf.mean(sFake).dataSync()[0]!;
-      return tf.add(tf.mean(tf.relu(tf.sub(1, sReal))), tf.mean(tf.relu(tf.add(1, sFake)))) as tf.Scalar;
+      const hinge = tf.add(tf.mean(tf.relu(tf.sub(1, sReal))), tf.mean(tf.relu(tf.add(1, sFake)))) as tf.Scalar;
+      if (!withR1) return hinge;
+      const penalty = this.r1Penalty(real);
+      r1 = penalty.dataSync()[0]!;
+      return tf.add(hinge, tf.mul(penalty, (r1Gamma / 2) * r1Interval)) as tf.Scalar;
     }, criticVars);
-    const criticSteps = this.adamD.getState().t;
     this.adamD.step(criticVars, criticVars.map((v) => d.grads[v.name]!));
-    const lossD = d.value.dataSync()[0]!;
+    const lossD = d.value.dataSync()[0]! - (r1Gamma / 2) * r1Interval * r1;
     tf.dispose([z1!, fake, d.value, d.grads]);
     if (criticSteps < this.config.criticWarmupSteps) {
       z2!.dispose();
-      return { lossD, realScore, fakeScore };
+      return { lossD, realScore, fakeScore, ...(withR1 ? { r1 } : {}) };
     }
     // generator step on fresh latents
     const generatorVars = this.params.trainable('generator/');
     const g = tf.variableGrads(() => tf.neg(tf.mean(this.critic.apply(this.generator.apply(z2!, true), false))) as tf.Scalar, generatorVars);
     this.adamG.step(generatorVars, generatorVars.map((v) => g.grads[v.name]!));
     this.updateAverage();
-    const out = { lossD, lossG: g.value.dataSync()[0]!, realScore, fakeScore };
+    const out = { lossD, lossG: g.value.dataSync()[0]!, realScore, fakeScore, ...(withR1 ? { r1 } : {}) };
     tf.dispose([z2!, g.value, g.grads]);
     return out;
   }

@@ -43,9 +43,21 @@ export function upsampleNearest(x: tf.Tensor4D): tf.Tensor4D {
 /**
  * 2×2 average pooling scaled by 2, [B, H, W, C] → [B, H/2, W/2, C]: operator
  * norm 1 (a plain average pool has ½), attained on signals constant on 2×2 blocks.
+ * Written as a reshaped mean, whose gradient is differentiable again (the R1
+ * penalty differentiates the critic's input gradient; tf.avgPool's gradient op
+ * has no gradient).
  */
 export function normPool(x: tf.Tensor4D): tf.Tensor4D {
-  return tf.mul(tf.avgPool(x, 2, 2, 'valid'), 2);
+  const [n, h, w, c] = x.shape;
+  return tf.mul(tf.mean(tf.reshape(x, [n, h / 2, 2, w / 2, 2, c]), [2, 4]), 2) as tf.Tensor4D;
+}
+
+/**
+ * Leaky ReLU as ((1 + α)·x + (1 − α)·|x|) / 2, equal to tf.leakyRelu but twice
+ * differentiable in tfjs (tf.leakyRelu's gradient uses Greater, which has no gradient).
+ */
+export function leakyRelu(x: tf.Tensor4D, alpha = 0.2): tf.Tensor4D {
+  return tf.add(tf.mul(x, (1 + alpha) / 2), tf.mul(tf.abs(x), (1 - alpha) / 2));
 }
 
 /** Padding of a 2×2 conv: one row/column before (shift 0) or after (shift 1). */

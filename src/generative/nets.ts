@@ -13,7 +13,8 @@
  *     per level, downsample 'unshuffle': pixel unshuffle → 2×2 conv to C(r/2) → norm → leaky ReLU
  *             or downsample 'avgpool':   3×3 conv to C(r/2) → norm → leaky ReLU → 2×2 average pool × 2,
  *     flatten → dense.
- *   The critic's norm is spectral normalisation of every weight (SNGAN), the
+ *   The critic's norm is spectral normalisation of every weight (SNGAN) or none
+ *   (its gradients are then held in check by the R1 penalty, gan.ts), the
  *   encoder's batch norm. 'avgpool' (2.25× the FLOPs per level) spreads the
  *   critic's input gradient evenly over each 2×2 block instead of in the fixed
  *   sub-pixel pattern of a strided or unshuffled conv. The pool is scaled by 2
@@ -32,7 +33,7 @@
  * which keeps each level's cost about equal.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { batchNorm, conv, normPool, Params, pixelShuffle, pixelUnshuffle, spectralNormalize, upsampleNearest, type BatchNormParams } from './layers.js';
+import { batchNorm, conv, leakyRelu, normPool, Params, pixelShuffle, pixelUnshuffle, spectralNormalize, upsampleNearest, type BatchNormParams } from './layers.js';
 
 export interface NetConfig {
   /** Image size S (square); S / startRes must be a power of two. */
@@ -108,10 +109,10 @@ export class ImageEncoder {
 
   constructor(
     readonly config: NetConfig, params: Params, prefix: string, readonly outputs: number,
-    readonly norm: 'batch' | 'spectral', readonly downsample: 'unshuffle' | 'avgpool' = 'unshuffle',
+    readonly norm: 'batch' | 'spectral' | 'none', readonly downsample: 'unshuffle' | 'avgpool' = 'unshuffle',
   ) {
     checkNetConfig(config);
-    const spectral = norm === 'spectral';
+    const spectral = norm === 'spectral', batch = norm === 'batch';
     const cS = channelsAt(config, config.size);
     this.input = { ...params.conv(`${prefix}/in`, 3, 1, cS) };
     if (spectral) this.input.u = params.spectralVector(`${prefix}/in`, cS);
@@ -119,10 +120,10 @@ export class ImageEncoder {
       const cout = channelsAt(config, r / 2);
       // batch norm has its own offset, so those convs go without bias
       const level: DownLevel = downsample === 'unshuffle'
-        ? { ...params.conv(`${prefix}/down${i}`, 2, 4 * channelsAt(config, r), cout, { bias: spectral }) }
-        : { ...params.conv(`${prefix}/down${i}`, 3, channelsAt(config, r), cout, { bias: spectral }) };
+        ? { ...params.conv(`${prefix}/down${i}`, 2, 4 * channelsAt(config, r), cout, { bias: !batch }) }
+        : { ...params.conv(`${prefix}/down${i}`, 3, channelsAt(config, r), cout, { bias: !batch }) };
       if (spectral) level.u = params.spectralVector(`${prefix}/down${i}`, cout);
-      else level.bn = params.batchNorm(`${prefix}/down${i}_bn`, cout);
+      if (batch) level.bn = params.batchNorm(`${prefix}/down${i}_bn`, cout);
       this.levels.push(level);
     }
     const s0 = config.startRes;
@@ -133,12 +134,12 @@ export class ImageEncoder {
   /** [B, outputs] for images [B, S, S, 1]. */
   apply(x: tf.Tensor4D, training: boolean): tf.Tensor2D {
     const weight = <T extends tf.Tensor>(w: T, u?: tf.Variable<tf.Rank.R1>): T => (u ? spectralNormalize(w, u, training) : w);
-    let h = tf.leakyRelu(conv(x, weight(this.input.kernel, this.input.u), this.input.bias), 0.2);
+    let h = leakyRelu(conv(x, weight(this.input.kernel, this.input.u), this.input.bias));
     this.levels.forEach((level, i) => {
       const pooled = this.downsample === 'avgpool';
       h = conv(pooled ? h : pixelUnshuffle(h), weight(level.kernel, level.u), level.bias, i);
       if (level.bn) h = batchNorm(h, level.bn, training);
-      h = tf.leakyRelu(h, 0.2);
+      h = leakyRelu(h);
       if (pooled) h = normPool(h);
     });
     const flat = tf.reshape(h, [x.shape[0], -1]) as tf.Tensor2D;

@@ -1,12 +1,13 @@
 /**
  * The building blocks: pixel (un)shuffle, the ICNR sub-pixel initialisation,
- * spectral normalisation and the zero-gradient identity.
+ * spectral normalisation, the zero-gradient identity, and the critic's twice
+ * differentiable activation and pooling.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import { conv, Params, pixelShuffle, pixelUnshuffle, spectralNormalize, stopGradient, upsampleNearest } from '../../src/generative/layers.js';
+import { conv, leakyRelu, normPool, Params, pixelShuffle, pixelUnshuffle, spectralNormalize, stopGradient, upsampleNearest } from '../../src/generative/layers.js';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', threads: 2 });
@@ -27,6 +28,21 @@ describe('pixel shuffle', () => {
     // d/dx Σ w·shuffle(x) = unshuffle(w)
     const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(pixelShuffle(t as tf.Tensor4D), w)))(x);
     expect(Array.from(g.dataSync())).toEqual(Array.from(pixelUnshuffle(w as tf.Tensor4D).dataSync()));
+  });
+});
+
+describe('twice differentiable critic layers', () => {
+  it('leakyRelu equals tf.leakyRelu, normPool 2 × tf.avgPool, and both have second derivatives', () => {
+    const x = tf.randomNormal([2, 6, 4, 3], 0, 1, 'float32', 11) as tf.Tensor4D;
+    const close = (a: tf.Tensor, b: tf.Tensor) => Math.max(...Array.from(tf.abs(tf.sub(a, b)).dataSync()));
+    expect(close(leakyRelu(x), tf.leakyRelu(x, 0.2))).toBeLessThan(1e-6);
+    expect(close(normPool(x), tf.mul(tf.avgPool(x, 2, 2, 'valid'), 2))).toBeLessThan(1e-6);
+    // d/dw of ‖∇ₓ Σ f(w·x)‖² exists (tf.leakyRelu and tf.avgPool fail here: no gradient for Greater, AvgPoolGrad)
+    const w = tf.scalar(0.7);
+    for (const f of [(t: tf.Tensor4D) => leakyRelu(t), (t: tf.Tensor4D) => tf.square(normPool(t))]) {
+      const outer = tf.grad((ww: tf.Tensor) => tf.sum(tf.square(tf.grad((t: tf.Tensor) => tf.sum(f(tf.mul(t, ww) as tf.Tensor4D)))(x))))(w);
+      expect(Number.isFinite(outer.dataSync()[0]!)).toBe(true);
+    }
   });
 });
 

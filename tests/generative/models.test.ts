@@ -206,6 +206,55 @@ describe('GAN critic warm-up', () => {
   });
 });
 
+describe('GAN R1 penalty', () => {
+  const config: GanConfig = { ...ganConfig, criticNorm: 'none', criticDownsample: 'avgpool', r1Gamma: 1, r1Interval: 2 };
+
+  it('is the mean ‖∇ₓD(x)‖², and its gradient in the critic weights matches finite differences', () => {
+    const gan = new Gan(config, 15);
+    const x = tf.tensor4d(discs(3, 8), [3, S, S, 1]);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(gan.score(t as tf.Tensor4D)))(x);
+    const direct = tf.sum(tf.square(g)).dataSync()[0]! / 3;
+    expect(gan.r1Penalty(x).dataSync()[0]).toBeCloseTo(direct, 5);
+    // The penalty jumps where a pre-activation changes sign (the leaky ReLU's slope does), so a
+    // difference quotient is only compared where the forward and backward quotients agree.
+    let compared = 0;
+    for (const name of ['critic/in/kernel', 'critic/down1/kernel', 'critic/down2/kernel', 'critic/fc/kernel']) {
+      const kernel = gan.params.variables.get(name)!;
+      const analytic = tf.variableGrads(() => gan.r1Penalty(x), [kernel]).grads[kernel.name]!.dataSync();
+      const w0 = kernel.dataSync().slice();
+      const at = (i: number, dv: number) => {
+        const w = w0.slice();
+        w[i]! += dv;
+        kernel.assign(tf.tensor(w, kernel.shape));
+        return gan.r1Penalty(x).dataSync()[0]!;
+      };
+      const eps = 1e-3;
+      for (let k = 0; k < 8; k++) {
+        const i = Math.floor((k * (w0.length - 1)) / 7);
+        const [minus, mid, plus] = [at(i, -eps), at(i, 0), at(i, eps)];
+        const forward = (plus - mid) / eps, backward = (mid - minus) / eps;
+        if (Math.abs(forward - backward) > 1e-3 + 0.02 * Math.abs(forward)) continue;
+        expect(Math.abs((plus - minus) / (2 * eps) - analytic[i]!)).toBeLessThan(1e-3 + 1e-2 * Math.abs(analytic[i]!));
+        compared++;
+      }
+      kernel.assign(tf.tensor(w0, kernel.shape));
+    }
+    expect(compared).toBeGreaterThanOrEqual(16); // of 32
+    gan.dispose();
+    x.dispose();
+  });
+
+  it('is evaluated every r1Interval critic steps', () => {
+    const gan = new Gan(config, 16);
+    const x = tf.tensor4d(discs(4, 9), [4, S, S, 1]);
+    const r1 = [0, 1, 2, 3].map((t) => gan.trainStep(x, stepNoise(7, t, gan.noisePerStep(4))).r1);
+    expect(r1.map((v) => v !== undefined)).toEqual([true, false, true, false]);
+    expect(r1[0]).toBeGreaterThan(0);
+    gan.dispose();
+    x.dispose();
+  });
+});
+
 describe('GAN weight average', () => {
   it('samples come from an exponential moving average of the generator, updated after each generator step', () => {
     const d = 0.9;

@@ -40,6 +40,10 @@ network
   --critic-channels 16              GAN: critic channels at full resolution
   --critic-warmup N                 GAN: first N steps train the critic alone (default 0)
   --critic-downsample unshuffle|avgpool  GAN: critic downsampling (default unshuffle)
+  --critic-norm spectral|none      GAN: spectral normalisation of the critic's weights, or none
+                                    (then give --r1)
+  --r1 G                            GAN: weight γ of the R1 penalty on the critic (default 0)
+  --r1-interval N                   GAN: critic steps between R1 evaluations (default 4)
   --ema-decay D                     GAN: samples come from a moving average of the generator's
                                     weights with this decay per step (default 0.995; 0: the live
                                     generator)
@@ -66,7 +70,7 @@ const options = {
   phantom: { type: 'string' }, labelled: { type: 'string' }, real: { type: 'string' },
   'min-content': { type: 'string' }, 'drop-inferior': { type: 'string' }, size: { type: 'string' },
   latent: { type: 'string' }, 'base-channels': { type: 'string' }, 'max-channels': { type: 'string' }, 'start-res': { type: 'string' }, upsample: { type: 'string' },
-  beta: { type: 'string' }, 'noise-std': { type: 'string' }, 'critic-channels': { type: 'string' }, 'init-generator': { type: 'string' }, 'critic-warmup': { type: 'string' }, 'critic-downsample': { type: 'string' }, 'ema-decay': { type: 'string' },
+  beta: { type: 'string' }, 'noise-std': { type: 'string' }, 'critic-channels': { type: 'string' }, 'init-generator': { type: 'string' }, 'critic-warmup': { type: 'string' }, 'critic-downsample': { type: 'string' }, 'ema-decay': { type: 'string' }, 'critic-norm': { type: 'string' }, r1: { type: 'string' }, 'r1-interval': { type: 'string' },
   epochs: { type: 'string' }, 'batch-size': { type: 'string' }, seed: { type: 'string' }, lr: { type: 'string' }, 'lr-critic': { type: 'string' },
   resume: { type: 'boolean' }, keep: { type: 'string' }, export: { type: 'string' }, 'report-samples': { type: 'string' },
   ...backendCliOptions,
@@ -105,7 +109,8 @@ function settingsFromArgs(v: Record<string, string | boolean | undefined>): RunS
   };
   const config: VaeConfig | GanConfig = kind === 'vae'
     ? { ...DEFAULT_VAE, ...net, beta: numberOption('beta', str('beta'), DEFAULT_VAE.beta, (x) => x >= 0), noiseStd: numberOption('noise-std', str('noise-std'), DEFAULT_VAE.noiseStd, (x) => x > 0), learningRate: numberOption('lr', str('lr'), DEFAULT_VAE.learningRate, (x) => x > 0) }
-    : { ...DEFAULT_GAN, ...net, criticChannels: numberOption('critic-channels', str('critic-channels'), DEFAULT_GAN.criticChannels, posInt), criticWarmupSteps: numberOption('critic-warmup', str('critic-warmup'), 0, count), criticDownsample: choiceOption('critic-downsample', str('critic-downsample'), ['avgpool', 'unshuffle'], DEFAULT_GAN.criticDownsample), learningRateGenerator: numberOption('lr', str('lr'), DEFAULT_GAN.learningRateGenerator, (x) => x > 0), learningRateCritic: numberOption('lr-critic', str('lr-critic'), DEFAULT_GAN.learningRateCritic, (x) => x > 0), emaDecay: numberOption('ema-decay', str('ema-decay'), DEFAULT_GAN.emaDecay, (x) => x >= 0 && x < 1) };
+    : { ...DEFAULT_GAN, ...net, criticChannels: numberOption('critic-channels', str('critic-channels'), DEFAULT_GAN.criticChannels, posInt), criticWarmupSteps: numberOption('critic-warmup', str('critic-warmup'), 0, count), criticDownsample: choiceOption('critic-downsample', str('critic-downsample'), ['avgpool', 'unshuffle'], DEFAULT_GAN.criticDownsample), learningRateGenerator: numberOption('lr', str('lr'), DEFAULT_GAN.learningRateGenerator, (x) => x > 0), learningRateCritic: numberOption('lr-critic', str('lr-critic'), DEFAULT_GAN.learningRateCritic, (x) => x > 0), emaDecay: numberOption('ema-decay', str('ema-decay'), DEFAULT_GAN.emaDecay, (x) => x >= 0 && x < 1), criticNorm: choiceOption('critic-norm', str('critic-norm'), ['spectral', 'none'], DEFAULT_GAN.criticNorm), r1Gamma: numberOption('r1', str('r1'), DEFAULT_GAN.r1Gamma, (x) => x >= 0), r1Interval: numberOption('r1-interval', str('r1-interval'), DEFAULT_GAN.r1Interval, posInt) };
+  if (config.kind === 'gan' && config.criticNorm === 'none' && config.r1Gamma === 0) throw new ModlError('--critic-norm none leaves the critic unconstrained: give --r1 γ > 0');
   if (Math.log2(size / config.startRes) % 1 !== 0 || size <= config.startRes) throw new ModlError(`--size ${size} must be --start-res ${config.startRes} times a power of two`);
   const initGenerator = str('init-generator') ? resolve(str('init-generator')!) : undefined;
   if (initGenerator && kind !== 'gan') throw new ModlError('--init-generator goes with --model gan');
