@@ -18,6 +18,13 @@
  * The generator has batch norm; samples use its running statistics, so each
  * image depends only on its own latent.
  *
+ * Reconstruction anchor (`reconstructionWeight` λ > 0, VAE-GAN, Larsen et al.
+ * 2016): the generator also decodes the VAE codes ε(x) of real images (its
+ * initial VAE's frozen encoder) and pays λ·mean|G(ε(x)) − x| for missing them.
+ * A critic that starts out telling blurry VAE samples from sharp real images
+ * rewards any high-frequency energy, and every unanchored run here answered with
+ * stripes; the anchor makes the generator's detail the real images' detail.
+ *
  * The first `criticWarmupSteps` steps train the critic alone. A generator
  * started from a VAE decoder otherwise follows the input gradients of a random
  * critic and picks up fixed-pattern artefacts (stripes) before the critic has
@@ -30,6 +37,7 @@
  * patterns of single steps. Training uses the live generator.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { inverse, Matrix } from 'ml-matrix';
 import { Adam } from '../nn/adam.js';
 import { Params } from './layers.js';
 import type { GenerativeModel, OptimizerState } from './model.js';
@@ -57,12 +65,14 @@ export interface GanConfig extends NetConfig {
   r1Gamma: number;
   /** Critic steps between R1 evaluations. */
   r1Interval: number;
+  /** Weight λ of the reconstruction anchor (0: none; needs initGeneratorFromVae). */
+  reconstructionWeight: number;
 }
 
 export const DEFAULT_GAN: GanConfig = {
   kind: 'gan', size: 128, latent: 128, baseChannels: 16, maxChannels: 256, startRes: 8, upsample: 'nearest',
   criticChannels: 16, criticDownsample: 'unshuffle', learningRateGenerator: 2e-4, learningRateCritic: 2e-4, beta1: 0.5, beta2: 0.999, criticWarmupSteps: 0, emaDecay: 0.995,
-  criticNorm: 'spectral', r1Gamma: 0, r1Interval: 4,
+  criticNorm: 'spectral', r1Gamma: 0, r1Interval: 4, reconstructionWeight: 0,
 };
 
 export class Gan implements GenerativeModel {
@@ -73,6 +83,8 @@ export class Gan implements GenerativeModel {
   /** The weight-averaged generator (emaDecay > 0), and its weights paired with the live ones. */
   private readonly average: ImageDecoder | null = null;
   private readonly averaged: [live: tf.Variable, average: tf.Variable][] = [];
+  /** The reconstruction anchor: the VAE's encoder, and ε = (μ − m)·L⁻ᵀ from its sampling distribution N(m, LLᵀ). */
+  private readonly anchor: { encoder: ImageEncoder; mean: tf.Variable; whiten: tf.Variable } | null = null;
   private readonly critic: ImageEncoder;
   private readonly adamG: Adam;
   private readonly adamD: Adam;
@@ -87,6 +99,15 @@ export class Gan implements GenerativeModel {
       this.resetAverage();
     }
     this.samplingWeights = [this.average ? `${AVERAGE}/` : 'generator/'];
+    if (config.reconstructionWeight > 0) {
+      const L = config.latent;
+      this.anchor = {
+        encoder: new ImageEncoder(config, this.params, 'anchor/encoder', 2 * L, 'batch'),
+        mean: this.params.state('anchor/mean', new Float32Array(L), [L]),
+        whiten: this.params.state('anchor/whiten', Float32Array.from({ length: L * L }, (_, i) => (i % (L + 1) === 0 ? 1 : 0)), [L, L]),
+      };
+      this.params.freeze('anchor/');
+    }
     this.critic = new ImageEncoder({ ...config, baseChannels: config.criticChannels }, this.params, 'critic', 1, config.criticNorm, config.criticDownsample);
     this.adamG = new Adam(config.learningRateGenerator, config.beta1, config.beta2);
     this.adamD = new Adam(config.learningRateCritic, config.beta1, config.beta2);
@@ -107,6 +128,13 @@ export class Gan implements GenerativeModel {
   private updateAverage(): void {
     const d = this.config.emaDecay;
     tf.tidy(() => { for (const [live, average] of this.averaged) average.assign(tf.add(tf.mul(average, d), tf.mul(live, 1 - d))); });
+  }
+
+  /** The generator inputs ε that reproduce the initial VAE's decoding of its posterior means μ(x). */
+  codes(x: tf.Tensor4D): tf.Tensor2D {
+    const a = this.anchor;
+    if (!a) throw new Error('this GAN has no reconstruction anchor');
+    return tf.tidy(() => tf.matMul(tf.sub(tf.slice(a.encoder.apply(x, false), [0, 0], [-1, this.config.latent]), a.mean), a.whiten as tf.Tensor2D));
   }
 
   /** E‖∇ₓD(x)‖² over the batch, differentiable with respect to the critic's weights. */
@@ -148,13 +176,23 @@ export class Gan implements GenerativeModel {
       z2!.dispose();
       return { lossD, realScore, fakeScore, ...(withR1 ? { r1 } : {}) };
     }
-    // generator step on fresh latents
+    // generator step on fresh latents (and, anchored, on the codes of half the real batch)
     const generatorVars = this.params.trainable('generator/');
-    const g = tf.variableGrads(() => tf.neg(tf.mean(this.critic.apply(this.generator.apply(z2!, true), false))) as tf.Scalar, generatorVars);
+    const anchored = this.anchor ? tf.slice(real, 0, Math.ceil(B / 2)) : null;
+    const codes = anchored ? this.codes(anchored) : null;
+    let reconstruction = 0;
+    const g = tf.variableGrads(() => {
+      const adversarial = tf.neg(tf.mean(this.critic.apply(this.generator.apply(z2!, true), false))) as tf.Scalar;
+      if (!codes) return adversarial;
+      const l1 = tf.mean(tf.abs(tf.sub(this.generator.apply(codes, true), anchored!)));
+      reconstruction = l1.dataSync()[0]!;
+      return tf.add(adversarial, tf.mul(l1, this.config.reconstructionWeight)) as tf.Scalar;
+    }, generatorVars);
     this.adamG.step(generatorVars, generatorVars.map((v) => g.grads[v.name]!));
     this.updateAverage();
-    const out = { lossD, lossG: g.value.dataSync()[0]!, realScore, fakeScore, ...(withR1 ? { r1 } : {}) };
-    tf.dispose([z2!, g.value, g.grads]);
+    const lossG = g.value.dataSync()[0]! - this.config.reconstructionWeight * reconstruction;
+    const out = { lossD, lossG, realScore, fakeScore, ...(withR1 ? { r1 } : {}), ...(codes ? { reconstruction } : {}) };
+    tf.dispose([z2!, g.value, g.grads, ...(codes ? [codes, anchored!] : [])]);
     return out;
   }
 
@@ -179,7 +217,13 @@ export class Gan implements GenerativeModel {
         const m = w.get('sampling/mean')!, L = w.get('sampling/scale_tril')!;
         weights['generator/fc/kernel'] = tf.matMul(L as tf.Tensor2D, K as tf.Tensor2D, true, false);
         weights['generator/fc/bias'] = tf.add(tf.squeeze(tf.matMul(tf.reshape(m, [1, -1]), K as tf.Tensor2D), [0]), b);
-        for (const [name, v] of this.params.variables) if (name.startsWith('generator/')) own.variables.set(name, v);
+        if (this.anchor) {
+          for (const [name, v] of w) if (name.startsWith('encoder/')) weights[`anchor/${name}`] = v;
+          weights['anchor/mean'] = m;
+          const lt = new Matrix(L.arraySync() as number[][]).transpose();
+          weights['anchor/whiten'] = tf.tensor2d(inverse(lt).to2DArray()); // (L⁻¹)ᵀ = (Lᵀ)⁻¹
+        }
+        for (const [name, v] of this.params.variables) if (name.startsWith('generator/') || name.startsWith('anchor/')) own.variables.set(name, v);
         own.set(weights);
       });
     } finally {

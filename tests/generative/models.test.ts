@@ -304,6 +304,24 @@ describe('GAN generator started from a VAE decoder', () => {
     expect(() => gan.initGeneratorFromVae(resizeConv)).toThrow(/upsample/);
     [vae, gan, other, resizeConv].forEach((m) => m.dispose());
   });
+
+  it('with the reconstruction anchor: G(ε(x)) is the VAE decoding of its posterior mean μ(x), and a step reports the L1', () => {
+    const vae = new Vae(vaeConfig, 17);
+    vae.trainStep(tf.tensor4d(discs(4, 2), [4, S, S, 1]), stepNoise(3, 0, vae.noisePerStep(4)));
+    vae.fitToTrainingSet(discs(16, 5), 16);
+    const gan = new Gan({ ...ganConfig, reconstructionWeight: 10 }, 18);
+    gan.initGeneratorFromVae(vae);
+    const x = tf.tensor4d(discs(4, 12), [4, S, S, 1]);
+    const viaGan = tf.tidy(() => gan.generate(gan.codes(x)).dataSync());
+    const viaVae = tf.tidy(() => (vae as unknown as { decoder: { apply(z: tf.Tensor2D, t: boolean): tf.Tensor4D } }).decoder.apply(vae.encode(x, false).mu, false).dataSync());
+    expect(Math.max(...viaGan.map((v, i) => Math.abs(v - viaVae[i]!)))).toBeLessThan(1e-4);
+    expect(gan.params.trainable('anchor/')).toHaveLength(0);
+    expect(gan.samplingWeights.some((p) => p.startsWith('anchor'))).toBe(false);
+    const losses = gan.trainStep(x, stepNoise(4, 0, gan.noisePerStep(4)));
+    expect(losses.reconstruction).toBeGreaterThan(0);
+    [vae, gan].forEach((m) => m.dispose());
+    x.dispose();
+  });
 });
 
 describe('checkpoints', () => {

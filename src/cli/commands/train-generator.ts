@@ -44,6 +44,8 @@ network
                                     (then give --r1)
   --r1 G                            GAN: weight γ of the R1 penalty on the critic (default 0)
   --r1-interval N                   GAN: critic steps between R1 evaluations (default 4)
+  --reconstruction λ                GAN: also decode the --init-generator VAE's codes of real images,
+                                    paying λ·mean|G(ε(x)) − x| (VAE-GAN anchor; default 0)
   --ema-decay D                     GAN: samples come from a moving average of the generator's
                                     weights with this decay per step (default 0.995; 0: the live
                                     generator)
@@ -70,7 +72,7 @@ const options = {
   phantom: { type: 'string' }, labelled: { type: 'string' }, real: { type: 'string' },
   'min-content': { type: 'string' }, 'drop-inferior': { type: 'string' }, size: { type: 'string' },
   latent: { type: 'string' }, 'base-channels': { type: 'string' }, 'max-channels': { type: 'string' }, 'start-res': { type: 'string' }, upsample: { type: 'string' },
-  beta: { type: 'string' }, 'noise-std': { type: 'string' }, 'critic-channels': { type: 'string' }, 'init-generator': { type: 'string' }, 'critic-warmup': { type: 'string' }, 'critic-downsample': { type: 'string' }, 'ema-decay': { type: 'string' }, 'critic-norm': { type: 'string' }, r1: { type: 'string' }, 'r1-interval': { type: 'string' },
+  beta: { type: 'string' }, 'noise-std': { type: 'string' }, 'critic-channels': { type: 'string' }, 'init-generator': { type: 'string' }, 'critic-warmup': { type: 'string' }, 'critic-downsample': { type: 'string' }, 'ema-decay': { type: 'string' }, 'critic-norm': { type: 'string' }, r1: { type: 'string' }, 'r1-interval': { type: 'string' }, reconstruction: { type: 'string' },
   epochs: { type: 'string' }, 'batch-size': { type: 'string' }, seed: { type: 'string' }, lr: { type: 'string' }, 'lr-critic': { type: 'string' },
   resume: { type: 'boolean' }, keep: { type: 'string' }, export: { type: 'string' }, 'report-samples': { type: 'string' },
   ...backendCliOptions,
@@ -109,12 +111,13 @@ function settingsFromArgs(v: Record<string, string | boolean | undefined>): RunS
   };
   const config: VaeConfig | GanConfig = kind === 'vae'
     ? { ...DEFAULT_VAE, ...net, beta: numberOption('beta', str('beta'), DEFAULT_VAE.beta, (x) => x >= 0), noiseStd: numberOption('noise-std', str('noise-std'), DEFAULT_VAE.noiseStd, (x) => x > 0), learningRate: numberOption('lr', str('lr'), DEFAULT_VAE.learningRate, (x) => x > 0) }
-    : { ...DEFAULT_GAN, ...net, criticChannels: numberOption('critic-channels', str('critic-channels'), DEFAULT_GAN.criticChannels, posInt), criticWarmupSteps: numberOption('critic-warmup', str('critic-warmup'), 0, count), criticDownsample: choiceOption('critic-downsample', str('critic-downsample'), ['avgpool', 'unshuffle'], DEFAULT_GAN.criticDownsample), learningRateGenerator: numberOption('lr', str('lr'), DEFAULT_GAN.learningRateGenerator, (x) => x > 0), learningRateCritic: numberOption('lr-critic', str('lr-critic'), DEFAULT_GAN.learningRateCritic, (x) => x > 0), emaDecay: numberOption('ema-decay', str('ema-decay'), DEFAULT_GAN.emaDecay, (x) => x >= 0 && x < 1), criticNorm: choiceOption('critic-norm', str('critic-norm'), ['spectral', 'none'], DEFAULT_GAN.criticNorm), r1Gamma: numberOption('r1', str('r1'), DEFAULT_GAN.r1Gamma, (x) => x >= 0), r1Interval: numberOption('r1-interval', str('r1-interval'), DEFAULT_GAN.r1Interval, posInt) };
+    : { ...DEFAULT_GAN, ...net, criticChannels: numberOption('critic-channels', str('critic-channels'), DEFAULT_GAN.criticChannels, posInt), criticWarmupSteps: numberOption('critic-warmup', str('critic-warmup'), 0, count), criticDownsample: choiceOption('critic-downsample', str('critic-downsample'), ['avgpool', 'unshuffle'], DEFAULT_GAN.criticDownsample), learningRateGenerator: numberOption('lr', str('lr'), DEFAULT_GAN.learningRateGenerator, (x) => x > 0), learningRateCritic: numberOption('lr-critic', str('lr-critic'), DEFAULT_GAN.learningRateCritic, (x) => x > 0), emaDecay: numberOption('ema-decay', str('ema-decay'), DEFAULT_GAN.emaDecay, (x) => x >= 0 && x < 1), criticNorm: choiceOption('critic-norm', str('critic-norm'), ['spectral', 'none'], DEFAULT_GAN.criticNorm), r1Gamma: numberOption('r1', str('r1'), DEFAULT_GAN.r1Gamma, (x) => x >= 0), r1Interval: numberOption('r1-interval', str('r1-interval'), DEFAULT_GAN.r1Interval, posInt), reconstructionWeight: numberOption('reconstruction', str('reconstruction'), DEFAULT_GAN.reconstructionWeight, (x) => x >= 0) };
   if (config.kind === 'gan' && config.criticNorm === 'none' && config.r1Gamma === 0) throw new ModlError('--critic-norm none leaves the critic unconstrained: give --r1 γ > 0');
   if (Math.log2(size / config.startRes) % 1 !== 0 || size <= config.startRes) throw new ModlError(`--size ${size} must be --start-res ${config.startRes} times a power of two`);
   const initGenerator = str('init-generator') ? resolve(str('init-generator')!) : undefined;
   if (initGenerator && kind !== 'gan') throw new ModlError('--init-generator goes with --model gan');
   if (initGenerator && !existsSync(initGenerator)) throw fileError(initGenerator, 'not found');
+  if (config.kind === 'gan' && config.reconstructionWeight > 0 && !initGenerator) throw new ModlError('--reconstruction needs --init-generator (the VAE whose encoder gives the codes)');
   return { config, trainingSet, batchSize: numberOption('batch-size', str('batch-size'), 16, posInt), seed: trainingSet.seed, initGenerator };
 }
 
@@ -151,7 +154,11 @@ const command: Command = {
       notes: { backend: backend.description, ...(settings.initGenerator ? { initGenerator: settings.initGenerator } : {}) },
       async init(m) {
         if (!settings.initGenerator) return;
-        const { model: vae } = await loadGenerator(resolveGeneratorCheckpoint(settings.initGenerator), 'vae');
+        const vaeDir = resolveGeneratorCheckpoint(settings.initGenerator);
+        if ((m as Gan).config.reconstructionWeight > 0 && JSON.parse(readFileSync(join(vaeDir, 'model.json'), 'utf8')).samplingOnly === true) {
+          throw fileError(join(vaeDir, 'model.json'), 'is a sampling-only checkpoint without the encoder that --reconstruction needs (use the VAE training run)');
+        }
+        const { model: vae } = await loadGenerator(vaeDir, 'vae');
         try {
           (m as Gan).initGeneratorFromVae(vae);
         } catch (e) {
