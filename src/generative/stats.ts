@@ -1,7 +1,7 @@
 /**
  * Statistics the quality report compares between generated and real images:
- * intensity histograms, radially averaged power spectra, the spectral peak of
- * periodic artefacts, and nearest-neighbour distances to the training set (a
+ * intensity histograms, radially averaged power spectra, the spectral excess of
+ * artefacts such as grids and stripes, and nearest-neighbour distances to the training set (a
  * generator that memorised its training images puts its samples much closer to
  * them than new real images are).
  */
@@ -77,16 +77,8 @@ export function spectrumDistanceDb(a: ArrayLike<number>, b: ArrayLike<number>): 
   return s / (a.length - 1);
 }
 
-/**
- * How strongly periodic artefacts (grids, stripes) stand out: the largest ratio
- * of the images' mean 2D power spectrum at one frequency to the median of its
- * 7×7 neighbourhood, over frequencies outside the disc of radius S/16 around
- * DC (where the spectrum of anatomy falls steeply). A pattern that repeats every
- * p pixels in every image puts its energy at multiples of 1/p cycles/pixel, far
- * above the neighbouring frequencies; spectra of real images are smooth there.
- * The frequency is (vertical, horizontal) in cycles/pixel.
- */
-export function spectralPeak(images: ArrayLike<number>[], size: number): { ratio: number; frequency: [number, number] } {
+/** The mean 2D power spectrum |F|² of square S×S images (unitary centred FFT, DC at (S/2, S/2)). */
+export function meanPowerSpectrum2d(images: ArrayLike<number>[], size: number): Float64Array {
   const plan = fft2Plan(size, size);
   const power = new Float64Array(size * size);
   const c = new Float32Array(2 * size * size);
@@ -94,16 +86,33 @@ export function spectralPeak(images: ArrayLike<number>[], size: number): { ratio
     c.fill(0);
     for (let i = 0; i < size * size; i++) c[2 * i] = img[i]!;
     plan.apply(c, 0, c, 0, false);
-    for (let i = 0; i < size * size; i++) power[i]! += c[2 * i]! ** 2 + c[2 * i + 1]! ** 2;
+    for (let i = 0; i < size * size; i++) power[i]! += (c[2 * i]! ** 2 + c[2 * i + 1]! ** 2) / images.length;
   }
-  const mid = size >> 1, near = new Float64Array(48);
+  return power;
+}
+
+/**
+ * Energy that images have and reference images lack, as artefacts such as
+ * grids and stripes add it: the largest ratio of the mean 2D power spectra over
+ * frequencies outside the disc of radius S/16 around DC, at single frequencies
+ * (a grid's peaks) and summed over 5×5 neighbourhoods (a stripe whose period
+ * drifts from image to image spreads its energy over a band). New images of the
+ * reference's kind give about 1, blur lowers it. The frequency is (vertical,
+ * horizontal) in cycles/pixel.
+ */
+export function spectralExcess(images: ArrayLike<number>[], reference: ArrayLike<number>[], size: number): { ratio: number; frequency: [number, number] } {
+  const [p, q] = [meanPowerSpectrum2d(images, size), meanPowerSpectrum2d(reference, size)];
+  const mid = size >> 1;
+  const box = (power: Float64Array, y: number, x: number, r: number) => {
+    let sum = 0;
+    for (let dy = -r; dy <= r; dy++) for (let dx = -r; dx <= r; dx++) sum += power[((y + dy + size) % size) * size + ((x + dx + size) % size)]!;
+    return sum;
+  };
   let best = { ratio: 0, frequency: [0, 0] as [number, number] };
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       if (Math.hypot(y - mid, x - mid) < size / 16) continue;
-      let k = 0;
-      for (let dy = -3; dy <= 3; dy++) for (let dx = -3; dx <= 3; dx++) if (dy || dx) near[k++] = power[((y + dy + size) % size) * size + ((x + dx + size) % size)]!;
-      const ratio = power[y * size + x]! / median(near);
+      const ratio = Math.max(p[y * size + x]! / q[y * size + x]!, box(p, y, x, 2) / box(q, y, x, 2));
       if (ratio > best.ratio) best = { ratio, frequency: [(y - mid) / size, (x - mid) / size] };
     }
   }
