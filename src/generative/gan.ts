@@ -25,6 +25,12 @@
  * rewards any high-frequency energy, and every unanchored run here answered with
  * stripes; the anchor makes the generator's detail the real images' detail.
  *
+ * Instance noise (`instanceNoise` σ₀ > 0; Sønderby et al. 2017): the critic
+ * sees real and generated images with Gaussian noise of standard deviation
+ * σ = σ₀·(1 − t/`instanceNoiseSteps`) added (t the critic step, σ ≥ 0). Fine
+ * texture then cannot tell real from generated until σ has come down, so the
+ * generator is not paid for high-frequency energy of any kind early on.
+ *
  * The first `criticWarmupSteps` steps train the critic alone. A generator
  * started from a VAE decoder otherwise follows the input gradients of a random
  * critic and picks up fixed-pattern artefacts (stripes) before the critic has
@@ -67,12 +73,15 @@ export interface GanConfig extends NetConfig {
   r1Interval: number;
   /** Weight λ of the reconstruction anchor (0: none; needs initGeneratorFromVae). */
   reconstructionWeight: number;
+  /** Standard deviation σ₀ of the critic's instance noise at step 0 (0: none), falling linearly to 0 at instanceNoiseSteps. */
+  instanceNoise: number;
+  instanceNoiseSteps: number;
 }
 
 export const DEFAULT_GAN: GanConfig = {
   kind: 'gan', size: 128, latent: 128, baseChannels: 16, maxChannels: 256, startRes: 8, upsample: 'nearest',
   criticChannels: 16, criticDownsample: 'unshuffle', learningRateGenerator: 2e-4, learningRateCritic: 2e-4, beta1: 0.5, beta2: 0.999, criticWarmupSteps: 0, emaDecay: 0.995,
-  criticNorm: 'spectral', r1Gamma: 0, r1Interval: 4, reconstructionWeight: 0,
+  criticNorm: 'spectral', r1Gamma: 0, r1Interval: 4, reconstructionWeight: 0, instanceNoise: 0, instanceNoiseSteps: 1,
 };
 
 export class Gan implements GenerativeModel {
@@ -149,29 +158,33 @@ export class Gan implements GenerativeModel {
   }
 
   trainStep(real: tf.Tensor4D, noise: Float32Array): Record<string, number> {
-    const B = real.shape[0], L = this.config.latent;
+    const B = real.shape[0], L = this.config.latent, n = B * this.config.size ** 2;
     const [z1, z2] = [0, 1].map((k) => tf.tensor2d(noise.subarray(k * B * L, (k + 1) * B * L), [B, L]));
-    // critic step: real and generated images in one batch (the critic has no batch statistics)
-    const fake = tf.tidy(() => this.generator.apply(z1!, true));
-    const criticVars = this.params.trainable('critic/');
     const criticSteps = this.adamD.getState().t;
-    const { r1Gamma, r1Interval } = this.config;
+    const { r1Gamma, r1Interval, instanceNoise, instanceNoiseSteps } = this.config;
+    const sigma = instanceNoise * Math.max(0, 1 - criticSteps / instanceNoiseSteps);
+    /** x plus the k-th of the step's three instance-noise draws. */
+    const noisy = (x: tf.Tensor4D, k: number) => (sigma > 0 ? tf.add(x, tf.mul(tf.tensor(noise.subarray(2 * B * L + k * n, 2 * B * L + (k + 1) * n), x.shape), sigma)) as tf.Tensor4D : x);
+    // critic step: real and generated images in one batch (the critic has no batch statistics)
+    const fake = tf.tidy(() => noisy(this.generator.apply(z1!, true), 1));
+    const seenReal = tf.tidy(() => noisy(real, 0));
+    const criticVars = this.params.trainable('critic/');
     const withR1 = r1Gamma > 0 && criticSteps % r1Interval === 0;
     let realScore = 0, fakeScore = 0, r1 = 0;
     const d = tf.variableGrads(() => {
-      const scores = tf.reshape(this.critic.apply(tf.concat([real, fake]), true), [-1]);
+      const scores = tf.reshape(this.critic.apply(tf.concat([seenReal, fake]), true), [-1]);
       const sReal = tf.slice(scores, 0, B), sFake = tf.slice(scores, B, B);
       realScore = tf.mean(sReal).dataSync()[0]!;
       fakeScore = tf.mean(sFake).dataSync()[0]!;
       const hinge = tf.add(tf.mean(tf.relu(tf.sub(1, sReal))), tf.mean(tf.relu(tf.add(1, sFake)))) as tf.Scalar;
       if (!withR1) return hinge;
-      const penalty = this.r1Penalty(real);
+      const penalty = this.r1Penalty(seenReal);
       r1 = penalty.dataSync()[0]!;
       return tf.add(hinge, tf.mul(penalty, (r1Gamma / 2) * r1Interval)) as tf.Scalar;
     }, criticVars);
     this.adamD.step(criticVars, criticVars.map((v) => d.grads[v.name]!));
     const lossD = d.value.dataSync()[0]! - (r1Gamma / 2) * r1Interval * r1;
-    tf.dispose([z1!, fake, d.value, d.grads]);
+    tf.dispose([z1!, fake, d.value, d.grads, ...(seenReal !== real ? [seenReal] : [])]);
     if (criticSteps < this.config.criticWarmupSteps) {
       z2!.dispose();
       return { lossD, realScore, fakeScore, ...(withR1 ? { r1 } : {}) };
@@ -182,7 +195,7 @@ export class Gan implements GenerativeModel {
     const codes = anchored ? this.codes(anchored) : null;
     let reconstruction = 0;
     const g = tf.variableGrads(() => {
-      const adversarial = tf.neg(tf.mean(this.critic.apply(this.generator.apply(z2!, true), false))) as tf.Scalar;
+      const adversarial = tf.neg(tf.mean(this.critic.apply(noisy(this.generator.apply(z2!, true), 2), false))) as tf.Scalar;
       if (!codes) return adversarial;
       const l1 = tf.mean(tf.abs(tf.sub(this.generator.apply(codes, true), anchored!)));
       reconstruction = l1.dataSync()[0]!;
@@ -233,7 +246,7 @@ export class Gan implements GenerativeModel {
   }
 
   noisePerStep(batch: number): number {
-    return 2 * batch * this.config.latent;
+    return 2 * batch * this.config.latent + (this.config.instanceNoise > 0 ? 3 * batch * this.config.size ** 2 : 0);
   }
 
   optimizerState(): OptimizerState {

@@ -47,7 +47,7 @@ export interface GenerativeModel {
  * and GAN, older runs) lack it; they get the value that those models had.
  */
 export async function createModel(saved: GenerativeConfig, seed: number): Promise<GenerativeModel> {
-  const before = saved.kind === 'gan' ? { upsample: 'subpixel', criticDownsample: 'unshuffle', criticWarmupSteps: 0, emaDecay: 0, criticNorm: 'spectral', r1Gamma: 0, r1Interval: 4, reconstructionWeight: 0 } : { upsample: 'subpixel' };
+  const before = saved.kind === 'gan' ? { upsample: 'subpixel', criticDownsample: 'unshuffle', criticWarmupSteps: 0, emaDecay: 0, criticNorm: 'spectral', r1Gamma: 0, r1Interval: 4, reconstructionWeight: 0, instanceNoise: 0, instanceNoiseSteps: 1 } : { upsample: 'subpixel' };
   const config = { ...before, ...saved } as GenerativeConfig;
   if (config.kind === 'vae') return new (await import('./vae.js')).Vae(config, seed);
   if (config.kind === 'gan') return new (await import('./gan.js')).Gan(config, seed);

@@ -255,6 +255,25 @@ describe('GAN R1 penalty', () => {
   });
 });
 
+describe('GAN instance noise', () => {
+  it('the critic scores real images plus σ·noise, σ falling linearly from σ₀ to 0', () => {
+    const config: GanConfig = { ...ganConfig, criticNorm: 'none', criticDownsample: 'avgpool', r1Gamma: 0.1, instanceNoise: 0.3, instanceNoiseSteps: 2 };
+    const gan = new Gan(config, 19);
+    const x = tf.tensor4d(discs(4, 13), [4, S, S, 1]);
+    const n = 4 * S * S, L = 8;
+    expect(gan.noisePerStep(4)).toBe(2 * 4 * L + 3 * n);
+    for (const [t, sigma] of [[0, 0.3], [1, 0.15], [2, 0]] as const) {
+      const noise = stepNoise(8, t, gan.noisePerStep(4));
+      const seen = tf.add(x, tf.mul(tf.tensor(noise.subarray(2 * 4 * L, 2 * 4 * L + n), x.shape), sigma)) as tf.Tensor4D;
+      const expected = tf.mean(gan.score(seen)).dataSync()[0]!; // the weights before this step
+      expect(gan.trainStep(x, noise).realScore).toBeCloseTo(expected, 4);
+      seen.dispose();
+    }
+    gan.dispose();
+    x.dispose();
+  });
+});
+
 describe('GAN weight average', () => {
   it('samples come from an exponential moving average of the generator, updated after each generator step', () => {
     const d = 0.9;
