@@ -213,9 +213,9 @@ Mean |10·log10(P_generated / P_train)| over frequencies 1/S … 0.5 cycles/pixe
 (held-out vs train: ${f(q.spectrum.heldOutVsTrainDb, 2)} dB). Generated spectra below the real ones at high frequencies mean blur.
 
 Artefacts such as grids and stripes add energy that real images lack. The largest ratio of the mean 2D power
-spectrum of the samples to that of the training images (both summed over 5×5 neighbouring frequencies, beyond
-${S / 16} cycles per image) is **${f(excess.generated.ratio, 2)}**, at ${freq(excess.generated.frequency)} cycles/pixel
-(held-out real images: ${f(excess.heldOut.ratio, 2)}); blur alone keeps it below 1.
+spectrum of the samples to that of the training images (at single frequencies and summed over 5×5 neighbouring
+ones, beyond ${S / 16} cycles per image) is **${f(excess.generated.ratio, 2)}**, at ${freq(excess.generated.frequency)} cycles/pixel
+(held-out real images: ${f(excess.heldOut.ratio, 2)}, the sampling-noise baseline); blur alone keeps it below 1.
 
 ![power spectra](spectrum.png)
 

@@ -52,6 +52,7 @@ const command: Command = {
         + `held-out real ${nn.heldOutToTrain.median.toFixed(4)}, ratio ${nn.ratio.toFixed(3)}`,
       `intensity histogram EMD: generated ${numbers.histogram.generatedVsTrain.toFixed(4)} (held-out baseline ${numbers.histogram.heldOutVsTrain.toFixed(4)})`,
       `power spectrum: generated ${numbers.spectrum.generatedVsTrainDb.toFixed(2)} dB (held-out baseline ${numbers.spectrum.heldOutVsTrainDb.toFixed(2)} dB)`,
+      `spectral excess (grids, stripes): generated ${numbers.spectrum.excess.generated.ratio.toFixed(2)} (held-out baseline ${numbers.spectrum.excess.heldOut.ratio.toFixed(2)})`,
       `report: ${resolve(outDir, 'report.md')}`,
     ].join('\n'));
   },

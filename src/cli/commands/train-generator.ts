@@ -201,7 +201,7 @@ const command: Command = {
         },
       });
       const { numbers } = await reportForCheckpoint(dest, { samples: numberOption('report-samples', v['report-samples'], 256, posInt) });
-      console.log(`exported ${dest}; quality: NN-distance ratio ${numbers.nearestNeighbour.ratio.toFixed(3)}, histogram EMD ${numbers.histogram.generatedVsTrain.toFixed(4)}, spectrum ${numbers.spectrum.generatedVsTrainDb.toFixed(2)} dB → ${join(dest, 'report.md')}`);
+      console.log(`exported ${dest}; quality: NN-distance ratio ${numbers.nearestNeighbour.ratio.toFixed(3)}, histogram EMD ${numbers.histogram.generatedVsTrain.toFixed(4)}, spectrum ${numbers.spectrum.generatedVsTrainDb.toFixed(2)} dB, spectral excess ${numbers.spectrum.excess.generated.ratio.toFixed(2)} → ${join(dest, 'report.md')}`);
     }
     model.dispose();
   },
