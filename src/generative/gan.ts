@@ -78,10 +78,12 @@ export interface GanConfig extends NetConfig {
   instanceNoiseSteps: number;
 }
 
+/** The shipped GAN's recipe (its reconstruction anchor needs a VAE to start from, so it is off here). */
 export const DEFAULT_GAN: GanConfig = {
   kind: 'gan', size: 128, latent: 128, baseChannels: 16, maxChannels: 256, startRes: 8, upsample: 'nearest',
-  criticChannels: 16, criticDownsample: 'unshuffle', learningRateGenerator: 2e-4, learningRateCritic: 2e-4, beta1: 0.5, beta2: 0.999, criticWarmupSteps: 0, emaDecay: 0.995,
-  criticNorm: 'spectral', r1Gamma: 0, r1Interval: 4, reconstructionWeight: 0, instanceNoise: 0, instanceNoiseSteps: 1,
+  criticChannels: 16, criticDownsample: 'avgpool', criticNorm: 'none', r1Gamma: 0.2, r1Interval: 4,
+  instanceNoise: 0.1, instanceNoiseSteps: 1500, criticWarmupSteps: 50,
+  learningRateGenerator: 1e-4, learningRateCritic: 2e-4, beta1: 0.5, beta2: 0.999, emaDecay: 0.995, reconstructionWeight: 0,
 };
 
 export class Gan implements GenerativeModel {

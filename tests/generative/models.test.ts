@@ -26,7 +26,7 @@ beforeAll(async () => {
 const S = 16;
 const net = { size: S, latent: 8, baseChannels: 4, maxChannels: 16, startRes: 4, upsample: 'subpixel' as const };
 const vaeConfig: VaeConfig = { ...DEFAULT_VAE, ...net };
-const ganConfig: GanConfig = { ...DEFAULT_GAN, ...net, criticChannels: 4 };
+const ganConfig: GanConfig = { ...DEFAULT_GAN, ...net, criticChannels: 4, criticWarmupSteps: 0 };
 
 /** Bright discs of random centre and radius on a dark background. */
 function discs(count: number, seed: number): Float32Array {

@@ -12,6 +12,7 @@ import { loadGenerator, saveGenerator } from '../../generative/checkpoint.js';
 import { buildTrainingSet, type TrainingSetSpec } from '../../generative/data.js';
 import { DEFAULT_GAN, type Gan, type GanConfig } from '../../generative/gan.js';
 import type { GenerativeConfig } from '../../generative/model.js';
+import type { NetConfig } from '../../generative/nets.js';
 import { reportForCheckpoint } from '../../generative/report.js';
 import { describeTrainingSet, resolveGeneratorCheckpoint, trainGenerator } from '../../generative/train.js';
 import { DEFAULT_VAE, type VaeConfig } from '../../generative/vae.js';
@@ -36,28 +37,28 @@ network
   --latent 128 --base-channels 16 --max-channels 256 --start-res 8
   --upsample nearest|subpixel       decoder/generator upsampling (default nearest: resize-conv,
                                     free of the grid artefacts a sub-pixel GAN generator drifts into)
-  --beta 1 --noise-std 0.1          VAE: KL weight, decoder standard deviation
-  --critic-channels 16              GAN: critic channels at full resolution
-  --critic-warmup N                 GAN: first N steps train the critic alone (default 0)
-  --critic-downsample unshuffle|avgpool  GAN: critic downsampling (default unshuffle)
-  --critic-norm spectral|none      GAN: spectral normalisation of the critic's weights, or none
-                                    (then give --r1)
-  --r1 G                            GAN: weight γ of the R1 penalty on the critic (default 0)
-  --r1-interval N                   GAN: critic steps between R1 evaluations (default 4)
+  --beta 1 --noise-std 0.2          VAE: KL weight, decoder standard deviation
+  --init-generator DIR              GAN: start the generator from this VAE's decoder (same --size,
+                                    --latent and channels; a training run, for its encoder), its
+                                    sampling distribution folded in; then train adversarially
   --reconstruction λ                GAN: also decode the --init-generator VAE's codes of real images,
-                                    paying λ·mean|G(ε(x)) − x| (VAE-GAN anchor; default 0)
-  --instance-noise σ --instance-noise-steps T
+                                    paying λ·mean|G(ε(x)) − x| (VAE-GAN anchor; default 100 with
+                                    --init-generator, else 0)
+  --critic-channels 16              GAN: critic channels at full resolution
+  --critic-downsample avgpool|unshuffle  GAN: critic downsampling (default avgpool)
+  --critic-norm none|spectral       GAN: no normalisation of the critic (held by R1) or spectral
+                                    normalisation of its weights (default none)
+  --r1 0.2 --r1-interval 4          GAN: weight γ of the R1 penalty on the critic, and the critic
+                                    steps between its evaluations
+  --instance-noise 0.1 --instance-noise-steps 1500
                                     GAN: the critic sees images plus Gaussian noise of standard
-                                    deviation σ·(1 − t/T) at critic step t (default σ 0: none)
-  --ema-decay D                     GAN: samples come from a moving average of the generator's
-                                    weights with this decay per step (default 0.995; 0: the live
-                                    generator)
-  --init-generator DIR              GAN: start the generator from this VAE checkpoint's decoder
-                                    (same --size, --latent and channels), its sampling
-                                    distribution folded in; then train adversarially
+                                    deviation σ·(1 − t/T) at critic step t (σ 0: none)
+  --critic-warmup 50                GAN: first N steps train the critic alone
+  --ema-decay 0.995                 GAN: samples come from a moving average of the generator's
+                                    weights with this decay per step (0: the live generator)
 optimisation
   --epochs 10 --batch-size 16 --seed 0
-  --lr R               VAE: 1e-3; GAN generator: 2e-4
+  --lr R               VAE: 1e-3; GAN generator: 1e-4
   --lr-critic R        GAN critic (default 2e-4); Adam β = (0.5, 0.999) for the GAN
   --resume             continue RUN from its last checkpoint with the settings in RUN/run.json
                        (only --epochs may change)
@@ -85,6 +86,28 @@ interface RunSettings { config: GenerativeConfig; trainingSet: TrainingSetSpec; 
 
 const posInt = (x: number) => Number.isInteger(x) && x > 0;
 const count = (x: number) => Number.isInteger(x) && x >= 0;
+
+function ganConfig(net: NetConfig, str: (k: string) => string | undefined): GanConfig {
+  const num = (k: string, fallback: number, ok: (x: number) => boolean) => numberOption(k, str(k), fallback, ok);
+  const nonNegative = (x: number) => x >= 0;
+  const config: GanConfig = {
+    ...DEFAULT_GAN, ...net,
+    criticChannels: num('critic-channels', DEFAULT_GAN.criticChannels, posInt),
+    criticDownsample: choiceOption('critic-downsample', str('critic-downsample'), ['avgpool', 'unshuffle'], DEFAULT_GAN.criticDownsample),
+    criticNorm: choiceOption('critic-norm', str('critic-norm'), ['none', 'spectral'], DEFAULT_GAN.criticNorm),
+    r1Gamma: num('r1', DEFAULT_GAN.r1Gamma, nonNegative),
+    r1Interval: num('r1-interval', DEFAULT_GAN.r1Interval, posInt),
+    instanceNoise: num('instance-noise', DEFAULT_GAN.instanceNoise, nonNegative),
+    instanceNoiseSteps: num('instance-noise-steps', DEFAULT_GAN.instanceNoiseSteps, posInt),
+    criticWarmupSteps: num('critic-warmup', DEFAULT_GAN.criticWarmupSteps, count),
+    emaDecay: num('ema-decay', DEFAULT_GAN.emaDecay, (x) => x >= 0 && x < 1),
+    reconstructionWeight: num('reconstruction', str('init-generator') ? 100 : 0, nonNegative),
+    learningRateGenerator: num('lr', DEFAULT_GAN.learningRateGenerator, (x) => x > 0),
+    learningRateCritic: num('lr-critic', DEFAULT_GAN.learningRateCritic, (x) => x > 0),
+  };
+  if (config.criticNorm === 'none' && config.r1Gamma === 0) throw new ModlError('--critic-norm none leaves the critic unconstrained: give --r1 γ > 0');
+  return config;
+}
 
 function settingsFromArgs(v: Record<string, string | boolean | undefined>): RunSettings {
   const str = (k: string) => v[k] as string | undefined;
@@ -114,8 +137,7 @@ function settingsFromArgs(v: Record<string, string | boolean | undefined>): RunS
   };
   const config: VaeConfig | GanConfig = kind === 'vae'
     ? { ...DEFAULT_VAE, ...net, beta: numberOption('beta', str('beta'), DEFAULT_VAE.beta, (x) => x >= 0), noiseStd: numberOption('noise-std', str('noise-std'), DEFAULT_VAE.noiseStd, (x) => x > 0), learningRate: numberOption('lr', str('lr'), DEFAULT_VAE.learningRate, (x) => x > 0) }
-    : { ...DEFAULT_GAN, ...net, criticChannels: numberOption('critic-channels', str('critic-channels'), DEFAULT_GAN.criticChannels, posInt), criticWarmupSteps: numberOption('critic-warmup', str('critic-warmup'), 0, count), criticDownsample: choiceOption('critic-downsample', str('critic-downsample'), ['avgpool', 'unshuffle'], DEFAULT_GAN.criticDownsample), learningRateGenerator: numberOption('lr', str('lr'), DEFAULT_GAN.learningRateGenerator, (x) => x > 0), learningRateCritic: numberOption('lr-critic', str('lr-critic'), DEFAULT_GAN.learningRateCritic, (x) => x > 0), emaDecay: numberOption('ema-decay', str('ema-decay'), DEFAULT_GAN.emaDecay, (x) => x >= 0 && x < 1), criticNorm: choiceOption('critic-norm', str('critic-norm'), ['spectral', 'none'], DEFAULT_GAN.criticNorm), r1Gamma: numberOption('r1', str('r1'), DEFAULT_GAN.r1Gamma, (x) => x >= 0), r1Interval: numberOption('r1-interval', str('r1-interval'), DEFAULT_GAN.r1Interval, posInt), reconstructionWeight: numberOption('reconstruction', str('reconstruction'), DEFAULT_GAN.reconstructionWeight, (x) => x >= 0), instanceNoise: numberOption('instance-noise', str('instance-noise'), DEFAULT_GAN.instanceNoise, (x) => x >= 0), instanceNoiseSteps: numberOption('instance-noise-steps', str('instance-noise-steps'), DEFAULT_GAN.instanceNoiseSteps, posInt) };
-  if (config.kind === 'gan' && config.criticNorm === 'none' && config.r1Gamma === 0) throw new ModlError('--critic-norm none leaves the critic unconstrained: give --r1 γ > 0');
+    : ganConfig(net, str);
   if (Math.log2(size / config.startRes) % 1 !== 0 || size <= config.startRes) throw new ModlError(`--size ${size} must be --start-res ${config.startRes} times a power of two`);
   const initGenerator = str('init-generator') ? resolve(str('init-generator')!) : undefined;
   if (initGenerator && kind !== 'gan') throw new ModlError('--init-generator goes with --model gan');
