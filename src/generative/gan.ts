@@ -29,7 +29,7 @@
  * σ = σ₀·(1 − t/`instanceNoiseSteps`) added (t the critic step, σ ≥ 0). A
  * critic that starts out telling blurry VAE samples from sharp real images
  * rewards any high-frequency energy, and every run without the noise answered
- * with stripes of a 4-pixel period within 150 steps; under the noise fine
+ * with stripes of a 4-pixel period within 150–250 steps; under the noise fine
  * texture cannot tell real from generated until σ has come down.
  *
  * The first `criticWarmupSteps` steps train the critic alone. A generator
