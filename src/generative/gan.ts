@@ -173,20 +173,20 @@ export class Gan implements GenerativeModel {
     const seenReal = tf.tidy(() => noisy(real, 0));
     const criticVars = this.params.trainable('critic/');
     const withR1 = r1Gamma > 0 && criticSteps % r1Interval === 0;
-    let realScore = 0, fakeScore = 0, r1 = 0;
+    let realScore = 0, fakeScore = 0, r1 = 0, lossD = 0;
     const d = tf.variableGrads(() => {
       const scores = tf.reshape(this.critic.apply(tf.concat([seenReal, fake]), true), [-1]);
       const sReal = tf.slice(scores, 0, B), sFake = tf.slice(scores, B, B);
       realScore = tf.mean(sReal).dataSync()[0]!;
       fakeScore = tf.mean(sFake).dataSync()[0]!;
       const hinge = tf.add(tf.mean(tf.relu(tf.sub(1, sReal))), tf.mean(tf.relu(tf.add(1, sFake)))) as tf.Scalar;
+      lossD = hinge.dataSync()[0]!;
       if (!withR1) return hinge;
       const penalty = this.r1Penalty(seenReal);
       r1 = penalty.dataSync()[0]!;
       return tf.add(hinge, tf.mul(penalty, (r1Gamma / 2) * r1Interval)) as tf.Scalar;
     }, criticVars);
     this.adamD.step(criticVars, criticVars.map((v) => d.grads[v.name]!));
-    const lossD = d.value.dataSync()[0]! - (r1Gamma / 2) * r1Interval * r1;
     tf.dispose([z1!, fake, d.value, d.grads, ...(seenReal !== real ? [seenReal] : [])]);
     if (criticSteps < this.config.criticWarmupSteps) {
       z2!.dispose();
@@ -196,9 +196,10 @@ export class Gan implements GenerativeModel {
     const generatorVars = this.params.trainable('generator/');
     const anchored = this.anchor ? tf.slice(real, 0, Math.ceil(B / 2)) : null;
     const codes = anchored ? this.codes(anchored) : null;
-    let reconstruction = 0;
+    let lossG = 0, reconstruction = 0;
     const g = tf.variableGrads(() => {
       const adversarial = tf.neg(tf.mean(this.critic.apply(noisy(this.generator.apply(z2!, true), 2), false))) as tf.Scalar;
+      lossG = adversarial.dataSync()[0]!;
       if (!codes) return adversarial;
       const l1 = tf.mean(tf.abs(tf.sub(this.generator.apply(codes, true), anchored!)));
       reconstruction = l1.dataSync()[0]!;
@@ -206,7 +207,6 @@ export class Gan implements GenerativeModel {
     }, generatorVars);
     this.adamG.step(generatorVars, generatorVars.map((v) => g.grads[v.name]!));
     this.updateAverage();
-    const lossG = g.value.dataSync()[0]! - this.config.reconstructionWeight * reconstruction;
     const out = { lossD, lossG, realScore, fakeScore, ...(withR1 ? { r1 } : {}), ...(codes ? { reconstruction } : {}) };
     tf.dispose([z2!, g.value, g.grads, ...(codes ? [codes, anchored!] : [])]);
     return out;

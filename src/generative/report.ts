@@ -24,7 +24,7 @@ import { loadGenerator, type GeneratorMeta } from './checkpoint.js';
 import { buildTrainingSet, heldOutSpec, image, type TrainingSet, type TrainingSetSpec } from './data.js';
 import type { GenerativeModel } from './model.js';
 import { COLORS, linePlot, mosaic } from './plot.js';
-import { histogram, histogramDistance, meanPowerSpectrum, median, nearestNeighbours, quantile, spectralExcess, spectrumDistanceDb } from './stats.js';
+import { histogram, histogramDistance, meanPowerSpectrum2d, median, nearestNeighbours, quantile, radialAverage, spectralExcess, spectrumDistanceDb } from './stats.js';
 import { generateImages, resolveGeneratorCheckpoint } from './train.js';
 
 type SpectralExcess = ReturnType<typeof spectralExcess>;
@@ -92,7 +92,8 @@ export async function writeQualityReport(input: ReportInput): Promise<QualityNum
   const heldP5 = quantile(heldNn.distance, 5);
 
   const hGen = histogram(generated, BINS), hTrain = histogram(real, BINS), hHeld = histogram(held, BINS);
-  const pGen = meanPowerSpectrum(generated, S), pTrain = meanPowerSpectrum(real, S), pHeld = meanPowerSpectrum(held, S);
+  const [gen2d, train2d, held2d] = [generated, real, held].map((images) => meanPowerSpectrum2d(images, S)) as [Float64Array, Float64Array, Float64Array];
+  const [pGen, pTrain, pHeld] = [gen2d, train2d, held2d].map((p) => radialAverage(p, S)) as [Float64Array, Float64Array, Float64Array];
   const mean = (imgs: Float32Array[]) => imgs.reduce((s, i) => s + i.reduce((a, b) => a + b, 0), 0) / (imgs.length * n);
 
   const numbers: QualityNumbers = {
@@ -109,7 +110,7 @@ export async function writeQualityReport(input: ReportInput): Promise<QualityNum
     histogram: { bins: BINS, generatedVsTrain: histogramDistance(hGen, hTrain), heldOutVsTrain: histogramDistance(hHeld, hTrain), meanIntensity: { generated: mean(generated), train: mean(real) } },
     spectrum: {
       generatedVsTrainDb: spectrumDistanceDb(pGen, pTrain), heldOutVsTrainDb: spectrumDistanceDb(pHeld, pTrain),
-      excess: { generated: spectralExcess(generated, real, S), heldOut: spectralExcess(held, real, S) },
+      excess: { generated: spectralExcess(gen2d, train2d, S), heldOut: spectralExcess(held2d, train2d, S) },
     },
   };
 

@@ -38,45 +38,6 @@ export function histogramDistance(a: ArrayLike<number>, b: ArrayLike<number>, [l
   return d;
 }
 
-/**
- * Radially averaged power spectrum of a square S×S image: |F|² of the unitary
- * centred FFT averaged over rings of integer radius r = 0 … S/2 (frequency
- * r/S cycles per pixel). Parseval: Σ over all frequencies of |F|² = Σ x².
- */
-export function radialPowerSpectrum(image: ArrayLike<number>, size: number): Float64Array {
-  const plan = fft2Plan(size, size);
-  const c = new Float32Array(2 * size * size);
-  for (let i = 0; i < size * size; i++) c[2 * i] = image[i]!;
-  plan.apply(c, 0, c, 0, false);
-  const rings = size / 2 + 1;
-  const sum = new Float64Array(rings), count = new Float64Array(rings);
-  const mid = size >> 1;
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const r = Math.round(Math.hypot(y - mid, x - mid));
-      if (r >= rings) continue;
-      const k = 2 * (y * size + x);
-      sum[r]! += c[k]! * c[k]! + c[k + 1]! * c[k + 1]!;
-      count[r]! += 1;
-    }
-  }
-  return sum.map((s, r) => s / count[r]!);
-}
-
-/** The mean radial power spectrum of several images. */
-export function meanPowerSpectrum(images: ArrayLike<number>[], size: number): Float64Array {
-  const mean = new Float64Array(size / 2 + 1);
-  for (const img of images) radialPowerSpectrum(img, size).forEach((p, r) => { mean[r]! += p / images.length; });
-  return mean;
-}
-
-/** Mean |10·log10(a/b)| in dB over rings 1 … end (the DC ring left out). */
-export function spectrumDistanceDb(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let r = 1; r < a.length; r++) s += Math.abs(10 * Math.log10(a[r]! / b[r]!));
-  return s / (a.length - 1);
-}
-
 /** The mean 2D power spectrum |F|² of square S×S images (unitary centred FFT, DC at (S/2, S/2)). */
 export function meanPowerSpectrum2d(images: ArrayLike<number>[], size: number): Float64Array {
   const plan = fft2Plan(size, size);
@@ -92,16 +53,43 @@ export function meanPowerSpectrum2d(images: ArrayLike<number>[], size: number): 
 }
 
 /**
+ * A 2D power spectrum (meanPowerSpectrum2d) averaged over rings of integer
+ * radius r = 0 … S/2 (frequency r/S cycles per pixel): the radially averaged
+ * power spectrum. Parseval: Σ over all frequencies of |F|² = Σ x².
+ */
+export function radialAverage(power: Float64Array, size: number): Float64Array {
+  const rings = size / 2 + 1;
+  const sum = new Float64Array(rings), count = new Float64Array(rings);
+  const mid = size >> 1;
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const r = Math.round(Math.hypot(y - mid, x - mid));
+      if (r >= rings) continue;
+      sum[r]! += power[y * size + x]!;
+      count[r]! += 1;
+    }
+  }
+  return sum.map((s, r) => s / count[r]!);
+}
+
+/** Mean |10·log10(a/b)| in dB over rings 1 … end (the DC ring left out). */
+export function spectrumDistanceDb(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let r = 1; r < a.length; r++) s += Math.abs(10 * Math.log10(a[r]! / b[r]!));
+  return s / (a.length - 1);
+}
+
+/**
  * Energy that images have and reference images lack, as artefacts such as
- * grids and stripes add it: the largest ratio of the mean 2D power spectra over
+ * grids and stripes add it, from their mean 2D power spectra p and q
+ * (meanPowerSpectrum2d): the largest ratio p/q over
  * frequencies outside the disc of radius S/16 around DC, at single frequencies
  * (a grid's peaks) and summed over 5×5 neighbourhoods (a stripe whose period
  * drifts from image to image spreads its energy over a band). New images of the
  * reference's kind give about 1, blur lowers it. The frequency is (vertical,
  * horizontal) in cycles/pixel.
  */
-export function spectralExcess(images: ArrayLike<number>[], reference: ArrayLike<number>[], size: number): { ratio: number; frequency: [number, number] } {
-  const [p, q] = [meanPowerSpectrum2d(images, size), meanPowerSpectrum2d(reference, size)];
+export function spectralExcess(p: Float64Array, q: Float64Array, size: number): { ratio: number; frequency: [number, number] } {
   const mid = size >> 1;
   const box = (power: Float64Array, y: number, x: number, r: number) => {
     let sum = 0;

@@ -70,7 +70,6 @@ export function resolveCheckpoint(dir: string): string {
   return dir;
 }
 
-
 function lossOf(kind: 'mse' | 'l1', x: tf.Tensor, target: tf.Tensor): tf.Scalar {
   return kind === 'mse' ? tf.losses.meanSquaredError(target, x) as tf.Scalar : tf.losses.absoluteDifference(target, x) as tf.Scalar;
 }

@@ -179,11 +179,8 @@ const command: Command = {
       notes: { backend: backend.description, ...(settings.initGenerator ? { initGenerator: settings.initGenerator } : {}) },
       async init(m) {
         if (!settings.initGenerator) return;
-        const vaeDir = resolveGeneratorCheckpoint(settings.initGenerator);
-        if ((m as Gan).config.reconstructionWeight > 0 && JSON.parse(readFileSync(join(vaeDir, 'model.json'), 'utf8')).samplingOnly === true) {
-          throw fileError(join(vaeDir, 'model.json'), 'is a sampling-only checkpoint without the encoder that --reconstruction needs (use the VAE training run)');
-        }
-        const { model: vae } = await loadGenerator(vaeDir, 'vae');
+        // the anchor needs the VAE's encoder: a sampling-only checkpoint is refused
+        const { model: vae } = await loadGenerator(resolveGeneratorCheckpoint(settings.initGenerator), 'vae', { forTraining: (m as Gan).config.reconstructionWeight > 0 });
         try {
           (m as Gan).initGeneratorFromVae(vae);
         } catch (e) {
