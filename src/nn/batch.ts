@@ -17,17 +17,20 @@ import { makeDcProblem, type DcProblem } from './data-consistency.js';
 /** One slice to reconstruct: multi-coil k-space (fully sampled or not: the mask selects), maps, mask, and the truth when known. */
 export interface ReconSample {
   kspace: CArray; // [C, H, W]
-  maps: CArray; // [C, H, W]
+  maps: CArray; // [C, H, W], or [S, C, H, W] for S ESPIRiT map sets
   mask: Float32Array; // [H, W]
-  target?: CArray; // [H, W]
+  /** [H, W] (or [S, H, W] with map sets); a magnitude reference may be given as a real [H, W] image. */
+  target?: CArray;
 }
 
 export interface PreparedBatch {
   problem: DcProblem;
-  /** Normalised Aᴴy, [B, H, W, 2]. */
+  /** Normalised Aᴴy, [B·S, H, W, 2] (S map sets per sample). */
   aty: tf.Tensor4D;
-  /** Normalised targets, [B, H, W, 2] (when every sample has one). */
+  /** Normalised targets, [B·S, H, W, 2] (when every sample has one of the image's shape). */
   target?: tf.Tensor4D;
+  /** Map sets per sample. */
+  sets: number;
   /** Per-sample factor the data were multiplied by. */
   scales: number[];
   H: number;
@@ -53,8 +56,10 @@ export function prepareBatch(samples: ReconSample[]): PreparedBatch {
     if (s.kspace.shape[1] !== H || s.kspace.shape[2] !== W) throw new Error(`a batch needs one image size: ${H}×${W} vs ${s.kspace.shape.slice(1).join('×')}`);
   }
   const ops = samples.map((s) => new SenseOp(s.maps, s.mask));
+  const sets = ops[0]!.sets;
+  if (ops.some((o) => o.sets !== sets)) throw new Error('a batch needs one number of map sets');
   const problem = makeDcProblem(ops, samples.map((s) => s.kspace.data));
-  const n = 2 * H * W;
+  const n = 2 * sets * H * W;
   const scales = samples.map((_, b) => {
     const p = magnitudePercentile(problem.aty.subarray(b * n, (b + 1) * n), NORMALISATION.percentile);
     return p > 0 ? 1 / p : 1;
@@ -62,15 +67,15 @@ export function prepareBatch(samples: ReconSample[]): PreparedBatch {
   const aty = problem.aty; // normalised in place: the DC problem and the network input agree
   scales.forEach((s, b) => { for (let i = b * n; i < (b + 1) * n; i++) aty[i] *= s; });
   const B = samples.length;
-  const atyT = tf.tensor4d(aty, [B, H, W, 2]);
+  const atyT = tf.tensor4d(aty, [B * sets, H, W, 2]);
   let target: tf.Tensor4D | undefined;
-  if (samples.every((s) => s.target)) {
+  if (samples.every((s) => s.target && s.target.data.length === n)) {
     const t = new Float32Array(B * n);
     samples.forEach((s, b) => { for (let i = 0; i < n; i++) t[b * n + i] = s.target!.data[i]! * scales[b]!; });
-    target = tf.tensor4d(t, [B, H, W, 2]);
+    target = tf.tensor4d(t, [B * sets, H, W, 2]);
   }
   return {
-    problem, aty: atyT, target, scales, H, W,
+    problem, aty: atyT, target, sets, scales, H, W,
     dispose() {
       problem.dispose();
       atyT.dispose();
@@ -79,14 +84,14 @@ export function prepareBatch(samples: ReconSample[]): PreparedBatch {
   };
 }
 
-/** Splits a network output [B, H, W, 2] back into complex images at the input's intensity. */
-export function unbatch(x: tf.Tensor4D, scales: number[]): CArray[] {
-  const [B, H, W] = x.shape;
+/** Splits a network output [B·S, H, W, 2] back into complex images ([H, W], or [S, H, W]) at the input's intensity. */
+export function unbatch(x: tf.Tensor4D, scales: number[], sets = 1): CArray[] {
+  const [, H, W] = x.shape;
   const d = x.dataSync() as Float32Array;
-  const n = 2 * H * W;
-  return Array.from({ length: B }, (_, b) => {
+  const n = 2 * sets * H * W;
+  return scales.map((scale, b) => {
     const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = d[b * n + i]! / scales[b]!;
-    return { data: out, shape: [H, W] };
+    for (let i = 0; i < n; i++) out[i] = d[b * n + i]! / scale;
+    return { data: out, shape: sets === 1 ? [H, W] : [sets, H, W] };
   });
 }

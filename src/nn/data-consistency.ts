@@ -21,6 +21,8 @@
  *
  * Tensors are [B, H, W, 2] float32 (real, imaginary channels): exactly the
  * interleaved complex layout of the physics code, so no data is reordered.
+ * With S ESPIRiT map sets (soft-SENSE) each sample is S images, and the
+ * tensors are [B·S, H, W, 2]: the network treats every map image alike.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conjugateGradient } from '../physics/cg.js';
@@ -53,18 +55,22 @@ export function makeDcProblem(ops: SenseOp[], kspace: Float32Array[]): DcProblem
   return { normal, aty, support: coilSupport(ops), dispose: () => normal.dispose() };
 }
 
-/** Where Σ|S_c|² > 0, per sample, or null when that is everywhere. */
+/** Where Σ_c |S_{s,c}|² > 0, per sample and map set, or null when that is everywhere. */
 function coilSupport(ops: SenseOp[]): Float32Array | null {
   const n = ops[0]!.H * ops[0]!.W;
-  const support = new Float32Array(ops.length * n);
+  const planes = ops[0]!.sets;
+  const support = new Float32Array(ops.length * planes * n);
   let full = true;
   ops.forEach((op, b) => {
     const m = op.maps.data;
-    for (let i = 0; i < n; i++) {
-      let e = 0;
-      for (let c = 0; c < op.coils; c++) e += m[2 * (c * n + i)]! ** 2 + m[2 * (c * n + i) + 1]! ** 2;
-      support[b * n + i] = e > 0 ? 1 : 0;
-      if (e === 0) full = false;
+    for (let s = 0; s < planes; s++) {
+      const base = s * op.coils * n, at = (b * planes + s) * n;
+      for (let i = 0; i < n; i++) {
+        let e = 0;
+        for (let c = 0; c < op.coils; c++) e += m[2 * (base + c * n + i)]! ** 2 + m[2 * (base + c * n + i) + 1]! ** 2;
+        support[at + i] = e > 0 ? 1 : 0;
+        if (e === 0) full = false;
+      }
     }
   });
   return full ? null : support;

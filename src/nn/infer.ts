@@ -21,14 +21,14 @@ export class ModlReconstructor {
     return new ModlReconstructor(model, meta, path);
   }
 
-  /** Reconstructs every sample (in input order), `batchSize` slices at a time. */
+  /** Reconstructs every sample (in input order), `batchSize` slices at a time; [H, W] images, or [S, H, W] with S map sets. */
   reconstruct(samples: ReconSample[], batchSize = 4, onBatch?: (done: number) => void): CArray[] {
     const out: CArray[] = [];
     for (let i = 0; i < samples.length; i += batchSize) {
       const group = samples.slice(i, i + batchSize);
       const batch = prepareBatch(group.map(({ kspace, maps, mask }) => ({ kspace, maps, mask })));
       const x = tf.tidy(() => this.model.apply(batch.aty, batch.problem, false));
-      out.push(...unbatch(x, batch.scales));
+      out.push(...unbatch(x, batch.scales, batch.sets));
       x.dispose();
       batch.dispose();
       onBatch?.(Math.min(samples.length, i + batchSize));

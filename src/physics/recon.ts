@@ -25,6 +25,11 @@ export function rss(coilImages: CArray): Float32Array {
   return Float32Array.from(acc, Math.sqrt);
 }
 
+/** The magnitude of a reconstruction: |x| for an image [H, W], the RSS over the map images of [S, H, W] (soft-SENSE, as BART's protocol). */
+export function reconMagnitude(image: CArray): Float32Array {
+  return rss(image.shape.length === 2 ? { data: image.data, shape: [1, ...image.shape] } : image);
+}
+
 /** Coil-wise inverse FFT of zero-filled k-space combined by root-sum-of-squares (magnitude). */
 export function zeroFilledRss(kspace: CArray): Float32Array {
   return rss(ifft2c(kspace));
@@ -47,6 +52,9 @@ export interface CgSenseOptions {
   tol?: number;
 }
 
+/** modl's CG-SENSE baseline: λ 0.001 (as `bart pics -l2 -r 0.001`), 30 iterations. */
+export const CG_SENSE_DEFAULTS = { lambda: 0.001, iterations: 30 } as const;
+
 /** CG-SENSE: argmin ‖Ax − y‖² + λ‖x‖², solved by conjugate gradient on the normal equations. */
 export function cgSense(
   kspace: CArray, maps: CArray, mask: Float32Array | null, opts: CgSenseOptions = {},
@@ -56,7 +64,7 @@ export function cgSense(
   const b = new Float32Array(2 * op.sampleSize);
   op.adjoint(kspace.data, b);
   const normal = senseNormalOperator([op]);
-  const res = conjugateGradient(normal, b, { lambda: opts.lambda ?? 0.001, maxIter: opts.iterations ?? 30, tol: opts.tol ?? 0 });
+  const res = conjugateGradient(normal, b, { lambda: opts.lambda ?? CG_SENSE_DEFAULTS.lambda, maxIter: opts.iterations ?? CG_SENSE_DEFAULTS.iterations, tol: opts.tol ?? 0 });
   normal.dispose();
   return { image: { data: res.x, shape: op.imageShape }, iterations: res.iterations[0]!, relResidual: res.relResidual[0]! };
 }

@@ -24,10 +24,12 @@ export interface BindMessage {
   H: number; W: number;
   /** Coils of each sample (samples may differ). */
   coils: number[];
-  maps: SharedArrayBuffer; // the samples' [C_b, H, W] complex maps, one after another
+  /** ESPIRiT map sets, the same for every sample. */
+  sets: number;
+  maps: SharedArrayBuffer; // the samples' [S, C_b, H, W] complex maps, one after another
   masks: SharedArrayBuffer; // [B, H, W] real (ones where a sample has no mask)
-  x: SharedArrayBuffer; // [B, H, W] complex input
-  partials: SharedArrayBuffer; // [workers, B, H, W] complex outputs
+  x: SharedArrayBuffer; // [B, S, H, W] complex input
+  partials: SharedArrayBuffer; // [workers, B, S, H, W] complex outputs
 }
 
 let physicsThreads = availableParallelism();
@@ -120,10 +122,10 @@ export class ParallelSenseBatch implements NormalOperator {
   private readonly items: [number, number][];
 
   constructor(ops: SenseOp[]) {
-    const { H, W } = ops[0]!;
-    if (ops.some((o) => o.H !== H || o.W !== W)) throw new Error('ParallelSenseBatch: all samples need one image size');
+    const { H, W, sets } = ops[0]!;
+    if (ops.some((o) => o.H !== H || o.W !== W || o.sets !== sets)) throw new Error('ParallelSenseBatch: all samples need one image size and map-set count');
     this.batch = ops.length;
-    this.sampleSize = H * W;
+    this.sampleSize = sets * H * W;
     this.items = ops.flatMap((o, b) => Array.from({ length: o.coils }, (_, c) => [b, c] as [number, number]));
     this.pool = getPool(physicsThreads - 1);
     this.threads = this.pool.size + 1;
@@ -131,22 +133,22 @@ export class ParallelSenseBatch implements NormalOperator {
     this.id = this.pool.newId();
     const n = H * W;
     const coils = ops.map((o) => o.coils);
-    const mapOffsets = coils.map((_, b) => 2 * n * coils.slice(0, b).reduce((a, c) => a + c, 0));
-    const maps = new Float32Array(new SharedArrayBuffer(8 * n * coils.reduce((a, c) => a + c, 0)));
+    const mapOffsets = coils.map((_, b) => 2 * sets * n * coils.slice(0, b).reduce((a, c) => a + c, 0));
+    const maps = new Float32Array(new SharedArrayBuffer(8 * sets * n * coils.reduce((a, c) => a + c, 0)));
     const masks = new Float32Array(new SharedArrayBuffer(4 * this.batch * n));
     ops.forEach((o, b) => {
       maps.set(o.maps.data, mapOffsets[b]);
       if (o.mask) masks.set(o.mask, b * n);
       else masks.fill(1, b * n, (b + 1) * n);
     });
-    this.x = new Float32Array(new SharedArrayBuffer(8 * this.batch * n));
-    this.partials = new Float32Array(new SharedArrayBuffer(8 * (threads - 1) * this.batch * n));
+    this.x = new Float32Array(new SharedArrayBuffer(8 * this.batch * this.sampleSize));
+    this.partials = new Float32Array(new SharedArrayBuffer(8 * (threads - 1) * this.batch * this.sampleSize));
     this.local = ops.map((o, b) => new SenseOp(
-      { data: maps.subarray(mapOffsets[b], mapOffsets[b]! + 2 * o.coils * n), shape: [o.coils, H, W] },
+      { data: maps.subarray(mapOffsets[b], mapOffsets[b]! + 2 * sets * o.coils * n), shape: o.maps.shape },
       masks.subarray(b * n, (b + 1) * n),
     ));
     const msg: BindMessage = {
-      type: 'bind', id: this.id, H, W, coils,
+      type: 'bind', id: this.id, H, W, coils, sets,
       maps: maps.buffer as SharedArrayBuffer, masks: masks.buffer as SharedArrayBuffer,
       x: this.x.buffer as SharedArrayBuffer, partials: this.partials.buffer as SharedArrayBuffer,
     };

@@ -24,14 +24,16 @@ function bind(m: BindMessage): void {
   const n = m.H * m.W;
   const maps = new Float32Array(m.maps), masks = new Float32Array(m.masks);
   let offset = 0;
+  const S = m.sets;
   const ops = m.coils.map((C, b) => {
-    const op = new SenseOp({ data: maps.subarray(offset, offset + 2 * C * n), shape: [C, m.H, m.W] }, masks.subarray(b * n, (b + 1) * n));
-    offset += 2 * C * n;
+    const shape = S === 1 ? [C, m.H, m.W] : [S, C, m.H, m.W];
+    const op = new SenseOp({ data: maps.subarray(offset, offset + 2 * S * C * n), shape }, masks.subarray(b * n, (b + 1) * n));
+    offset += 2 * S * C * n;
     return op;
   });
-  const stride = 2 * m.coils.length * n;
+  const stride = 2 * m.coils.length * S * n;
   bound.set(m.id, {
-    ops, x: new Float32Array(m.x), n2: 2 * n,
+    ops, x: new Float32Array(m.x), n2: 2 * S * n,
     items: m.coils.flatMap((C, b) => Array.from({ length: C }, (_, c) => [b, c] as [number, number])),
     partial: new Float32Array(m.partials).subarray(index * stride, (index + 1) * stride),
   });

@@ -4,6 +4,11 @@
  * mask M [H, W] (1 where sampled; weights are allowed). Images are [H, W] and
  * k-space is [C, H, W], both interleaved complex float32.
  *
+ * Soft-SENSE (ESPIRiT with several map sets, as `bart pics` with `ecalib -m2`
+ * maps): maps [S, C, H, W] and an image of S planes [S, H, W], with
+ * A x = M F Σ_s S_s x_s. Where a field of view is smaller than the object, the
+ * second set holds the folded-in tissue that one set cannot represent.
+ *
  * Like sigpy's linops, an operator offers forward, adjoint and normal (AᴴA);
  * each writes into a caller-provided buffer and allocates nothing per call.
  */
@@ -21,6 +26,8 @@ export interface NormalOperator {
 }
 
 export class SenseOp implements NormalOperator {
+  /** ESPIRiT map sets S (1 for plain SENSE). */
+  readonly sets: number;
   readonly coils: number;
   readonly H: number;
   readonly W: number;
@@ -31,44 +38,63 @@ export class SenseOp implements NormalOperator {
   private readonly preparedMask: PreparedMask;
 
   /**
-   * @param maps coil sensitivities, shape [C, H, W]
+   * @param maps coil sensitivities, shape [C, H, W], or [S, C, H, W] for S map sets
    * @param mask sampling mask [H, W] (real); null means fully sampled
    */
   constructor(readonly maps: CArray, readonly mask: Float32Array | null) {
-    if (maps.shape.length !== 3) throw new Error(`SENSE maps must be [coils, H, W], got [${maps.shape}]`);
-    [this.coils, this.H, this.W] = maps.shape as [number, number, number];
-    this.sampleSize = this.H * this.W;
-    if (mask && mask.length !== this.sampleSize) {
+    if (maps.shape.length !== 3 && maps.shape.length !== 4) throw new Error(`SENSE maps must be [coils, H, W] or [sets, coils, H, W], got [${maps.shape}]`);
+    [this.sets, this.coils, this.H, this.W] = (maps.shape.length === 3 ? [1, ...maps.shape] : maps.shape) as [number, number, number, number];
+    this.sampleSize = this.sets * this.H * this.W;
+    if (mask && mask.length !== this.H * this.W) {
       throw new Error(`mask has ${mask.length} elements, the maps' image is ${this.H}×${this.W}`);
     }
     this.fft = fft2Plan(this.H, this.W);
-    this.coilBuf = new Float32Array(2 * this.sampleSize);
+    this.coilBuf = new Float32Array(2 * this.H * this.W);
     // AᴴA applies M² (the same as M for a 0/1 mask): once going out, once coming back
-    this.preparedMask = this.fft.prepareMask(mask ? mask.map((m) => m * m) : new Float32Array(this.sampleSize).fill(1));
+    this.preparedMask = this.fft.prepareMask(mask ? mask.map((m) => m * m) : new Float32Array(this.H * this.W).fill(1));
   }
 
-  get imageShape(): [number, number] {
-    return [this.H, this.W];
+  /** [H, W], or [S, H, W] with several map sets. */
+  get imageShape(): number[] {
+    return this.sets === 1 ? [this.H, this.W] : [this.sets, this.H, this.W];
+  }
+
+  /** Offset of map (set s, coil c) in the maps' data. */
+  private mapOffset(s: number, c: number): number {
+    return 2 * (s * this.coils + c) * this.H * this.W;
+  }
+
+  /** out [H, W] = Σ_s S_{s,c} x_s: coil c's image of x [S, H, W]. */
+  private coilImage(x: Float32Array, c: number, out: Float32Array, outOff: number): void {
+    const n = this.H * this.W;
+    multiplyMap(this.maps.data, this.mapOffset(0, c), x, 0, out, outOff, n);
+    for (let s = 1; s < this.sets; s++) accumulateMap(this.maps.data, this.mapOffset(s, c), x, 2 * s * n, out, outOff, n);
+  }
+
+  /** x_s += conj(S_{s,c}) v for every set s. */
+  private accumulateCoil(v: Float32Array, c: number, x: Float32Array): void {
+    const n = this.H * this.W;
+    for (let s = 0; s < this.sets; s++) accumulateConjMap(this.maps.data, this.mapOffset(s, c), v, x, 2 * s * n, n);
   }
 
   get kspaceShape(): [number, number, number] {
     return [this.coils, this.H, this.W];
   }
 
-  /** y [C, H, W] = M F S x, with x [H, W]. */
+  /** y [C, H, W] = M F S x, with x [H, W] (or [S, H, W]). */
   forward(x: Float32Array, y: Float32Array): void {
-    const n = this.sampleSize;
+    const n = this.H * this.W;
     for (let c = 0; c < this.coils; c++) {
       const off = 2 * c * n;
-      multiplyMap(this.maps.data, off, x, 0, y, off, n);
+      this.coilImage(x, c, y, off);
       this.fft.apply(y, off, y, off, false);
       if (this.mask) applyMask(y, off, this.mask);
     }
   }
 
-  /** x [H, W] = Sᴴ Fᴴ M y, with y [C, H, W]. */
+  /** x [H, W] (or [S, H, W]) = Sᴴ Fᴴ M y, with y [C, H, W]. */
   adjoint(y: Float32Array, x: Float32Array): void {
-    const n = this.sampleSize;
+    const n = this.H * this.W;
     const buf = this.coilBuf;
     x.fill(0);
     for (let c = 0; c < this.coils; c++) {
@@ -76,7 +102,7 @@ export class SenseOp implements NormalOperator {
       buf.set(y.subarray(off, off + 2 * n));
       if (this.mask) applyMask(buf, 0, this.mask);
       this.fft.apply(buf, 0, buf, 0, true);
-      accumulateConjMap(this.maps.data, off, buf, x, n);
+      this.accumulateCoil(buf, c, x);
     }
   }
 
@@ -88,11 +114,9 @@ export class SenseOp implements NormalOperator {
 
   /** acc += S_cᴴ Fᴴ M² F S_c x: one coil's share of AᴴA x (the unit of work split across threads). */
   accumulateNormalCoil(x: Float32Array, c: number, acc: Float32Array): void {
-    const n = this.sampleSize;
-    const off = 2 * c * n;
-    multiplyMap(this.maps.data, off, x, 0, this.coilBuf, 0, n);
+    this.coilImage(x, c, this.coilBuf, 0);
     this.fft.maskedRoundTrip(this.coilBuf, 0, this.preparedMask);
-    accumulateConjMap(this.maps.data, off, this.coilBuf, acc, n);
+    this.accumulateCoil(this.coilBuf, c, acc);
   }
 }
 
@@ -132,13 +156,26 @@ function multiplyMap(
   }
 }
 
-/** acc += conj(map) ⊙ v. */
-function accumulateConjMap(map: Float32Array, mapOff: number, v: Float32Array, acc: Float32Array, n: number): void {
+/** out += map ⊙ x over n complex elements. */
+function accumulateMap(
+  map: Float32Array, mapOff: number, x: Float32Array, xOff: number,
+  out: Float32Array, outOff: number, n: number,
+): void {
+  for (let i = 0; i < 2 * n; i += 2) {
+    const mr = map[mapOff + i]!, mi = map[mapOff + i + 1]!;
+    const xr = x[xOff + i]!, xi = x[xOff + i + 1]!;
+    out[outOff + i] += mr * xr - mi * xi;
+    out[outOff + i + 1] += mr * xi + mi * xr;
+  }
+}
+
+/** acc[accOff..] += conj(map) ⊙ v. */
+function accumulateConjMap(map: Float32Array, mapOff: number, v: Float32Array, acc: Float32Array, accOff: number, n: number): void {
   for (let i = 0; i < 2 * n; i += 2) {
     const mr = map[mapOff + i]!, mi = map[mapOff + i + 1]!;
     const vr = v[i]!, vi = v[i + 1]!;
-    acc[i] += mr * vr + mi * vi;
-    acc[i + 1] += mr * vi - mi * vr;
+    acc[accOff + i] += mr * vr + mi * vi;
+    acc[accOff + i + 1] += mr * vi - mi * vr;
   }
 }
 
@@ -166,10 +203,10 @@ export function maskFromKspace(kspace: CArray): Float32Array {
   return mask;
 }
 
-/** Checks that maps [C,H,W], k-space [C,H,W] and mask [H,W] agree, with a message naming the mismatch. */
+/** Checks that maps [C,H,W] (or [S,C,H,W]), k-space [C,H,W] and mask [H,W] agree, with a message naming the mismatch. */
 export function checkSenseShapes(kspace: CArray, maps: CArray, mask?: Float32Array | null): void {
   if (kspace.shape.length !== 3) throw new Error(`k-space must be [coils, H, W], got [${kspace.shape}]`);
-  if (maps.shape.join() !== kspace.shape.join()) {
+  if (maps.shape.slice(-3).join() !== kspace.shape.join() || maps.shape.length > 4) {
     throw new Error(`maps [${maps.shape}] do not match k-space [${kspace.shape}] (coils, H, W)`);
   }
   if (mask && mask.length !== numel(kspace.shape.slice(1))) {

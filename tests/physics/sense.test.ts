@@ -111,6 +111,35 @@ describe('SENSE operator algebra', () => {
     });
   }
 
+  for (const [S, C, H, W] of [[2, 3, 9, 7], [3, 2, 12, 10]] as const) {
+    it(`with ${S} map sets (soft-SENSE) passes the dot-product test and equals the sum of its one-set operators`, () => {
+      const maps = { data: randomComplex(S * C * H * W, 5), shape: [S, C, H, W] };
+      const mask = Float32Array.from({ length: H * W }, (_, i) => ((i * 7) % 3 === 0 ? 0 : 1));
+      const op = new SenseOp(maps, mask);
+      expect(op.sampleSize).toBe(S * H * W);
+      const n = H * W;
+      const x = randomComplex(S * n, 6), y = randomComplex(C * n, 7);
+      const Ax = new Float32Array(2 * C * n), Aty = new Float32Array(2 * S * n);
+      op.forward(x, Ax);
+      op.adjoint(y, Aty);
+      expect(Math.abs(cdotRe(Ax, y) - cdotRe(x, Aty)) / Math.abs(cdotRe(Ax, y))).toBeLessThan(1e-5);
+      // A x = Σ_s A_s x_s and (Aᴴy)_s = A_sᴴ y, with A_s the one-set operator of map set s
+      const sum = new Float32Array(2 * C * n), part = new Float32Array(2 * C * n), one = new Float32Array(2 * n);
+      for (let s = 0; s < S; s++) {
+        const single = new SenseOp({ data: maps.data.subarray(2 * s * C * n, 2 * (s + 1) * C * n), shape: [C, H, W] }, mask);
+        single.forward(x.subarray(2 * s * n, 2 * (s + 1) * n), part);
+        part.forEach((v, i) => { sum[i] += v; });
+        single.adjoint(y, one);
+        expect(relErr(Aty.subarray(2 * s * n, 2 * (s + 1) * n), one)).toBeLessThan(1e-6);
+      }
+      expect(relErr(Ax, sum)).toBeLessThan(1e-6);
+      const n1 = new Float32Array(2 * S * n), n2 = new Float32Array(2 * S * n);
+      op.normal(x, n1);
+      op.adjoint(Ax, n2);
+      expect(relErr(n1, n2)).toBeLessThan(1e-6);
+    });
+  }
+
   it('birdcage maps satisfy Σ|S|² = 1 at every pixel, so the fully sampled normal operator is the identity', () => {
     const maps = birdcageMaps(6, 24, 19);
     const op = new SenseOp(maps, null);
@@ -207,6 +236,16 @@ describe('multi-threaded SENSE normal operator', () => {
         p.normal(x, par); // a second call reuses the bound operators
         p.dispose();
         expect(relErr(par, ref)).toBeLessThan(1e-6);
+        // two map sets per sample
+        const two = [0, 1].map((s) => new SenseOp({ data: randomComplex(2 * C * H * W, 30 + s), shape: [2, C, H, W] },
+          poissonDiscMask2d(H, W, { acceleration: 3, seed: s, calib: 6 }).mask));
+        const x2 = randomComplex(2 * 2 * H * W, 22);
+        const ref2 = new Float32Array(x2.length), par2 = new Float32Array(x2.length);
+        new SenseBatch(two).normal(x2, ref2);
+        const p2 = new ParallelSenseBatch(two);
+        p2.normal(x2, par2);
+        p2.dispose();
+        expect(relErr(par2, ref2)).toBeLessThan(1e-6);
       }
     } finally {
       setPhysicsThreads(before);
