@@ -7,16 +7,15 @@
  * and a checkpoint holds the weights, Adam's moments and the epoch counter, so
  * `resume` after a kill replays exactly the trajectory of an uninterrupted run.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { cabs } from '../physics/complex.js';
-import { cgSense } from '../physics/recon.js';
+import { CG_SENSE_DEFAULTS, cgSense, reconMagnitude } from '../physics/recon.js';
 import { imageMetrics, type Metrics } from '../physics/metrics.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { Rng } from '../util/random.js';
 import { Adam } from './adam.js';
-import { prepareBatch, type ReconSample } from './batch.js';
+import { prepareBatch, unbatch, type ReconSample } from './batch.js';
 import { loadCheckpoint, loadTrainingState, saveCheckpoint } from './checkpoint.js';
 import { Modl } from './modl.js';
 
@@ -49,14 +48,25 @@ export interface TrainOptions {
   resume: boolean;
   /** Training batches that re-estimate the batch-norm statistics after each epoch (default 8; 0: none). */
   recalibrationBatches?: number;
+  /** Further validation sets scored every epoch (e.g. the real case per acceleration), by name. */
+  validationSets?: Record<string, PairSource>;
+  /** Keep only the newest N epoch checkpoints in `outDir` (default: all). */
+  keepCheckpoints?: number;
   /** Extra provenance for modl.json. */
   trainedOn?: unknown;
+  /** Asked after each epoch is saved: true ends the run there (it resumes later from that epoch). */
+  shouldStop?(): boolean;
   onStep?(s: StepInfo): void;
   onEpoch?(e: EpochInfo): void;
 }
 
 export interface StepInfo { epoch: number; step: number; stepsPerEpoch: number; loss: number; lambda: number; ms: number }
-export interface EpochInfo { epoch: number; epochs: number; trainLoss: number; validation: ValidationResult; checkpoint: string }
+export interface EpochInfo {
+  epoch: number; epochs: number; trainLoss: number; validation: ValidationResult; checkpoint: string;
+  validationSets?: Record<string, ValidationResult>;
+  /** Wall time of the epoch's training steps, seconds. */
+  trainSeconds?: number;
+}
 export interface ValidationResult { modl: Metrics; zeroFilled: Metrics; cgsense: Metrics; slices: number }
 
 interface TrainState { epoch: number; globalStep: number; adamSteps: number; stages: number; seed: number; history: EpochInfo[] }
@@ -68,6 +78,12 @@ export function resolveCheckpoint(dir: string): string {
   const latest = join(dir, LATEST);
   if (existsSync(latest) && !existsSync(join(dir, 'model.json'))) return join(dir, JSON.parse(readFileSync(latest, 'utf8')).checkpoint);
   return dir;
+}
+
+/** Removes all but the newest `keep` epoch-NNNN folders of a run. */
+function pruneCheckpoints(dir: string, keep: number): void {
+  const epochs = readdirSync(dir).filter((n) => /^epoch-\d+$/.test(n)).sort();
+  for (const old of epochs.slice(0, Math.max(0, epochs.length - keep))) rmSync(join(dir, old), { recursive: true, force: true });
 }
 
 function lossOf(kind: 'mse' | 'l1', x: tf.Tensor, target: tf.Tensor): tf.Scalar {
@@ -89,19 +105,20 @@ export async function validate(model: Modl, source: PairSource, stages: number, 
   for (let i = 0; i < source.length; i++) {
     const sample = await source.load(i);
     if (!sample.target) throw new Error(`validation slice ${i} has no target`);
-    const [H, W] = sample.target.shape as [number, number];
-    const ref = cabs(sample.target);
+    const [H, W] = sample.target.shape.slice(-2) as [number, number];
+    const ref = reconMagnitude(sample.target);
     const batch = prepareBatch([sample]);
-    const out = tf.tidy(() => model.apply(batch.aty, batch.problem, false, stages).dataSync() as Float32Array);
-    const s = batch.scales[0]!;
-    const zf = cabs({ data: batch.aty.dataSync() as Float32Array, shape: [H, W] }).map((v) => v / s);
+    const out = tf.tidy(() => model.apply(batch.aty, batch.problem, false, stages) as tf.Tensor4D);
+    const [modl] = unbatch(out, batch.scales, batch.sets);
+    const [zf] = unbatch(batch.aty, batch.scales, batch.sets);
+    out.dispose();
     batch.dispose();
     const add = (acc: Metrics, m: Metrics) => { acc.psnr += m.psnr; acc.ssim += m.ssim; acc.nmse += m.nmse; };
-    add(sums.modl, imageMetrics(ref, cabs({ data: out, shape: [H, W] }).map((v) => v / s), H, W));
-    add(sums.zeroFilled, imageMetrics(ref, zf, H, W));
+    add(sums.modl, imageMetrics(ref, reconMagnitude(modl!), H, W));
+    add(sums.zeroFilled, imageMetrics(ref, reconMagnitude(zf!), H, W));
     let cg = cgCache.get(i);
     if (!cg) {
-      cg = imageMetrics(ref, cabs(cgSense(sample.kspace, sample.maps, sample.mask, { lambda: 0.001, iterations: 30 }).image), H, W);
+      cg = imageMetrics(ref, reconMagnitude(cgSense(sample.kspace, sample.maps, sample.mask, CG_SENSE_DEFAULTS).image), H, W);
       cgCache.set(i, cg);
     }
     add(sums.cgsense, cg);
@@ -139,10 +156,12 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
   }
 
   const cgCache = new Map<number, Metrics>();
+  const setCaches = new Map<string, Map<number, Metrics>>();
   const vars = model.trainableVariables;
   for (let epoch = state.epoch + 1; epoch <= opts.epochs; epoch++) {
     const order = new Rng(opts.seed * 7919 + epoch).permutation(opts.train.length);
     let lossSum = 0;
+    const tEpoch = performance.now();
     for (let step = 0; step < stepsPerEpoch; step++) {
       const t0 = performance.now();
       const idx = Array.from({ length: opts.batchSize }, (_, j) => order[(step * opts.batchSize + j) % order.length]!);
@@ -161,6 +180,7 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
       appendFileSync(log, `${JSON.stringify({ type: 'step', globalStep: state.globalStep, ...info })}\n`);
       opts.onStep?.(info);
     }
+    const trainSeconds = (performance.now() - tEpoch) / 1000;
     // precise batch-norm statistics for inference, from the first batches of this epoch's order
     const calib = Math.min(opts.recalibrationBatches ?? 8, stepsPerEpoch);
     await model.denoiser.recalibrateStats(async () => {
@@ -172,8 +192,16 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
       }
     });
     const validation = await validate(model, opts.validation, opts.stages, cgCache);
+    let validationSets: Record<string, ValidationResult> | undefined;
+    for (const [key, source] of Object.entries(opts.validationSets ?? {})) {
+      if (!setCaches.has(key)) setCaches.set(key, new Map());
+      (validationSets ??= {})[key] = await validate(model, source, opts.stages, setCaches.get(key)!);
+    }
     const name = `epoch-${String(epoch).padStart(4, '0')}`;
-    const info: EpochInfo = { epoch, epochs: opts.epochs, trainLoss: lossSum / stepsPerEpoch, validation, checkpoint: name };
+    const info: EpochInfo = {
+      epoch, epochs: opts.epochs, trainLoss: lossSum / stepsPerEpoch, validation, checkpoint: name,
+      ...(validationSets ? { validationSets } : {}), trainSeconds,
+    };
     const adam = optimizer.getState();
     state = { ...state, epoch, adamSteps: adam.t, history: [...state.history, info] };
     await saveCheckpoint(join(opts.outDir, name), model, {
@@ -189,8 +217,10 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
       state,
     });
     writeFileAtomic(join(opts.outDir, LATEST), JSON.stringify({ checkpoint: name, epoch }));
+    if (opts.keepCheckpoints) pruneCheckpoints(opts.outDir, opts.keepCheckpoints);
     appendFileSync(log, `${JSON.stringify({ type: 'epoch', ...info })}\n`);
     opts.onEpoch?.(info);
+    if (opts.shouldStop?.()) break;
   }
   optimizer.dispose();
   return { model, history: state.history };

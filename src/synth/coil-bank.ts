@@ -97,34 +97,75 @@ function gaussianBlur(image: Float32Array, h: number, w: number, sigma: number):
  * per pixel so Σ_c |S_c|² = 1.
  */
 export function resizeMaps(maps: CArray, H: number, W: number): CArray {
+  return placeMaps(maps, H, W, { rotation: 0, scale: 1, shiftY: 0, shiftX: 0 });
+}
+
+export interface MapPlacement {
+  /** Rotation of the coil array about the image centre, radians. */
+  rotation: number;
+  /** Size of the array relative to the field of view (>1: larger coils). */
+  scale: number;
+  /** Shift of the array as fractions of the field of view. */
+  shiftY: number;
+  shiftX: number;
+}
+
+/** A random placement: any rotation, scale 0.8–1.25, shifts up to ±10 % of the field of view. */
+export function drawPlacement(rng: { uniform(lo: number, hi: number): number }): MapPlacement {
+  return {
+    rotation: rng.uniform(-Math.PI, Math.PI),
+    scale: Math.exp(rng.uniform(Math.log(0.8), Math.log(1.25))),
+    shiftY: rng.uniform(-0.1, 0.1),
+    shiftX: rng.uniform(-0.1, 0.1),
+  };
+}
+
+/**
+ * Maps [C, h, w] of one acquisition seen by another head position: resampled
+ * onto H×W (both fields of view in normalised coordinates) after rotating,
+ * scaling and shifting the array, then renormalised so Σ_c |S_c|² = 1.
+ */
+export function placeMaps(maps: CArray, H: number, W: number, p: MapPlacement): CArray {
   const [C, h, w] = maps.shape as [number, number, number];
   const out = czeros([C, H, W]);
-  const re = new Float32Array(h * w), im = new Float32Array(h * w);
   const n = H * W;
+  const cos = Math.cos(p.rotation), sin = Math.sin(p.rotation);
+  const sy = new Float32Array(n), sx = new Float32Array(n);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      // output position in [-1/2, 1/2]², mapped back into the source array's frame
+      const u = (y + 0.5) / H - 0.5 - p.shiftY, v = (x + 0.5) / W - 0.5 - p.shiftX;
+      const su = (cos * u + sin * v) / p.scale, sv = (-sin * u + cos * v) / p.scale;
+      sy[y * W + x] = Math.min(h - 1, Math.max(0, (su + 0.5) * h - 0.5));
+      sx[y * W + x] = Math.min(w - 1, Math.max(0, (sv + 0.5) * w - 0.5));
+    }
+  }
+  const re = new Float32Array(h * w), im = new Float32Array(h * w);
   for (let c = 0; c < C; c++) {
     for (let i = 0; i < h * w; i++) {
       re[i] = maps.data[2 * (c * h * w + i)]!;
       im[i] = maps.data[2 * (c * h * w + i) + 1]!;
     }
-    for (let y = 0; y < H; y++) {
-      // pixel centres aligned: source coordinate of output pixel centre, clamped to the grid
-      const sy = Math.min(h - 1, Math.max(0, ((y + 0.5) * h) / H - 0.5));
-      for (let x = 0; x < W; x++) {
-        const sx = Math.min(w - 1, Math.max(0, ((x + 0.5) * w) / W - 0.5));
-        const to = 2 * (c * n + y * W + x);
-        out.data[to] = bilinear(re, h, w, sy, sx);
-        out.data[to + 1] = bilinear(im, h, w, sy, sx);
-      }
+    for (let i = 0; i < n; i++) {
+      out.data[2 * (c * n + i)] = bilinear(re, h, w, sy[i]!, sx[i]!);
+      out.data[2 * (c * n + i) + 1] = bilinear(im, h, w, sy[i]!, sx[i]!);
     }
   }
+  normaliseMaps(out);
+  return out;
+}
+
+/** Scales every pixel of maps [C, H, W] so Σ_c |S_c|² = 1 (pixels with no sensitivity stay 0). */
+export function normaliseMaps(maps: CArray): void {
+  const [C, H, W] = maps.shape as [number, number, number];
+  const n = H * W;
   for (let i = 0; i < n; i++) {
     let ss = 0;
-    for (let c = 0; c < C; c++) ss += out.data[2 * (c * n + i)]! ** 2 + out.data[2 * (c * n + i) + 1]! ** 2;
+    for (let c = 0; c < C; c++) ss += maps.data[2 * (c * n + i)]! ** 2 + maps.data[2 * (c * n + i) + 1]! ** 2;
     const s = ss > 1e-12 ? 1 / Math.sqrt(ss) : 0;
     for (let c = 0; c < C; c++) {
-      out.data[2 * (c * n + i)] *= s;
-      out.data[2 * (c * n + i) + 1] *= s;
+      maps.data[2 * (c * n + i)] *= s;
+      maps.data[2 * (c * n + i) + 1] *= s;
     }
   }
-  return out;
 }

@@ -25,12 +25,14 @@ export interface ImageFolderOptions {
   minContent?: number;
   /** Augmentation; `false` for none. */
   augment?: AugmentOptions | false;
+  /** Skip files whose path relative to `dir` matches this (label maps and masks that sit beside the images). */
+  exclude?: RegExp;
 }
 
 const SMALLEST_PLANE = 16;
 
 /** Every image volume under `dir` (recursively), with the file each came from. */
-export async function loadFolderVolumes(dir: string): Promise<{ volumes: ImageVolume[]; files: string[] }> {
+export async function loadFolderVolumes(dir: string, exclude?: RegExp): Promise<{ volumes: ImageVolume[]; files: string[] }> {
   const st = statSync(dir, { throwIfNoEntry: false });
   if (!st?.isDirectory()) throw fileError(dir, st ? 'not a folder' : 'no such folder');
   const volumes: ImageVolume[] = [];
@@ -45,6 +47,7 @@ export async function loadFolderVolumes(dir: string): Promise<{ volumes: ImageVo
     for (const e of entries) {
       if (!e.isFile || e.name.startsWith('.')) continue;
       const p = e.path;
+      if (exclude?.test(relative(dir, p))) continue;
       const format = detectFormat(p);
       if (format === 'dicom') dicomHere = true;
       else if (format === 'nifti' || format === 'png' || format === 'hdf5' || format === 'cfl') {
@@ -99,6 +102,7 @@ export class ImageFolderGenerator implements ImageGenerator {
       dir: opts.dir,
       planes: opts.planes ?? 'stored',
       minContent: opts.minContent ?? 0.15,
+      ...(opts.exclude ? { exclude: opts.exclude.source } : {}),
       augment,
       eligiblePlanes: planes.length,
       volumes: volumes.map((v, i) => ({ file: relative(opts.dir, files[i]!) || '.', shape: v.shape, spacing: v.spacing, format: v.source.format })),
@@ -106,7 +110,7 @@ export class ImageFolderGenerator implements ImageGenerator {
   }
 
   static async load(opts: ImageFolderOptions): Promise<ImageFolderGenerator> {
-    const { volumes, files } = await loadFolderVolumes(opts.dir);
+    const { volumes, files } = await loadFolderVolumes(opts.dir, opts.exclude);
     const planes = eligiblePlanes(volumes, opts.planes ?? 'stored', opts.minContent ?? 0.15);
     if (planes.length === 0) throw fileError(opts.dir, 'no slice has enough object in it (lower minContent?)');
     const augment = opts.augment === false ? NO_AUGMENT : { ...(opts.augment ?? {}) };

@@ -1,0 +1,154 @@
+/**
+ * How the shipped MoDL (checkpoints/modl) is trained, as one resumable job:
+ *
+ *   1. pairs simulated on the fly from every real volume in ../shared/data/images
+ *      (all planes, augmented, head-sized fields of view at 160–320 per side), with
+ *      real ESPIRiT coil maps (of `brain_8coil_poisson8x`, placed anew per pair) or
+ *      birdcage arrays, real-scan noise levels and the masks users have
+ *      (nn/simulated-source.ts; 1D masks train on exact 112-row readout windows);
+ *   2. the curriculum below, K=1 then more stages, each stage continuing the last;
+ *   3. every epoch: validation on held-out simulated pairs and on the real, fully
+ *      sampled case at 4×, 6× and 8× (nn/real-validation.ts; nothing of it is
+ *      used for training), kept in each stage's train.jsonl.
+ *
+ * The run lives in checkpoints/modl-training (weights, Adam moments, step and
+ * seed of the newest epoch of each stage, ~2 MB), committed to the repository,
+ * so that separate runs on a small CPU add up to one long run:
+ *
+ *   npm run build && node dist/pipelines/train-shipped.js [--run DIR] [--until-minutes M]
+ *
+ * continues exactly where the committed state stopped. `--export` writes the
+ * newest checkpoint of the last stage reached to checkpoints/modl.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { initBackend } from '../src/backend/index.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/nn/checkpoint.js';
+import { DEFAULT_MODL_CONFIG, Modl } from '../src/nn/modl.js';
+import { loadRealCase, realCaseSource } from '../src/nn/real-validation.js';
+import { SHIPPED_RECIPE, simulatedSource } from '../src/nn/simulated-source.js';
+import { resolveCheckpoint, train, type EpochInfo, type PairSource } from '../src/nn/train.js';
+import { coilMapsFromKspace } from '../src/synth/coil-bank.js';
+import { ImageFolderGenerator } from '../src/synth/images.js';
+import { packageRoot } from '../src/util/paths.js';
+
+export interface CurriculumStage {
+  name: string;
+  stages: number;
+  epochs: number;
+  stepsPerEpoch: number;
+  learningRate: number;
+  batchSize: number;
+}
+
+/** The shipped recipe's curriculum (MoDL: K=1, then the full network from it). */
+export const CURRICULUM: CurriculumStage[] = [
+  { name: 'k1', stages: 1, epochs: 12, stepsPerEpoch: 100, learningRate: 1e-3, batchSize: 1 },
+  { name: 'k5', stages: 5, epochs: 80, stepsPerEpoch: 25, learningRate: 5e-4, batchSize: 1 },
+];
+
+export const TRAINING_SEED = 2026;
+/** Label maps beside the images in ../shared/data/images (ITK's k-means segmentation and skull-strip labels). */
+const IMAGE_EXCLUDE = /Segmentation|SkullStrip/;
+/** Distinct simulated training pairs (the data order of every epoch is a seeded permutation of them). */
+const TRAIN_PAIRS = 200_000;
+
+export interface TrainShippedOptions {
+  runDir: string;
+  sharedData: string;
+  /** Stop (after the epoch that passes it) once this many minutes have gone by. */
+  untilMinutes?: number;
+  log?: (line: string) => void;
+}
+
+function latestEpoch(dir: string): number {
+  const latest = join(dir, 'latest.json');
+  return existsSync(latest) ? (JSON.parse(readFileSync(latest, 'utf8')) as { epoch: number }).epoch : 0;
+}
+
+/** Training and validation data of the recipe (validation pairs use their own seed). */
+export async function shippedData(sharedData: string): Promise<{ train: PairSource; synthValidation: PairSource; real: Record<string, PairSource>; provenance: unknown }> {
+  const images = await ImageFolderGenerator.load({
+    dir: join(sharedData, 'images'),
+    planes: 'all',
+    exclude: IMAGE_EXCLUDE,
+    augment: { zoom: [0.85, 1.3], rotationDeg: 15, gamma: [0.7, 1.45] },
+  });
+  const bankFile = join(sharedData, 'kspace', 'brain_8coil_poisson8x.cfl');
+  const bank = await coilMapsFromKspace(bankFile, 180, 230);
+  const common = { images, coilMaps: [bank.maps], recipe: SHIPPED_RECIPE };
+  const train = simulatedSource({ ...common, seed: TRAINING_SEED, length: TRAIN_PAIRS });
+  const synthValidation = simulatedSource({ ...common, seed: TRAINING_SEED + 1, length: 8 });
+  const realCase = loadRealCase(join(sharedData, 'kspace'));
+  const real = Object.fromEntries([4, 6, 8].map((R) => [`real-${R}x`, realCaseSource(realCase, { accelerations: [R], seeds: [0], mapSets: 2 })]));
+  return { train, synthValidation, real, provenance: { train: train.describe(), coilMaps: bank.source } };
+}
+
+/** Runs (or continues) the curriculum; returns the history of the last stage that ran. */
+export async function trainShipped(o: TrainShippedOptions): Promise<EpochInfo[]> {
+  const log = o.log ?? console.log;
+  const started = Date.now();
+  const data = await shippedData(o.sharedData);
+  let history: EpochInfo[] = [];
+  for (const [s, stage] of CURRICULUM.entries()) {
+    const dir = join(o.runDir, stage.name);
+    if (latestEpoch(dir) >= stage.epochs) continue;
+    const init = s === 0 ? null : join(o.runDir, CURRICULUM[s - 1]!.name);
+    const model = init
+      ? loadCheckpoint(resolveCheckpoint(init)).model
+      : Modl.create({ ...DEFAULT_MODL_CONFIG, stages: 1 }, TRAINING_SEED);
+    let stop = false;
+    const result = await train({
+      outDir: dir, train: data.train, validation: data.synthValidation, validationSets: data.real,
+      model, stages: stage.stages, epochs: stage.epochs, stepsPerEpoch: stage.stepsPerEpoch,
+      batchSize: stage.batchSize, learningRate: stage.learningRate, clipNorm: 1, loss: 'mse',
+      seed: TRAINING_SEED, resume: true, keepCheckpoints: 1,
+      trainedOn: { ...(data.provenance as object), curriculumStage: stage, init },
+      onStep(st) {
+        if (st.step % 10 === 0) log(`${stage.name} epoch ${st.epoch} step ${st.step}/${st.stepsPerEpoch} loss ${st.loss.toExponential(3)} λ ${st.lambda.toFixed(4)} ${st.ms.toFixed(0)} ms`);
+      },
+      onEpoch(e) {
+        const f = (m: { psnr: number; ssim: number }) => `${m.psnr.toFixed(2)}/${m.ssim.toFixed(3)}`;
+        const real = Object.entries(e.validationSets ?? {}).map(([k, v]) => `${k} ${f(v.modl)} (zf ${f(v.zeroFilled)})`).join(', ');
+        log(`${stage.name} epoch ${e.epoch}/${e.epochs}: loss ${e.trainLoss.toExponential(3)}; synthetic ${f(e.validation.modl)} (zf ${f(e.validation.zeroFilled)}); ${real}; ${e.trainSeconds?.toFixed(0)} s`);
+        if (o.untilMinutes !== undefined && (Date.now() - started) / 60_000 > o.untilMinutes) stop = true;
+      },
+      shouldStop: () => stop,
+    });
+    history = result.history;
+    result.model.dispose();
+    if (stop || latestEpoch(dir) < stage.epochs) break;
+  }
+  return history;
+}
+
+/** Copies the newest checkpoint of the furthest stage to `to` (the shipped checkpoint). */
+export async function exportShipped(runDir: string, to: string): Promise<string> {
+  const reached = [...CURRICULUM].reverse().find((s) => latestEpoch(join(runDir, s.name)) > 0);
+  if (!reached) throw new Error(`${runDir}: no stage has a checkpoint yet`);
+  const from = resolveCheckpoint(join(runDir, reached.name));
+  const { model, meta } = loadCheckpoint(from);
+  await saveCheckpoint(to, model, { meta: { trainedOn: { ...(meta.trainedOn as object), exportedFrom: from }, training: meta.training, validation: meta.validation } });
+  model.dispose();
+  return from;
+}
+
+const isMain = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\/dist\//, '/dist/'));
+if (isMain) {
+  const { values } = parseArgs({
+    options: {
+      run: { type: 'string', default: join(packageRoot(), 'checkpoints', 'modl-training') },
+      data: { type: 'string', default: join(packageRoot(), '..', 'shared', 'data') },
+      'until-minutes': { type: 'string' },
+      export: { type: 'boolean' },
+    },
+  });
+  const backend = await initBackend({});
+  console.log(`backend: ${backend.description}`);
+  if (values.export) {
+    console.log(`exported ${await exportShipped(values.run!, join(packageRoot(), 'checkpoints', 'modl'))}`);
+  } else {
+    await trainShipped({ runDir: values.run!, sharedData: values.data!, untilMinutes: values['until-minutes'] ? Number(values['until-minutes']) : undefined });
+  }
+}
