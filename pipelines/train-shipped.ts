@@ -21,10 +21,10 @@
  * newest checkpoint of the last stage reached to checkpoints/modl.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../src/backend/index.js';
-import { loadCheckpoint, saveCheckpoint } from '../src/nn/checkpoint.js';
+import { loadCheckpoint, loadTrainingState, saveCheckpoint } from '../src/nn/checkpoint.js';
 import { DEFAULT_MODL_CONFIG, Modl } from '../src/nn/modl.js';
 import { loadRealCase, realCaseSource } from '../src/nn/real-validation.js';
 import { SHIPPED_RECIPE, simulatedSource } from '../src/nn/simulated-source.js';
@@ -45,7 +45,7 @@ export interface CurriculumStage {
 /** The shipped recipe's curriculum (MoDL: K=1, then the full network from it). */
 export const CURRICULUM: CurriculumStage[] = [
   { name: 'k1', stages: 1, epochs: 12, stepsPerEpoch: 100, learningRate: 1e-3, batchSize: 1 },
-  { name: 'k5', stages: 5, epochs: 80, stepsPerEpoch: 25, learningRate: 5e-4, batchSize: 1 },
+  { name: 'k5', stages: 5, epochs: 40, stepsPerEpoch: 50, learningRate: 5e-4, batchSize: 1 },
 ];
 
 export const TRAINING_SEED = 2026;
@@ -123,13 +123,34 @@ export async function trainShipped(o: TrainShippedOptions): Promise<EpochInfo[]>
   return history;
 }
 
-/** Copies the newest checkpoint of the furthest stage to `to` (the shipped checkpoint). */
-export async function exportShipped(runDir: string, to: string): Promise<string> {
+/** Each stage's record: steps, wall time and the validation curve (synthetic and real) of every epoch so far. */
+export function curriculumRecord(runDir: string): unknown[] {
+  return CURRICULUM.filter((s) => latestEpoch(join(runDir, s.name)) > 0).map((stage) => {
+    const state = loadTrainingState(resolveCheckpoint(join(runDir, stage.name)))?.state as { globalStep: number; history: EpochInfo[] } | undefined;
+    const history = state?.history ?? [];
+    const round = (m: { psnr: number; ssim: number }) => ({ psnr: +m.psnr.toFixed(3), ssim: +m.ssim.toFixed(4) });
+    return {
+      ...stage,
+      epochsDone: history.length,
+      steps: state?.globalStep ?? 0,
+      trainHours: +(history.reduce((t, e) => t + (e.trainSeconds ?? 0), 0) / 3600).toFixed(2),
+      curve: history.map((e) => ({
+        epoch: e.epoch,
+        synthetic: round(e.validation.modl),
+        ...Object.fromEntries(Object.entries(e.validationSets ?? {}).map(([k, v]) => [k, round(v.modl)])),
+      })),
+    };
+  });
+}
+
+/** Writes the newest checkpoint of the furthest stage to `to` (the shipped checkpoint), with the whole curriculum's record. */
+export async function exportShipped(runDir: string, to: string, realScores?: unknown): Promise<string> {
   const reached = [...CURRICULUM].reverse().find((s) => latestEpoch(join(runDir, s.name)) > 0);
   if (!reached) throw new Error(`${runDir}: no stage has a checkpoint yet`);
   const from = resolveCheckpoint(join(runDir, reached.name));
   const { model, meta } = loadCheckpoint(from);
-  await saveCheckpoint(to, model, { meta: { trainedOn: { ...(meta.trainedOn as object), exportedFrom: from }, training: meta.training, validation: meta.validation } });
+  const trainedOn = { ...(meta.trainedOn as object), exportedFrom: relative(packageRoot(), from), pipeline: 'pipelines/train-shipped.ts', curriculum: curriculumRecord(runDir) };
+  await saveCheckpoint(to, model, { meta: { trainedOn, training: meta.training, validation: realScores ? { real: realScores, ...(meta.validation as object) } : meta.validation } });
   model.dispose();
   return from;
 }
