@@ -73,9 +73,10 @@ export interface CflSliceLayout {
  * Reads a single-slice BART array with coils in dim 3 (k-space [.., C] or
  * sensitivity maps) as row-major [C, H, W]. The slice may occupy any two of
  * the spatial dims 0–2 (the third must be 1); W is the faster-varying one,
- * so no data moves. Maps with several ESPIRiT sets (dim 4) yield the first set.
+ * so no data moves. Maps with several ESPIRiT sets (dim 4) yield the first set,
+ * or with `allSets` every set as [S, C, H, W] (when there is more than one).
  */
-export function loadCflSlice(path: string): { kspace: CArray; layout: CflSliceLayout; sets: number } {
+export function loadCflSlice(path: string, opts: { allSets?: boolean } = {}): { kspace: CArray; layout: CflSliceLayout; sets: number } {
   const { dims, array } = readCfl(path);
   const d = [...dims, ...new Array(Math.max(0, 16 - dims.length)).fill(1)] as number[];
   const spatial = [0, 1, 2].filter((i) => d[i]! > 1);
@@ -87,16 +88,17 @@ export function loadCflSlice(path: string): { kspace: CArray; layout: CflSliceLa
   const [wDim, hDim] = spatial as [number, number];
   const C = d[3]!, H = d[hDim]!, W = d[wDim]!;
   const one = 2 * C * H * W;
+  const S = d[4]!;
   return {
-    kspace: { data: array.data.subarray(0, one), shape: [C, H, W] },
+    kspace: opts.allSets && S > 1 ? { data: array.data.subarray(0, S * one), shape: [S, C, H, W] } : { data: array.data.subarray(0, one), shape: [C, H, W] },
     layout: { dims, hDim, wDim },
-    sets: d[4]!,
+    sets: S,
   };
 }
 
-/** BART dims for an image [H, W] laid out like the slice it came from (coil dim dropped). */
-export function imageDimsLike(layout: CflSliceLayout, H: number, W: number): number[] {
-  const dims = [1, 1, 1];
+/** BART dims for an image [H, W] (or [S, H, W]: map sets in dim 4) laid out like the slice it came from (coil dim dropped). */
+export function imageDimsLike(layout: CflSliceLayout, H: number, W: number, sets = 1): number[] {
+  const dims = sets > 1 ? [1, 1, 1, 1, sets] : [1, 1, 1];
   dims[layout.hDim] = H;
   dims[layout.wDim] = W;
   return dims;

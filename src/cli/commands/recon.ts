@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import type { Command } from '../command.js';
 import { numberOption, parseCommandArgs } from '../args.js';
-import { assertFinite, cabs, type CArray } from '../../physics/complex.js';
+import { assertFinite, type CArray } from '../../physics/complex.js';
 import { espiritMaps } from '../../physics/espirit.js';
 import { checkSenseShapes, maskFromKspace } from '../../physics/sense.js';
+import { reconMagnitude } from '../../physics/recon.js';
 import { cflBase, imageDimsLike, loadCflSlice, writeCfl } from '../../io/cfl.js';
 import { writePng } from '../../io/png.js';
 import { isMethod, METHODS, reconstruct, type ReconMethod } from '../../recon/methods.js';
@@ -28,7 +29,8 @@ A study (k-space: .cfl, fastMRI .h5, complex NIfTI; images: DICOM/NIfTI with --s
                  cgsense:     CG-SENSE, argmin ‖Ax − y‖² + λ‖x‖² (like bart pics -l2 -r λ)
                  modl:        the MoDL network of --checkpoint (default: the shipped one)
   --kspace       multi-coil k-space, BART dims with the slice in two of dims 0-2, coils in dim 3
-  --maps         coil sensitivities with the k-space's dims (first ESPIRiT set used);
+  --maps         coil sensitivities with the k-space's dims; several ESPIRiT sets in dim 4 (ecalib -m2)
+                 give soft-SENSE, one image per set in the output's dim 4 (as bart pics), PNG = their RSS;
                  default: ESPIRiT maps from the k-space's calibration region (like bart ecalib -m1)
   --mask         sampling pattern (1 = sampled); default: the non-zero pattern of the k-space
   --lambda       CG-SENSE Tikhonov weight λ (default 0.001; AᴴA has spectrum in [0, 1])
@@ -105,9 +107,9 @@ async function reconCfl(values: Values): Promise<void> {
   const [C, H, W] = kspace.shape as [number, number, number];
   let maps: CArray;
   if (values.maps) {
-    const m = loadCflSlice(values.maps);
+    // several ESPIRiT map sets (ecalib -m2): soft-SENSE, one image per set, as bart pics
+    const m = loadCflSlice(values.maps, { allSets: true });
     finiteIn(values.maps, m.kspace.data);
-    if (m.sets > 1) console.error(`note: ${values.maps} holds ${m.sets} ESPIRiT map sets; using the first`);
     maps = m.kspace;
     try {
       checkSenseShapes(kspace, maps);
@@ -126,9 +128,10 @@ async function reconCfl(values: Values): Promise<void> {
   const t0 = performance.now();
   const [image] = await reconstruct([{ kspace, maps, mask }], method as ReconMethod, { lambda, iterations, checkpoint: values.checkpoint });
   const ms = performance.now() - t0;
-  writeCfl(out, image!, imageDimsLike(layout, H, W));
+  const sets = maps.shape.length === 4 ? maps.shape[0]! : 1;
+  writeCfl(out, image!, imageDimsLike(layout, H, W, sets));
   const png = values.png ?? `${out}.png`;
-  writePng(png, cabs(image!), H, W);
+  writePng(png, reconMagnitude(image!), H, W);
   console.log(`${method}: ${C} coils, ${H}×${W}, ${(ms / 1000).toFixed(2)} s → ${out}.cfl, ${png}`);
 }
 
