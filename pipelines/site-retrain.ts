@@ -15,6 +15,7 @@
  * again with the same settings. Copy this file and change SITE_RETRAIN_DEFAULTS
  * (or any stage) to build a variant.
  */
+import '../src/generative/generators.js';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadImageVolumes } from '../src/io/detect.js';
@@ -24,10 +25,11 @@ import { loadGenerator, saveGenerator, type GeneratorMeta } from '../src/generat
 import { buildTrainingSet } from '../src/generative/data.js';
 import { reportForCheckpoint } from '../src/generative/report.js';
 import { describeTrainingSet, trainGenerator } from '../src/generative/train.js';
+import { resolveCheckpoint } from '../src/util/fs.js';
 import type { VaeConfig } from '../src/generative/vae.js';
 import { loadCheckpoint } from '../src/nn/checkpoint.js';
 import { datasetSources, limit } from '../src/nn/sources.js';
-import { resolveCheckpoint, train } from '../src/nn/train.js';
+import { train } from '../src/nn/train.js';
 import { cabs } from '../src/physics/complex.js';
 import { reconstruct, type ReconMethod } from '../src/recon/methods.js';
 import { volumeMetrics, writeComparisonFigures, writeReport, type MethodResult } from '../src/recon/outputs.js';

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import '../generative/generators.js';
 import { ModlError } from '../util/errors.js';
 import type { Command } from './command.js';
 

@@ -9,11 +9,11 @@
  * ships in checkpoints/) holds just the decoder or generator weights. Folders are written under a temporary
  * name and renamed when complete (as src/nn/checkpoint.ts does).
  */
-import { existsSync, renameSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { fileError } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { writeFileAtomic, writeFolderAtomic } from '../util/fs.js';
 import { readJson, readWeights, writeWeights } from '../util/tfjs-weights.js';
 import { createModel, type GenerativeConfig, type GenerativeModel, type OptimizerState } from './model.js';
 
@@ -48,32 +48,28 @@ const selects = (prefixes: string[]) => (name: string) => prefixes.some((p) => n
 
 /** Writes a complete checkpoint folder atomically. */
 export async function saveGenerator(dir: string, model: GenerativeModel, opts: SaveOptions = {}): Promise<void> {
-  const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
   const samplingOnly = opts.samplingOnly === true;
   const named = Object.fromEntries(Object.entries(model.params.named()).filter(([n]) => !samplingOnly || selects(model.samplingWeights)(n)));
-  await writeWeights(tmp, 'model.json', 'weights.bin', named, { format: GENERATOR_FORMAT, kind: model.kind, config: model.config, samplingOnly });
-  const meta: GeneratorMeta = {
-    format: GENERATOR_FORMAT,
-    version: 1,
-    kind: model.kind,
-    created: new Date().toISOString(),
-    config: model.config,
-    parameters: model.parameterCounts(),
-    flopsPerImage: model.flopsPerImage(),
-    trainingSet: opts.trainingSet,
-    training: opts.training,
-  };
-  writeFileAtomic(join(tmp, 'generator.json'), JSON.stringify(meta, null, 2));
-  if (opts.resumable) {
-    const opt = model.optimizerState();
-    await writeWeights(tmp, 'optimizer.json', 'optimizer.bin', opt.tensors, { format: 'modl-optimizer', steps: opt.steps });
-    writeFileAtomic(join(tmp, 'state.json'), JSON.stringify(opts.resumable.state, null, 2));
-  }
-  const old = `${dir}.old-${process.pid}`;
-  if (existsSync(dir)) renameSync(dir, old);
-  renameSync(tmp, dir);
-  rmSync(old, { recursive: true, force: true });
+  await writeFolderAtomic(dir, async (tmp) => {
+    await writeWeights(tmp, 'model.json', 'weights.bin', named, { format: GENERATOR_FORMAT, kind: model.kind, config: model.config, samplingOnly });
+    const meta: GeneratorMeta = {
+      format: GENERATOR_FORMAT,
+      version: 1,
+      kind: model.kind,
+      created: new Date().toISOString(),
+      config: model.config,
+      parameters: model.parameterCounts(),
+      flopsPerImage: model.flopsPerImage(),
+      trainingSet: opts.trainingSet,
+      training: opts.training,
+    };
+    writeFileAtomic(join(tmp, 'generator.json'), JSON.stringify(meta, null, 2));
+    if (opts.resumable) {
+      const opt = model.optimizerState();
+      await writeWeights(tmp, 'optimizer.json', 'optimizer.bin', opt.tensors, { format: 'modl-optimizer', steps: opt.steps });
+      writeFileAtomic(join(tmp, 'state.json'), JSON.stringify(opts.resumable.state, null, 2));
+    }
+  });
 }
 
 /** Loads a checkpoint folder: the model (weights assigned) and its generator.json. */

@@ -16,7 +16,7 @@
  */
 import { join } from 'node:path';
 import { writePng, writePngTiles } from '../io/png.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { resolveCheckpoint, writeFileAtomic } from '../util/fs.js';
 import { Rng } from '../util/random.js';
 import { existsSync } from 'node:fs';
 import { fileError } from '../util/errors.js';
@@ -25,7 +25,7 @@ import { buildTrainingSet, heldOutSpec, image, type TrainingSet, type TrainingSe
 import type { GenerativeModel } from './model.js';
 import { COLORS, linePlot, mosaic } from './plot.js';
 import { histogram, histogramDistance, meanPowerSpectrum2d, median, nearestNeighbours, quantile, radialAverage, spectralExcess, spectrumDistanceDb } from './stats.js';
-import { generateImages, resolveGeneratorCheckpoint } from './train.js';
+import { generateImages } from './train.js';
 
 type SpectralExcess = ReturnType<typeof spectralExcess>;
 
@@ -241,7 +241,7 @@ export interface CheckpointReportOptions {
 
 /** Loads a checkpoint, rebuilds its training set from generator.json and writes the quality report. */
 export async function reportForCheckpoint(dir: string, opts: CheckpointReportOptions = {}): Promise<{ numbers: QualityNumbers; outDir: string }> {
-  const checkpoint = resolveGeneratorCheckpoint(dir);
+  const checkpoint = resolveCheckpoint(dir);
   const { model, meta } = await loadGenerator(checkpoint);
   try {
     const recorded = (meta.trainingSet as { spec?: TrainingSetSpec } | undefined)?.spec;

@@ -21,7 +21,8 @@ import { shippedCheckpoint } from '../util/paths.js';
 import { Rng } from '../util/random.js';
 import { loadGenerator, type GeneratorMeta } from './checkpoint.js';
 import type { GenerativeModel, GeneratorKind } from './model.js';
-import { generateImages, resolveGeneratorCheckpoint } from './train.js';
+import { generateImages } from './train.js';
+import { resolveCheckpoint } from '../util/fs.js';
 
 /** Resamples a square S×S image into H×W: the largest centred square that fits, bilinear, zero outside. */
 export function resampleSquare(img: Float32Array, S: number, [H, W]: [number, number]): Float32Array {
@@ -82,7 +83,7 @@ export class LearnedGenerator implements ImageGenerator {
 export async function learnedGenerator(kind: GeneratorKind, options: Record<string, unknown>): Promise<ImageGenerator> {
   const given = options.checkpoint;
   if (given !== undefined && (typeof given !== 'string' || given === '')) throw new ModlError(`${kind}: checkpoint must be a folder path`);
-  const checkpoint = resolveGeneratorCheckpoint(resolve(given ?? shippedCheckpoint(kind)));
+  const checkpoint = resolveCheckpoint(resolve(given ?? shippedCheckpoint(kind)));
   if (!currentBackend()) {
     const str = (v: unknown) => (v === undefined ? undefined : String(v));
     await initBackend(parseBackendOptions({ backend: str(options.backend), threads: str(options.threads) }));

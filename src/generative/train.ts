@@ -15,7 +15,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { writeFileAtomic } from '../util/fs.js';
+import { resolveCheckpoint, writeFileAtomic } from '../util/fs.js';
 import { Rng } from '../util/random.js';
 import { loadGenerator, loadTrainingState, saveGenerator } from './checkpoint.js';
 import type { TrainingSet } from './data.js';
@@ -52,13 +52,6 @@ interface TrainState { epoch: number; globalStep: number; seconds: number; seed:
 
 const LATEST = 'latest.json';
 
-/** The checkpoint a run folder's latest.json points at, or the folder itself. */
-export function resolveGeneratorCheckpoint(dir: string): string {
-  const latest = join(dir, LATEST);
-  if (existsSync(latest) && !existsSync(join(dir, 'model.json'))) return join(dir, JSON.parse(readFileSync(latest, 'utf8')).checkpoint);
-  return dir;
-}
-
 /** Standard normal values from an Rng seeded by (seed, step). */
 export function stepNoise(seed: number, step: number, n: number): Float32Array {
   const rng = new Rng(seed * 1_000_003 + step * 7919 + 17);
@@ -93,7 +86,7 @@ export async function trainGenerator(opts: TrainGeneratorOptions): Promise<{ mod
   let state: TrainState = { epoch: 0, globalStep: 0, seconds: 0, seed: opts.seed, history: [] };
 
   if (opts.resume && existsSync(join(outDir, LATEST))) {
-    const dir = resolveGeneratorCheckpoint(outDir);
+    const dir = resolveCheckpoint(outDir);
     const saved = loadTrainingState(dir);
     if (saved) {
       model.dispose();

@@ -10,11 +10,11 @@
  * A folder is written under a temporary name and renamed when complete, so a
  * killed process never leaves a half-written checkpoint behind.
  */
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { fileError } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { writeFileAtomic, writeFolderAtomic } from '../util/fs.js';
 import { readWeights, writeWeights } from '../util/tfjs-weights.js';
 import { NORMALISATION } from './batch.js';
 import { Denoiser } from './denoiser.js';
@@ -55,28 +55,24 @@ export interface SaveOptions {
 
 /** Writes a complete checkpoint folder atomically (temporary folder, then rename). */
 export async function saveCheckpoint(dir: string, model: Modl, opts: SaveOptions = {}): Promise<void> {
-  const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
   const config = model.config;
-  await writeWeights(tmp, 'model.json', 'weights.bin', model.namedWeights(), { format: CHECKPOINT_FORMAT, config });
-  const meta: CheckpointMeta = {
-    format: CHECKPOINT_FORMAT,
-    version: 1,
-    architecture: { name: 'MoDL', denoiser: config.denoiser, sharedWeights: true },
-    stages: config.stages,
-    cgIterations: config.cgIterations,
-    lambda: config.lambda,
-    normalisation: NORMALISATION,
-    created: new Date().toISOString(),
-    ...opts.meta,
-  };
-  writeFileAtomic(join(tmp, 'modl.json'), JSON.stringify(meta, null, 2));
-  if (opts.optimizer) await writeWeights(tmp, 'optimizer.json', 'optimizer.bin', opts.optimizer, { format: 'modl-optimizer' });
-  if (opts.state !== undefined) writeFileAtomic(join(tmp, 'state.json'), JSON.stringify(opts.state, null, 2));
-  const old = `${dir}.old-${process.pid}`;
-  if (existsSync(dir)) renameSync(dir, old);
-  renameSync(tmp, dir);
-  rmSync(old, { recursive: true, force: true });
+  await writeFolderAtomic(dir, async (tmp) => {
+    await writeWeights(tmp, 'model.json', 'weights.bin', model.namedWeights(), { format: CHECKPOINT_FORMAT, config });
+    const meta: CheckpointMeta = {
+      format: CHECKPOINT_FORMAT,
+      version: 1,
+      architecture: { name: 'MoDL', denoiser: config.denoiser, sharedWeights: true },
+      stages: config.stages,
+      cgIterations: config.cgIterations,
+      lambda: config.lambda,
+      normalisation: NORMALISATION,
+      created: new Date().toISOString(),
+      ...opts.meta,
+    };
+    writeFileAtomic(join(tmp, 'modl.json'), JSON.stringify(meta, null, 2));
+    if (opts.optimizer) await writeWeights(tmp, 'optimizer.json', 'optimizer.bin', opts.optimizer, { format: 'modl-optimizer' });
+    if (opts.state !== undefined) writeFileAtomic(join(tmp, 'state.json'), JSON.stringify(opts.state, null, 2));
+  });
 }
 
 /** Loads a checkpoint folder (model.json + weights.bin + modl.json). */

@@ -9,7 +9,7 @@ import type { CArray } from '../physics/complex.js';
 import { prepareBatch, unbatch, type ReconSample } from './batch.js';
 import { loadCheckpoint, type CheckpointMeta } from './checkpoint.js';
 import type { Modl } from './modl.js';
-import { resolveCheckpoint } from './train.js';
+import { resolveCheckpoint } from '../util/fs.js';
 
 export class ModlReconstructor {
   private constructor(readonly model: Modl, readonly meta: CheckpointMeta, readonly path: string) {}

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { CG_SENSE_DEFAULTS, cgSense, reconMagnitude } from '../physics/recon.js';
 import { imageMetrics, type Metrics } from '../physics/metrics.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { resolveCheckpoint, writeFileAtomic } from '../util/fs.js';
 import { Rng } from '../util/random.js';
 import { Adam } from './adam.js';
 import { prepareBatch, unbatch, type ReconSample } from './batch.js';
@@ -72,13 +72,6 @@ export interface ValidationResult { modl: Metrics; zeroFilled: Metrics; cgsense:
 interface TrainState { epoch: number; globalStep: number; adamSteps: number; stages: number; seed: number; history: EpochInfo[] }
 
 const LATEST = 'latest.json';
-
-/** The checkpoint folder a run folder points at (or the folder itself). */
-export function resolveCheckpoint(dir: string): string {
-  const latest = join(dir, LATEST);
-  if (existsSync(latest) && !existsSync(join(dir, 'model.json'))) return join(dir, JSON.parse(readFileSync(latest, 'utf8')).checkpoint);
-  return dir;
-}
 
 /** Removes all but the newest `keep` epoch-NNNN folders of a run. */
 function pruneCheckpoints(dir: string, keep: number): void {

@@ -1,9 +1,10 @@
 /**
  * Image generators: where the magnitude images of a synthetic dataset come
  * from. Built in: `phantom` (procedural brain, signal equations) and `images`
- * (slices of a folder of DICOM/NIfTI with augmentation). Learned generators
- * (VAE, GAN) plug in the same way: a module calls registerGenerator and gets
- * one import line in generators.ts.
+ * (slices of a folder of DICOM/NIfTI with augmentation), registered below.
+ * Learned generators (VAE, GAN) live a floor higher and register themselves
+ * the same way when src/generative/generators.ts is imported (the CLI and the
+ * package root do).
  *
  * A generator is created from JSON-serialisable options, so that each worker
  * thread can create its own copy (`runsIn: 'worker'`, the default). A generator
@@ -51,27 +52,17 @@ export function registerGenerator(
   registry.set(name, { factory, runsIn: opts.runsIn ?? 'worker', description: opts.description ?? '' });
 }
 
-let builtins: Promise<unknown> | undefined;
-
-/** Registers the generators listed in generators.ts (once per thread). */
-export async function loadBuiltinGenerators(): Promise<void> {
-  builtins ??= import('./generators.js');
-  await builtins;
-}
-
-export async function generatorEntry(name: string): Promise<GeneratorEntry> {
-  await loadBuiltinGenerators();
+export function generatorEntry(name: string): GeneratorEntry {
   const entry = registry.get(name);
   if (!entry) throw new ModlError(`unknown image generator '${name}' (available: ${[...registry.keys()].join(', ')})`);
   return entry;
 }
 
 export async function createGenerator(name: string, options: GeneratorOptions = {}): Promise<ImageGenerator> {
-  return (await generatorEntry(name)).factory(options);
+  return generatorEntry(name).factory(options);
 }
 
-export async function listGenerators(): Promise<{ name: string; description: string }[]> {
-  await loadBuiltinGenerators();
+export function listGenerators(): { name: string; description: string }[] {
   return [...registry].map(([name, e]) => ({ name, description: e.description }));
 }
 
@@ -89,3 +80,10 @@ export async function sampleImages(
   });
   return result;
 }
+
+registerGenerator('phantom', async (o) => (await import('./phantom-generator.js')).phantomGenerator(o), {
+  description: 'procedural brain phantom (tissue classes, T1/T2/PD, signal equations); no download',
+});
+registerGenerator('images', async (o) => (await import('./images.js')).imageFolderGenerator(o), {
+  description: 'slices of the DICOM/NIfTI images in a folder (--images DIR), augmented',
+});

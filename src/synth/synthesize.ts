@@ -72,7 +72,7 @@ export async function synthesize(o: SynthesizeOptions): Promise<SynthesizeResult
   const pending = jobs.filter((j) => !keptIndex.has(j.index));
   if (manifest && kept.length > 0) log(`resuming: ${kept.length} of ${jobs.length} shards already done`);
 
-  const entry = await generatorEntry(p.generator.name);
+  const entry = generatorEntry(p.generator.name);
   const workers = Math.min(o.workers ?? availableParallelism(), pending.length);
   // the generator lives here when it must (runsIn 'main') or when there are no worker threads
   const local = pending.length > 0 && (entry.runsIn === 'main' || workers === 0)

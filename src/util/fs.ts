@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
 /**
@@ -29,6 +29,32 @@ export async function withAtomicPath<T>(path: string, write: (tmp: string) => Pr
     rmSync(tmp, { force: true, recursive: true });
     throw e;
   }
+}
+
+/**
+ * Writes a folder atomically: `write` fills a temporary folder beside `dir`,
+ * which then replaces `dir` (the old one is moved aside first and removed last).
+ */
+export async function writeFolderAtomic(dir: string, write: (tmp: string) => Promise<void>): Promise<void> {
+  const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  try {
+    await write(tmp);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  const old = `${dir}.old-${process.pid}`;
+  if (existsSync(dir)) renameSync(dir, old);
+  renameSync(tmp, dir);
+  rmSync(old, { recursive: true, force: true });
+}
+
+/** The checkpoint folder a training run's latest.json points at, or `dir` itself when it is a checkpoint. */
+export function resolveCheckpoint(dir: string): string {
+  const latest = join(dir, 'latest.json');
+  if (existsSync(latest) && !existsSync(join(dir, 'model.json'))) return join(dir, (JSON.parse(readFileSync(latest, 'utf8')) as { checkpoint: string }).checkpoint);
+  return dir;
 }
 
 export interface FolderEntry {

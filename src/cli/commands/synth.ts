@@ -76,7 +76,7 @@ const synth: Command = {
     });
     const out = requireOption('synth', 'out', values.out);
     const name = values.generator ?? (values.images ? 'images' : 'phantom');
-    const known = (await listGenerators()).map((g) => g.name);
+    const known = listGenerators().map((g) => g.name);
     if (!known.includes(name)) throw new ModlError(`synth: unknown --generator '${name}' (available: ${known.join(', ')})`);
     const options = generatorOptions(name, values);
     const int = (v: number) => Number.isInteger(v) && v >= 0;

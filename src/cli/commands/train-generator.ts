@@ -14,10 +14,10 @@ import { DEFAULT_GAN, type Gan, type GanConfig } from '../../generative/gan.js';
 import type { GenerativeConfig } from '../../generative/model.js';
 import type { NetConfig } from '../../generative/nets.js';
 import { reportForCheckpoint } from '../../generative/report.js';
-import { describeTrainingSet, resolveGeneratorCheckpoint, trainGenerator } from '../../generative/train.js';
+import { describeTrainingSet, trainGenerator } from '../../generative/train.js';
 import { DEFAULT_VAE, type VaeConfig } from '../../generative/vae.js';
 import { fileError, ModlError } from '../../util/errors.js';
-import { writeFileAtomic } from '../../util/fs.js';
+import { resolveCheckpoint, writeFileAtomic } from '../../util/fs.js';
 import { formatDuration, ProgressBar } from '../../util/progress.js';
 
 const usage = `modl train-generator: train a VAE or GAN magnitude-image generator
@@ -180,7 +180,7 @@ const command: Command = {
       async init(m) {
         if (!settings.initGenerator) return;
         // the anchor needs the VAE's encoder: a sampling-only checkpoint is refused
-        const { model: vae } = await loadGenerator(resolveGeneratorCheckpoint(settings.initGenerator), 'vae', { forTraining: (m as Gan).config.reconstructionWeight > 0 });
+        const { model: vae } = await loadGenerator(resolveCheckpoint(settings.initGenerator), 'vae', { forTraining: (m as Gan).config.reconstructionWeight > 0 });
         try {
           (m as Gan).initGeneratorFromVae(vae);
         } catch (e) {

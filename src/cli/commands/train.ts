@@ -6,7 +6,8 @@ import type { MaskKind } from '../../physics/masks.js';
 import { DEFAULT_MODL_CONFIG, Modl } from '../../nn/modl.js';
 import { loadCheckpoint } from '../../nn/checkpoint.js';
 import { concat, datasetSources, kspaceFileSource, limit, remask, type MaskPlan } from '../../nn/sources.js';
-import { resolveCheckpoint, train, type PairSource } from '../../nn/train.js';
+import { train, type PairSource } from '../../nn/train.js';
+import { resolveCheckpoint } from '../../util/fs.js';
 import { ProgressBar } from '../../util/progress.js';
 import { fileError, ModlError } from '../../util/errors.js';
 

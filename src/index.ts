@@ -1,0 +1,57 @@
+/**
+ * modl as a library: `import { … } from 'modl'`.
+ *
+ *   await initBackend();                                   // native → wasm → cpu
+ *   const study = loadStudy('scan.h5');                    // any supported input
+ *   const images = await reconstruct(study.samples, 'modl'); // or 'cgsense', 'zero-filled'
+ *
+ * The same functions the `modl` commands are built from, one floor per group:
+ * file formats, physics (operators, masks, maps, solvers, metrics), synthetic
+ * data, the network and its training, and the study-level reconstruction.
+ */
+import './generative/generators.js';
+
+export { initBackend, currentBackend, BACKEND_CHOICES, type BackendChoice, type BackendOptions, type BackendInfo } from './backend/index.js';
+export { ModlError } from './util/errors.js';
+export { resolveCheckpoint } from './util/fs.js';
+
+// file formats
+export { readCfl, writeCfl, loadCflSlice } from './io/cfl.js';
+export { loadKspace, writeKspaceNifti, type KspaceVolume } from './io/kspace.js';
+export { detectFormat, loadImageVolumes } from './io/detect.js';
+export type { ImageVolume } from './io/volume.js';
+
+// physics
+export type { CArray } from './physics/complex.js';
+export { cabs } from './physics/complex.js';
+export { fft2c, ifft2c } from './physics/fft.js';
+export { SenseOp, maskFromKspace, type NormalOperator } from './physics/sense.js';
+export { makeMask, randomMask1d, equispacedMask1d, poissonDiscMask2d, type MaskKind, type MaskOptions, type SamplingMask } from './physics/masks.js';
+export { espiritMaps, type EspiritOptions, type EspiritResult } from './physics/espirit.js';
+export { birdcageMaps, type BirdcageOptions } from './physics/coils.js';
+export { cgSense, zeroFilledSense, zeroFilledRss, rss, reconMagnitude, CG_SENSE_DEFAULTS, type CgSenseOptions } from './physics/recon.js';
+export { imageMetrics, psnr, ssim, nmse, mse, type Metrics } from './physics/metrics.js';
+
+// synthetic data
+export { simulatePair, type SimulationOptions, type TrainingPair } from './synth/simulate.js';
+export { synthesize, type SynthesizeOptions, type SynthesizeResult } from './synth/synthesize.js';
+export { openDataset, splitDataset, type SynthDataset } from './synth/dataset.js';
+export { registerGenerator, createGenerator, listGenerators, type ImageGenerator } from './synth/generator.js';
+export { PhantomGenerator } from './synth/phantom-generator.js';
+export { ImageFolderGenerator } from './synth/images.js';
+
+// the network
+export { Modl, DEFAULT_MODL_CONFIG, type ModlConfig } from './nn/modl.js';
+export { ModlReconstructor } from './nn/infer.js';
+export { loadCheckpoint, saveCheckpoint, type CheckpointMeta } from './nn/checkpoint.js';
+export { train, type TrainOptions, type PairSource, type EpochInfo } from './nn/train.js';
+export type { ReconSample } from './nn/batch.js';
+export { simulatedSource, SHIPPED_RECIPE } from './nn/simulated-source.js';
+export { trainGenerator } from './generative/train.js';
+
+// studies
+export { loadStudy, type Study, type StudyOptions } from './recon/study.js';
+export { reconstruct, METHODS, type ReconMethod, type MethodSettings } from './recon/methods.js';
+export { loadRealCase } from './nn/real-validation.js';
+export { evaluateRealCase, realCaseTable } from './recon/real-case.js';
+export { shippedCheckpoint } from './util/paths.js';
