@@ -9,7 +9,8 @@
  */
 import { Rng } from '../util/random.js';
 
-export type MaskKind = 'random' | 'equispaced' | 'poisson';
+export const MASK_KINDS = ['random', 'equispaced', 'poisson'] as const;
+export type MaskKind = (typeof MASK_KINDS)[number];
 
 export interface SamplingMask {
   kind: MaskKind;
@@ -140,5 +141,6 @@ export function makeMask(kind: MaskKind, H: number, W: number, o: MaskOptions): 
     case 'random': return randomMask1d(H, W, o);
     case 'equispaced': return equispacedMask1d(H, W, o);
     case 'poisson': return poissonDiscMask2d(H, W, o);
+    default: throw new Error(`unknown mask kind '${String(kind)}' (one of ${MASK_KINDS.join(', ')})`);
   }
 }

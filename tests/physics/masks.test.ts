@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { equispacedMask1d, fractionOf, makeMask, poissonDiscMask2d, randomMask1d } from '../../src/physics/masks.js';
+import { equispacedMask1d, fractionOf, makeMask, poissonDiscMask2d, randomMask1d, type MaskKind } from '../../src/physics/masks.js';
 
 const columnsOf = (mask: Float32Array, H: number, W: number) => {
   const cols = Array.from({ length: W }, (_, x) => mask[x]!);
@@ -59,6 +59,10 @@ describe('2D variable-density Poisson-disc mask', () => {
     };
     expect(density(0.25, 0.5)).toBeGreaterThan(1.5 * density(0.9, 1.2));
     expect(Array.from(makeMask('poisson', H, W, { acceleration: 8, seed: 5, calib: 24 }).mask)).toEqual(Array.from(m.mask));
+  });
+
+  it('refuses a mask kind it does not know, naming the ones it does', () => {
+    expect(() => makeMask('spiral' as MaskKind, 32, 32, { acceleration: 4, seed: 0 })).toThrow(/unknown mask kind 'spiral' \(one of random, equispaced, poisson\)/);
   });
 
   it('has no two samples closer than one pixel outside the calibration block (a Poisson-disc property)', () => {

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import type { Command } from '../command.js';
-import { numberOption, parseCommandArgs } from '../args.js';
+import { choiceOption, numberOption, parseCommandArgs } from '../args.js';
 import { BACKEND_USAGE, backendCliOptions, initBackendFromCli } from '../../backend/index.js';
-import type { MaskKind } from '../../physics/masks.js';
+import { MASK_KINDS, type MaskKind } from '../../physics/masks.js';
 import { DEFAULT_MODL_CONFIG, Modl } from '../../nn/modl.js';
 import { loadCheckpoint } from '../../nn/checkpoint.js';
 import { concat, datasetSources, kspaceFileSource, limit, remask, type MaskPlan } from '../../nn/sources.js';
@@ -51,8 +51,8 @@ export function parseMaskSpec(spec: string, seed: number): MaskPlan {
   const m = /^([a-z+]+):([\d.,]+)$/.exec(spec);
   const kinds = m?.[1]!.split('+') ?? [];
   const accelerations = m?.[2]!.split(',').map(Number) ?? [];
-  if (!m || kinds.some((k) => !['random', 'equispaced', 'poisson'].includes(k)) || accelerations.some((a) => !(a >= 1))) {
-    throw new ModlError(`--masks: expected KIND[+KIND]:R[,R] with kinds random, equispaced, poisson (got '${spec}')`);
+  if (!m || kinds.some((k) => !(MASK_KINDS as readonly string[]).includes(k)) || accelerations.some((a) => !(a >= 1))) {
+    throw new ModlError(`--masks: expected KIND[+KIND]:R[,R] with kinds ${MASK_KINDS.join(', ')} (got '${spec}')`);
   }
   return { kinds: kinds as MaskKind[], accelerations, seed };
 }
@@ -66,6 +66,7 @@ const command: Command = {
     if (!v.out) throw new ModlError('train: --out RUN is required (see modl train --help)');
     if (!v.data && !v.kspace) throw new ModlError('train: give --data DIR or --kspace FILE (see modl train --help)');
     const seed = numberOption('seed', v.seed, 0, Number.isInteger);
+    const loss = choiceOption('loss', v.loss, ['mse', 'l1'] as const, 'mse');
     const int = (name: string, value: string | undefined, fallback: number) => numberOption(name, value, fallback, (x) => Number.isInteger(x) && x > 0);
     const plan = v.masks ? parseMaskSpec(v.masks, seed) : undefined;
 
@@ -106,7 +107,7 @@ const command: Command = {
       stepsPerEpoch: v['steps-per-epoch'] ? int('steps-per-epoch', v['steps-per-epoch'], 1) : undefined,
       learningRate: numberOption('lr', v.lr, 1e-3, (x) => x > 0),
       clipNorm: numberOption('clip', v.clip, 1, (x) => x >= 0),
-      loss: (v.loss ?? 'mse') === 'l1' ? 'l1' : 'mse',
+      loss,
       resume: v.resume === true,
       trainedOn: { train: concat(trains).describe(), validation: validation.describe(), init: v.init ?? null, backend: backend.description },
       onStep(s) {
