@@ -7,10 +7,10 @@
  * is exactly a row-major array of shape [dk, ..., d1, d0]: reading and writing
  * only reverses the dimension list, the bytes stay as they are.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { CArray, numel } from '../physics/complex.js';
 import { fileError, ModlError } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { readRegularFile, writeFileAtomic } from '../util/fs.js';
 
 /** Strips a .cfl/.hdr extension, as BART accepts either or none. */
 export function cflBase(path: string): string {
@@ -22,7 +22,7 @@ const MAX_CFL_ELEMENTS = 2 ** 31; // 16 GiB of complex64: refuse hostile headers
 export function readCflDims(path: string): number[] {
   const hdr = `${cflBase(path)}.hdr`;
   if (!existsSync(hdr)) throw fileError(hdr, 'BART header not found (expected NAME.hdr beside NAME.cfl)');
-  const lines = readFileSync(hdr, 'utf8').split(/\r?\n/);
+  const lines = readRegularFile(hdr).toString('utf8').split(/\r?\n/);
   const at = lines.findIndex((l) => l.trim() === '# Dimensions');
   if (at < 0 || at + 1 >= lines.length) throw fileError(hdr, "no '# Dimensions' section");
   const dims = lines[at + 1]!.trim().split(/\s+/).map(Number);
@@ -43,7 +43,7 @@ export function readCfl(path: string): { dims: number[]; array: CArray } {
   if (size !== expected) {
     throw fileError(cfl, `holds ${size} bytes but its header (dims ${dims.join(' ')}) needs ${expected}`);
   }
-  const buf = readFileSync(cfl);
+  const buf = readRegularFile(cfl);
   const data = new Float32Array(numel(dims) * 2);
   new Uint8Array(data.buffer).set(buf);
   if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new ModlError('big-endian hosts are not supported');

@@ -10,6 +10,7 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { constants, gunzipSync } from 'node:zlib';
 import { fileError } from '../util/errors.js';
+import { regularFileStat } from '../util/fs.js';
 import { readCfl } from './cfl.js';
 import { hasDicomPreamble } from './dicom.js';
 import { readDicom } from './dicom-series.js';
@@ -45,6 +46,7 @@ export function detectFormat(path: string): InputFormat {
     throw fileError(path, 'no such file or folder');
   }
   if (st.isDirectory()) return 'dicom-folder';
+  regularFileStat(path);
   if (/\.(cfl|hdr)$/.test(path)) return 'cfl';
   let head: Buffer;
   try {

@@ -7,13 +7,13 @@
  * BitsStored < BitsAllocated, and RescaleSlope/Intercept. Grouping files into
  * ordered series is dicom-series.ts's job.
  */
-import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 import dicomParser from 'dicom-parser';
 import type { DataSet, Element } from 'dicom-parser';
 import { fileError, ModlError } from '../util/errors.js';
 import { COMPRESSED_SYNTAXES, decodeFrame, type FrameLayout } from './dicom-codecs.js';
 import { checkAllocation } from './volume.js';
+import { readRegularFile } from '../util/fs.js';
 
 export interface DicomFrame {
   file: string;
@@ -110,11 +110,7 @@ export function hasDicomPreamble(bytes: Uint8Array): boolean {
 
 /** Reads one DICOM file with all its frames decoded to physical values. */
 export async function readDicomFile(path: string, bytes?: Uint8Array): Promise<DicomFile> {
-  try {
-    bytes ??= readFileSync(path);
-  } catch (e) {
-    throw fileError(path, `cannot read: ${(e as Error).message}`);
-  }
+  bytes ??= readRegularFile(path);
   const ds = parse(path, bytes);
   try {
     return await decodeDataset(path, ds);

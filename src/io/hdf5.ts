@@ -15,11 +15,11 @@
  * h5wasm's exported Module (its per-element compound path would take minutes on a
  * full fastMRI volume); everything else uses h5wasm's public API.
  */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { Dataset, File as H5File, Module, dtype_to_metadata, ready as h5ready, type CompoundMember, type Metadata } from 'h5wasm/node';
 import type { CArray } from '../physics/complex.js';
 import { fileError, ModlError } from '../util/errors.js';
-import { withAtomicPath } from '../util/fs.js';
+import { regularFileStat, withAtomicPath } from '../util/fs.js';
 import { checkAllocation, type RealArray } from './volume.js';
 
 /** A complex or a real array, as stored in an HDF5 dataset. */
@@ -74,8 +74,7 @@ async function init(): Promise<void> {
  * before handing it to HDF5 (whose own errors go to stderr as diagnostics).
  */
 export function checkHdf5File(path: string): void {
-  const size = statSync(path, { throwIfNoEntry: false })?.size;
-  if (size === undefined) throw fileError(path, 'no such file');
+  const size = regularFileStat(path).size;
   const fd = openSync(path, 'r');
   try {
     for (const base of [0, 512, 1024, 2048, 4096]) {

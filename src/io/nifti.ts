@@ -9,12 +9,11 @@
  * The affine is the one nifti-reader-js selects (sform, or qform when its code is
  * higher), in NIfTI's RAS frame; ImageVolume carries it converted to LPS.
  */
-import { readFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as nifti from 'nifti-reader-js';
 import type { CArray } from '../physics/complex.js';
 import { fileError, ModlError } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { readRegularFile, writeFileAtomic } from '../util/fs.js';
 import { checkAllocation, flipLpsRas, spacingFromAffine, type ImageVolume } from './volume.js';
 
 /** A NIfTI file's contents, values as float32 (complex interleaved re, im). */
@@ -62,12 +61,7 @@ function toArrayBuffer(buf: Buffer): ArrayBuffer {
 
 /** The file's bytes, gunzipped when they start with the gzip magic. */
 function readMaybeGzipped(path: string): Buffer {
-  let raw: Buffer;
-  try {
-    raw = readFileSync(path);
-  } catch (e) {
-    throw fileError(path, `cannot read: ${(e as Error).message}`);
-  }
+  const raw = readRegularFile(path);
   if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
     try {
       return gunzipSync(raw, { maxOutputLength: GZIP_LIMIT });

@@ -6,10 +6,9 @@
  * be tiled side by side in one PNG with a label above each (ground truth, each
  * method, error maps): pass the same `window` to tiles that must be comparable.
  */
-import { readFileSync } from 'node:fs';
 import pngjs from 'pngjs';
 import { fileError, ModlError } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { readRegularFile, writeFileAtomic } from '../util/fs.js';
 import { percentiles } from './volume.js';
 
 const { PNG } = pngjs;
@@ -91,9 +90,10 @@ export function writePngTiles(path: string, tiles: Tile[], options: { gap?: numb
 
 /** Reads a PNG as grey values 0..255 (RGB averaged), row-major. */
 export function readPng(path: string): { data: Float32Array; rows: number; cols: number } {
+  const bytes = readRegularFile(path);
   let png: InstanceType<typeof PNG>;
   try {
-    png = PNG.sync.read(readFileSync(path));
+    png = PNG.sync.read(bytes);
   } catch (e) {
     throw fileError(path, `not a readable PNG (${e instanceof Error ? e.message : String(e)})`);
   }

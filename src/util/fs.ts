@@ -1,5 +1,31 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
+import { fileError } from './errors.js';
+
+/** The largest file read whole into memory (Node's own limit for one read). */
+export const MAX_WHOLE_FILE_BYTES = 2 ** 31 - 1;
+
+/** The stat of an input file, refusing what is missing or not a regular file (a FIFO would block the reader). */
+export function regularFileStat(path: string): Stats {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st) throw fileError(path, 'no such file');
+  if (!st.isFile()) throw fileError(path, 'not a regular file (a FIFO, device or socket cannot be read as an input)');
+  return st;
+}
+
+/**
+ * Reads a whole input file, after checking that it is a regular file (a FIFO
+ * or a device would block or never end) of a size that one buffer can hold.
+ */
+export function readRegularFile(path: string): Buffer {
+  const st = regularFileStat(path);
+  if (st.size > MAX_WHOLE_FILE_BYTES) throw fileError(path, `is ${(st.size / 2 ** 30).toFixed(1)} GiB; inputs over 2 GiB are not supported (split the volume)`);
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw fileError(path, `cannot read: ${(e as Error).message}`);
+  }
+}
 
 /**
  * Writes a file atomically: to a temporary name beside it, then renames, so a
