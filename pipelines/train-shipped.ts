@@ -18,7 +18,8 @@
  *   npm run build && node dist/pipelines/train-shipped.js [--run DIR] [--until-minutes M]
  *
  * continues exactly where the committed state stopped. `--export` writes the
- * newest checkpoint of the last stage reached to checkpoints/modl.
+ * newest checkpoint of the last stage reached to checkpoints/modl, with its
+ * scores on the real case (`modl eval --real`'s table) in its modl.json.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -26,9 +27,12 @@ import { parseArgs } from 'node:util';
 import { initBackend } from '../src/backend/index.js';
 import { loadCheckpoint, loadTrainingState, saveCheckpoint } from '../src/nn/checkpoint.js';
 import { DEFAULT_MODL_CONFIG, Modl } from '../src/nn/modl.js';
+import { ModlReconstructor } from '../src/nn/infer.js';
 import { loadRealCase, realCaseSource } from '../src/nn/real-validation.js';
+import { hasBart } from '../src/recon/bart.js';
+import { evaluateRealCase, realCaseTable } from '../src/recon/real-case.js';
 import { SHIPPED_RECIPE, simulatedSource } from '../src/nn/simulated-source.js';
-import { train, type EpochInfo, type PairSource } from '../src/nn/train.js';
+import { train, validate, type EpochInfo, type PairSource } from '../src/nn/train.js';
 import { resolveCheckpoint } from '../src/util/fs.js';
 import { coilMapsFromKspace } from '../src/synth/coil-bank.js';
 import { ImageFolderGenerator } from '../src/synth/images.js';
@@ -76,7 +80,7 @@ function latestEpoch(dir: string): number {
 }
 
 /** Training and validation data of the recipe (validation pairs use their own seed). */
-export async function shippedData(sharedData: string): Promise<{ train: PairSource; synthValidation: PairSource; real: Record<string, PairSource>; provenance: unknown }> {
+export async function shippedData(sharedData: string): Promise<{ train: PairSource; synthValidation: PairSource; heldOut4x: PairSource; real: Record<string, PairSource>; provenance: unknown }> {
   const images = await ImageFolderGenerator.load({
     dir: join(sharedData, 'images'),
     planes: 'all',
@@ -88,9 +92,11 @@ export async function shippedData(sharedData: string): Promise<{ train: PairSour
   const common = { images, coilMaps: [bank.maps], recipe: SHIPPED_RECIPE };
   const train = simulatedSource({ ...common, seed: TRAINING_SEED, length: TRAIN_PAIRS });
   const synthValidation = simulatedSource({ ...common, seed: TRAINING_SEED + 1, length: 8 });
+  // the exported network's synthetic test: whole slices at 4×, pairs of their own seed
+  const heldOut4x = simulatedSource({ ...common, recipe: { ...SHIPPED_RECIPE, acceleration: [4, 4], window: 0 }, seed: TRAINING_SEED + 2, length: 16 });
   const realCase = loadRealCase(join(sharedData, 'kspace'));
   const real = Object.fromEntries([4, 6, 8].map((R) => [`real-${R}x`, realCaseSource(realCase, { accelerations: [R], seeds: [0], mapSets: 2 })]));
-  return { train, synthValidation, real, provenance: { train: train.describe(), coilMaps: bank.source } };
+  return { train, synthValidation, heldOut4x, real, provenance: { train: train.describe(), coilMaps: bank.source } };
 }
 
 /** Runs (or continues) the curriculum; returns the history of the last stage that ran. */
@@ -152,14 +158,19 @@ export function curriculumRecord(runDir: string): unknown[] {
   });
 }
 
-/** Writes the newest checkpoint of the furthest stage to `to` (the shipped checkpoint), with the whole curriculum's record. */
-export async function exportShipped(runDir: string, to: string, realScores?: unknown): Promise<string> {
+/** The newest checkpoint of the furthest stage reached. */
+export function furthestCheckpoint(runDir: string): string {
   const reached = [...CURRICULUM].reverse().find((s) => latestEpoch(join(runDir, s.name)) > 0);
   if (!reached) throw new Error(`${runDir}: no stage has a checkpoint yet`);
-  const from = resolveCheckpoint(join(runDir, reached.name));
+  return resolveCheckpoint(join(runDir, reached.name));
+}
+
+/** Writes the newest checkpoint of the furthest stage to `to` (the shipped checkpoint), with the whole curriculum's record. */
+export async function exportShipped(runDir: string, to: string, scores?: object): Promise<string> {
+  const from = furthestCheckpoint(runDir);
   const { model, meta } = loadCheckpoint(from);
   const trainedOn = { ...(meta.trainedOn as object), exportedFrom: relative(packageRoot(), from), pipeline: 'pipelines/train-shipped.ts', curriculum: curriculumRecord(runDir) };
-  await saveCheckpoint(to, model, { meta: { trainedOn, training: meta.training, validation: realScores ? { real: realScores, ...(meta.validation as object) } : meta.validation } });
+  await saveCheckpoint(to, model, { meta: { trainedOn, training: meta.training, validation: { ...(meta.validation as object), ...scores } } });
   model.dispose();
   return from;
 }
@@ -177,7 +188,15 @@ if (isMain) {
   const backend = await initBackend({});
   console.log(`backend: ${backend.description}`);
   if (values.export) {
-    console.log(`exported ${await exportShipped(values.run!, join(packageRoot(), 'checkpoints', 'modl'))}`);
+    // the README's protocol and the synthetic 4× test on the network to ship, recorded in its modl.json
+    const net = ModlReconstructor.load(furthestCheckpoint(values.run!));
+    const rows = evaluateRealCase(loadRealCase(join(values.data!, 'kspace')), { net, bart: hasBart() });
+    console.log(realCaseTable(rows));
+    const heldOut4x = await validate(net.model, (await shippedData(values.data!)).heldOut4x, net.model.stages, new Map());
+    console.log(`synthetic held-out 4× (${heldOut4x.slices} slices): ${JSON.stringify(heldOut4x)}`);
+    net.dispose();
+    const scores = { real: rows.map(({ acceleration, method, metrics }) => ({ acceleration, method, ...metrics })), syntheticHeldOut4x: heldOut4x };
+    console.log(`exported ${await exportShipped(values.run!, join(packageRoot(), 'checkpoints', 'modl'), scores)}`);
   } else {
     await trainShipped({ runDir: values.run!, sharedData: values.data!, untilMinutes: values['until-minutes'] ? Number(values['until-minutes']) : undefined });
   }
