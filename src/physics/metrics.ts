@@ -86,7 +86,12 @@ export interface Metrics {
 }
 
 /** PSNR, SSIM and NMSE of a magnitude image against a reference, data range = max of the reference. */
+/** Whether SSIM's window fits an H×W image (where it does not, metrics report SSIM as NaN: not available). */
+export function ssimDefined(H: number, W: number, win = 7): boolean {
+  return H >= win && W >= win;
+}
+
 export function imageMetrics(ref: ArrayLike<number>, x: ArrayLike<number>, H: number, W: number): Metrics {
   const range = maxOf(ref);
-  return { psnr: psnr(ref, x, range), ssim: ssim(ref, x, H, W, range), nmse: nmse(ref, x) };
+  return { psnr: psnr(ref, x, range), ssim: ssimDefined(H, W) ? ssim(ref, x, H, W, range) : NaN, nmse: nmse(ref, x) };
 }

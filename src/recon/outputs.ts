@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cabs, type CArray } from '../physics/complex.js';
-import { maxOf, nmse, psnr, ssim, type Metrics } from '../physics/metrics.js';
+import { maxOf, nmse, psnr, ssim, ssimDefined, type Metrics } from '../physics/metrics.js';
 import { writeDicomSeries } from '../io/dicom-write.js';
 import { writeNifti } from '../io/nifti.js';
 import { writePng, writePngTiles } from '../io/png.js';
@@ -29,6 +29,9 @@ export const METHOD_LABELS: Record<ReconMethod, string> = { 'zero-filled': 'zero
 export const labelOf = (r: MethodResult) => r.label ?? METHOD_LABELS[r.method];
 
 
+/** A metric for a table: 'n/a' where it is not defined (SSIM of images under 7×7). */
+const fixed = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
+
 /**
  * fastMRI's volume metrics: PSNR and NMSE over the whole volume, SSIM averaged
  * over slices, all with data range = the maximum of the reference volume.
@@ -41,7 +44,7 @@ export function volumeMetrics(reference: Float32Array[], recon: Float32Array[], 
   };
   const ref = cat(reference), rec = cat(recon);
   const range = maxOf(ref);
-  const s = reference.reduce((acc, r, i) => acc + ssim(r, recon[i]!, H, W, range), 0) / reference.length;
+  const s = ssimDefined(H, W) ? reference.reduce((acc, r, i) => acc + ssim(r, recon[i]!, H, W, range), 0) / reference.length : NaN;
   return { psnr: psnr(ref, rec, range), ssim: s, nmse: nmse(ref, rec) };
 }
 
@@ -102,7 +105,7 @@ export interface ReportContent {
 export function metricsTable(results: MethodResult[]): string {
   const rows = results.map((r) => {
     const m = r.metrics;
-    const cells = m ? [m.psnr.toFixed(2), m.ssim.toFixed(4), m.nmse.toFixed(5)] : ['–', '–', '–'];
+    const cells = m ? [fixed(m.psnr, 2), fixed(m.ssim, 4), fixed(m.nmse, 5)] : ['–', '–', '–'];
     return `| ${labelOf(r)} | ${cells.join(' | ')} | ${r.seconds.toFixed(2)} |`;
   });
   return ['| method | PSNR (dB) | SSIM | NMSE | time (s) |', '|---|---|---|---|---|', ...rows].join('\n');
@@ -113,7 +116,7 @@ export function metricsText(results: MethodResult[]): string {
   const head = `  ${'method'.padEnd(14)} ${'PSNR dB'.padStart(8)} ${'SSIM'.padStart(7)} ${'NMSE'.padStart(8)} ${'time s'.padStart(7)}`;
   return [head, ...results.map((r) => {
     const m = r.metrics;
-    const cells = m ? [m.psnr.toFixed(2).padStart(8), m.ssim.toFixed(4).padStart(7), m.nmse.toFixed(5).padStart(8)] : ['–'.padStart(8), '–'.padStart(7), '–'.padStart(8)];
+    const cells = m ? [fixed(m.psnr, 2).padStart(8), fixed(m.ssim, 4).padStart(7), fixed(m.nmse, 5).padStart(8)] : ['–'.padStart(8), '–'.padStart(7), '–'.padStart(8)];
     return `  ${labelOf(r).padEnd(14)} ${cells.join(' ')} ${r.seconds.toFixed(2).padStart(7)}`;
   })].join('\n');
 }

@@ -13,7 +13,8 @@ import type { TrainingSet } from '../../src/generative/data.js';
 import { DEFAULT_GAN, Gan, type GanConfig } from '../../src/generative/gan.js';
 import { normPool, upsampleNearest } from '../../src/generative/layers.js';
 import { decoderFlops } from '../../src/generative/nets.js';
-import { generateImages, gridLatents, resolveGeneratorCheckpoint, stepNoise, trainGenerator } from '../../src/generative/train.js';
+import { generateImages, gridLatents, stepNoise, trainGenerator } from '../../src/generative/train.js';
+import { resolveCheckpoint } from '../../src/util/fs.js';
 import { DEFAULT_VAE, Vae, type VaeConfig } from '../../src/generative/vae.js';
 import { Rng } from '../../src/util/random.js';
 
@@ -399,7 +400,7 @@ describe('training runs', () => {
     for (const [name, v] of straight.model.params.variables) {
       expect(Array.from(resumed.model.params.variables.get(name)!.dataSync())).toEqual(Array.from(v.dataSync()));
     }
-    expect(resolveGeneratorCheckpoint(join(tmp, 'run-b'))).toBe(join(tmp, 'run-b', 'epoch-0002'));
+    expect(resolveCheckpoint(join(tmp, 'run-b'))).toBe(join(tmp, 'run-b', 'epoch-0002'));
     const { readPng } = await import('../../src/io/png.js');
     expect(readPng(join(tmp, 'run-b', 'samples', 'epoch-0002.png')).rows).toBe(2 * S + 2);
     straight.model.dispose();

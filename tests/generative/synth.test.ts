@@ -16,6 +16,7 @@ import { generateImages, gridLatents } from '../../src/generative/train.js';
 import { DEFAULT_GAN, Gan } from '../../src/generative/gan.js';
 import { resampleSquare } from '../../src/generative/synth.js';
 import { DEFAULT_VAE, Vae } from '../../src/generative/vae.js';
+import '../../src/generative/generators.js';
 import { percentile } from '../../src/synth/fields.js';
 import { createGenerator, generatorEntry, sampleImages } from '../../src/synth/generator.js';
 import { shippedCheckpoint } from '../../src/util/paths.js';
@@ -51,8 +52,8 @@ describe('resampling the square field of view', () => {
 
 describe('vae and gan in the synth registry', () => {
   it('are registered to run on the main thread', async () => {
-    expect((await generatorEntry('vae')).runsIn).toBe('main');
-    expect((await generatorEntry('gan')).runsIn).toBe('main');
+    expect(generatorEntry('vae').runsIn).toBe('main');
+    expect(generatorEntry('gan').runsIn).toBe('main');
   });
 
   for (const kind of ['vae', 'gan'] as const) {

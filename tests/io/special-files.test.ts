@@ -1,13 +1,15 @@
 /**
  * Inputs that are not ordinary files of a readable size: a FIFO would block a
  * reader forever and a file over 2 GiB cannot be read into one buffer. Both
- * end in one line naming the file, a non-zero exit and no stack trace.
+ * end in one line naming the file, a non-zero exit and no stack trace. An image
+ * smaller than SSIM's 7×7 window is reconstructed, with SSIM not available.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { writeNiftiArray } from '../../src/io/nifti.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'modl-special-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -36,5 +38,21 @@ describe('special and oversized input files', () => {
     expect(run.status).not.toBe(0);
     expect(run.stderr).toMatch(/huge\.cfl: is 3\.0 GiB; inputs over 2 GiB are not supported/);
     expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a 5×5×3 volume is reconstructed with every output, SSIM reported as not available', () => {
+    const file = join(tmp, 'tiny.nii');
+    writeNiftiArray(file, new Float32Array(75).map((_, i) => 1 + (i % 7)), [5, 5, 3], false);
+    const out = join(tmp, 'out-tiny');
+    const run = modl('recon', file, '--simulate-accel', '2', '--out', out);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/MoDL\s+[\d.]+\s+n\/a/);
+    const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')).metrics;
+    for (const m of ['zero-filled', 'cgsense', 'modl']) {
+      expect(metrics[m].ssim).toBeNull();
+      expect(Number.isFinite(metrics[m].psnr)).toBe(true);
+      expect(existsSync(join(out, `${m}.nii.gz`))).toBe(true);
+    }
   });
 });

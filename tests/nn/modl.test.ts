@@ -8,7 +8,8 @@ import { Adam } from '../../src/nn/adam.js';
 import { prepareBatch } from '../../src/nn/batch.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/nn/checkpoint.js';
 import { Modl } from '../../src/nn/modl.js';
-import { resolveCheckpoint, train } from '../../src/nn/train.js';
+import { train } from '../../src/nn/train.js';
+import { resolveCheckpoint } from '../../src/util/fs.js';
 import { psnr } from '../../src/physics/metrics.js';
 import { memorySource, testSample } from './helpers.js';
 

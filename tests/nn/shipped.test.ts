@@ -17,6 +17,8 @@ import { loadCheckpoint } from '../../src/nn/checkpoint.js';
 import { ModlReconstructor } from '../../src/nn/infer.js';
 import { PhantomGenerator } from '../../src/synth/phantom-generator.js';
 import { simulatePair } from '../../src/synth/simulate.js';
+import { loadRealCase } from '../../src/nn/real-validation.js';
+import { evaluateRealCase } from '../../src/recon/real-case.js';
 import { shippedCheckpoint } from '../../src/util/paths.js';
 import { HAS_SHARED, shared } from '../helpers/shared.js';
 
@@ -75,5 +77,18 @@ describe('the shipped MoDL checkpoint', () => {
     net.dispose();
     const cg = cgSense(kspace, maps, mask, { lambda: 0.001, iterations: 30 }).image;
     expect(scaledNrmse(modl!, l1)).toBeLessThan(0.75 * scaledNrmse(cg, l1));
+  });
+
+  it.skipIf(!HAS_SHARED)('on the real fully sampled brain (the README protocol, 3 seeds) beats CG-SENSE and zero-filled at 4×, 6× and 8×', () => {
+    const net = ModlReconstructor.load(shippedCheckpoint('modl'));
+    const rows = evaluateRealCase(loadRealCase(shared('kspace')), { net });
+    net.dispose();
+    const at = (R: number, method: string) => rows.find((r) => r.acceleration === R && r.method === method)!.metrics;
+    for (const [R, margin] of REAL_MARGINS) {
+      const modl = at(R, 'MoDL'), cg = at(R, 'CG-SENSE'), zf = at(R, 'zero-filled');
+      expect(modl.psnr).toBeGreaterThan(cg.psnr + margin);
+      expect(modl.ssim).toBeGreaterThan(cg.ssim);
+      expect(modl.psnr).toBeGreaterThan(zf.psnr + margin);
+    }
   });
 });
