@@ -11,6 +11,7 @@ import { existsSync, statSync } from 'node:fs';
 import { CArray, numel } from '../physics/complex.js';
 import { fileError, ModlError } from '../util/errors.js';
 import { readRegularFile, writeFileAtomic } from '../util/fs.js';
+import { checkFinite } from './volume.js';
 
 /** Strips a .cfl/.hdr extension, as BART accepts either or none. */
 export function cflBase(path: string): string {
@@ -46,6 +47,7 @@ export function readCfl(path: string): { dims: number[]; array: CArray } {
   const buf = readRegularFile(cfl);
   const data = new Float32Array(numel(dims) * 2);
   new Uint8Array(data.buffer).set(buf);
+  checkFinite(cfl, data, 'complex data');
   if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new ModlError('big-endian hosts are not supported');
   return { dims, array: { data, shape: [...dims].reverse() } };
 }

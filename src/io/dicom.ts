@@ -12,7 +12,7 @@ import dicomParser from 'dicom-parser';
 import type { DataSet, Element } from 'dicom-parser';
 import { fileError, ModlError } from '../util/errors.js';
 import { COMPRESSED_SYNTAXES, decodeFrame, type FrameLayout } from './dicom-codecs.js';
-import { checkAllocation } from './volume.js';
+import { checkAllocation, zeroNonFinite } from './volume.js';
 import { readRegularFile } from '../util/fs.js';
 
 export interface DicomFrame {
@@ -170,6 +170,7 @@ async function decodeDataset(path: string, ds: DataSet): Promise<DicomFile> {
     // Decoders return little-endian pixels; 8-bit OW data in big endian files is stored byte-swapped in words.
     const swapped8 = !little && !compressed && layout.bitsAllocated === 8 && pixelElement.vr === 'OW';
     const pixels = toPhysical(raw, frameValues, layout, compressed || little, s, b, swapped8);
+    zeroNonFinite(path, pixels);
     frames.push({
       file: path,
       frameIndex: f,

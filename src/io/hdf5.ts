@@ -20,7 +20,7 @@ import { Dataset, File as H5File, Module, dtype_to_metadata, ready as h5ready, t
 import type { CArray } from '../physics/complex.js';
 import { fileError, ModlError } from '../util/errors.js';
 import { regularFileStat, withAtomicPath } from '../util/fs.js';
-import { checkAllocation, type RealArray } from './volume.js';
+import { checkAllocation, checkFinite, type RealArray } from './volume.js';
 
 /** A complex or a real array, as stored in an HDF5 dataset. */
 export type H5Array = { complex: CArray } | { real: RealArray };
@@ -134,7 +134,11 @@ export async function readFastmri(path: string, opts: { slices?: [number, number
     if (!(Number.isInteger(s0) && Number.isInteger(s1) && s0 >= 0 && s1 <= nSlices && s0 < s1)) {
       throw fileError(path, `slice range [${s0}, ${s1}) outside the file's ${nSlices} slices`);
     }
-    const read = (name: string) => readArray(path, dataset(path, file, name), nSlices, [s0, s1]);
+    const read = (name: string) => {
+      const a = readArray(path, dataset(path, file, name), nSlices, [s0, s1]);
+      checkFinite(path, 'complex' in a ? a.complex.data : a.real.data, `'${name}'`);
+      return a;
+    };
     const k = read('kspace');
     if (!('complex' in k)) throw fileError(path, 'kspace is not complex');
     if (k.complex.shape.length === 3) k.complex.shape.splice(1, 0, 1);

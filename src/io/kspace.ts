@@ -16,7 +16,7 @@ import { fileError, ModlError } from '../util/errors.js';
 import { cflBase, readCfl } from './cfl.js';
 import { readFastmri, type H5Array, type IsmrmrdEncoding } from './hdf5.js';
 import { readNifti, writeNiftiArray, type NiftiImage } from './nifti.js';
-import { flipLpsRas, type RealArray } from './volume.js';
+import { checkFinite, flipLpsRas, type RealArray } from './volume.js';
 
 export interface KspaceVolume {
   /** [slices, coils, H, W] complex. */
@@ -79,6 +79,7 @@ export function kspaceFromNifti(img: NiftiImage): KspaceVolume {
   if (img.dims.length > 4 && img.dims.slice(4).some((d) => d > 1)) {
     throw fileError(img.path, `has dims [${img.dims.join(', ')}]; k-space NIfTI files are [x, y, slices, coils]`);
   }
+  checkFinite(img.path, img.data, 'k-space');
   const [nx = 1, ny = 1, nz = 1, nc = 1] = img.dims;
   const plane = 2 * nx * ny;
   const data = new Float32Array(img.data.length);

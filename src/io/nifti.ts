@@ -14,7 +14,7 @@ import * as nifti from 'nifti-reader-js';
 import type { CArray } from '../physics/complex.js';
 import { fileError, ModlError } from '../util/errors.js';
 import { readRegularFile, writeFileAtomic } from '../util/fs.js';
-import { checkAllocation, flipLpsRas, spacingFromAffine, type ImageVolume } from './volume.js';
+import { checkAllocation, flipLpsRas, spacingFromAffine, zeroNonFinite, type ImageVolume } from './volume.js';
 
 /** A NIfTI file's contents, values as float32 (complex interleaved re, im). */
 export interface NiftiImage {
@@ -206,6 +206,7 @@ export function niftiToVolumes(img: NiftiImage): ImageVolume[] {
     } else {
       data = frames === 1 ? img.data : img.data.slice(f * n, (f + 1) * n);
     }
+    zeroNonFinite(img.path, data);
     volumes.push({
       data,
       shape: [nz, ny, nx],

@@ -70,6 +70,32 @@ export function checkAllocation(file: string, elements: number, what: string, li
   }
 }
 
+function countNonFinite(data: ArrayLike<number>): number {
+  let n = 0;
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) n++;
+  return n;
+}
+
+/**
+ * Refuses raw data (k-space, coil maps) holding NaN or ±Inf, naming the file
+ * and the count: a reconstruction of it would be NaN everywhere.
+ */
+export function checkFinite(file: string, data: ArrayLike<number>, what: string): void {
+  const n = countNonFinite(data);
+  if (n > 0) throw fileError(file, `${what}: ${n} of ${data.length} values are NaN or infinite`);
+}
+
+/**
+ * Sets NaN and ±Inf pixels of an image to 0, with a warning naming the file:
+ * NaN backgrounds are common in masked or skull-stripped volumes.
+ */
+export function zeroNonFinite(file: string, data: Float32Array): void {
+  const n = countNonFinite(data);
+  if (n === 0) return;
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) data[i] = 0;
+  console.warn(`warning: ${file}: ${n} of ${data.length} pixels are NaN or infinite; set to 0`);
+}
+
 /** 4x4 identity, row-major. */
 export function identityAffine(): number[] {
   return [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1];

@@ -5,10 +5,11 @@
  * smaller than SSIM's 7×7 window is reconstructed, with SSIM not available.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { writeCfl } from '../../src/io/cfl.js';
 import { writeNiftiArray } from '../../src/io/nifti.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'modl-special-'));
@@ -16,7 +17,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const modl = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 60_000 });
 const hasMkfifo = spawnSync('mkfifo', ['--version']).status === 0;
 
-describe('special and oversized input files', () => {
+describe('hostile input: special, oversized, tiny and non-finite files', () => {
   it.skipIf(!hasMkfifo)('a FIFO named .nii is refused by info and recon at once (no hang)', () => {
     const fifo = join(tmp, 'pipe.nii');
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
@@ -54,5 +55,29 @@ describe('special and oversized input files', () => {
       expect(Number.isFinite(metrics[m].psnr)).toBe(true);
       expect(existsSync(join(out, `${m}.nii.gz`))).toBe(true);
     }
+  });
+
+  it('k-space holding NaN or Inf is refused at load time with the count; NaN image pixels become 0 with a warning', () => {
+    const base = join(tmp, 'nan');
+    const data = new Float32Array(2 * 4 * 16 * 16).fill(0.5);
+    data[10] = NaN;
+    data[77] = Infinity;
+    writeCfl(base, { data, shape: [4, 16, 16] }, [16, 16, 1, 4]);
+    const bad = modl('recon', `${base}.cfl`, '--out', join(tmp, 'out-nan'));
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain(`${base}.cfl: complex data: 2 of 2048 values are NaN or infinite`);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+    // the output folder may exist (it is checked before the work) but holds nothing
+    expect(existsSync(join(tmp, 'out-nan')) ? readdirSync(join(tmp, 'out-nan')) : []).toEqual([]);
+
+    const image = join(tmp, 'nan-background.nii');
+    const pixels = new Float32Array(16 * 16 * 2).map((_, i) => (i % 16 < 3 ? NaN : 1 + (i % 5)));
+    writeNiftiArray(image, pixels, [16, 16, 2], false);
+    const out = join(tmp, 'out-nan-image');
+    const run = modl('recon', image, '--simulate-accel', '2', '--methods', 'zero-filled,cgsense', '--out', out);
+    expect(run.status).toBe(0);
+    expect(run.stderr).toContain(`warning: ${image}: 96 of 512 pixels are NaN or infinite; set to 0`);
+    const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')).metrics;
+    expect(Number.isFinite(metrics.cgsense.psnr)).toBe(true);
   });
 });
