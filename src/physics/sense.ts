@@ -67,8 +67,8 @@ export class SenseOp implements NormalOperator {
   /** out [H, W] = Σ_s S_{s,c} x_s: coil c's image of x [S, H, W]. */
   private coilImage(x: Float32Array, c: number, out: Float32Array, outOff: number): void {
     const n = this.H * this.W;
-    multiplyMap(this.maps.data, this.mapOffset(0, c), x, 0, out, outOff, n);
-    for (let s = 1; s < this.sets; s++) accumulateMap(this.maps.data, this.mapOffset(s, c), x, 2 * s * n, out, outOff, n);
+    out.fill(0, outOff, outOff + 2 * n);
+    for (let s = 0; s < this.sets; s++) accumulateMap(this.maps.data, this.mapOffset(s, c), x, 2 * s * n, out, outOff, n);
   }
 
   /** x_s += conj(S_{s,c}) v for every set s. */
@@ -140,19 +140,6 @@ export class SenseBatch implements NormalOperator {
   adjoint(y: Float32Array[], x: Float32Array): void {
     const n = 2 * this.sampleSize;
     this.ops.forEach((op, b) => op.adjoint(y[b]!, x.subarray(b * n, (b + 1) * n)));
-  }
-}
-
-/** out = map ⊙ x over n complex elements. */
-function multiplyMap(
-  map: Float32Array, mapOff: number, x: Float32Array, xOff: number,
-  out: Float32Array, outOff: number, n: number,
-): void {
-  for (let i = 0; i < 2 * n; i += 2) {
-    const mr = map[mapOff + i]!, mi = map[mapOff + i + 1]!;
-    const xr = x[xOff + i]!, xi = x[xOff + i + 1]!;
-    out[outOff + i] = mr * xr - mi * xi;
-    out[outOff + i + 1] = mr * xi + mi * xr;
   }
 }
 
