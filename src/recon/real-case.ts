@@ -12,6 +12,7 @@ import type { CArray } from '../physics/complex.js';
 import type { ModlReconstructor } from '../nn/infer.js';
 import { caseMaps, REAL_ACCELERATIONS, REAL_SEEDS, transposeComplex, type RealCase } from '../nn/real-validation.js';
 import { bartPics } from './bart.js';
+import { writePngTiles } from '../io/png.js';
 
 export const BART_L1_LAMBDAS = [0.002, 0.005, 0.01] as const;
 /** The protocol's CG-SENSE (`bart pics -S -l2 -r 0.001 -i 10`). */
@@ -49,13 +50,20 @@ export interface RealCaseOptions {
   /** The L1-wavelet weights tried (the best mean PSNR is reported; default BART_L1_LAMBDAS). */
   bartLambdas?: readonly number[];
   accelerations?: readonly number[];
+  /** Receives each magnitude image (for figures), by method ('L1 0.005': BART at that weight). */
+  onImage?: (acceleration: number, seed: number, method: string, magnitude: Float32Array) => void;
   onProgress?: (what: string) => void;
 }
 
 /** Rows per acceleration: zero-filled, CG-SENSE, [BART L1-wavelet], [MoDL]. */
 export function evaluateRealCase(c: RealCase, o: RealCaseOptions = {}): RealCaseRow[] {
   const maps = caseMaps(c, 2);
-  const score = (x: CArray) => imageMetrics(c.reference, reconMagnitude(x), c.H, c.W);
+  let at = { R: 0, seed: 0 };
+  const score = (x: CArray, method: string) => {
+    const m = reconMagnitude(x);
+    o.onImage?.(at.R, at.seed, method, m);
+    return imageMetrics(c.reference, m, c.H, c.W);
+  };
   const rows: RealCaseRow[] = [];
   const lambdas = o.bartLambdas ?? BART_L1_LAMBDAS;
   for (const R of o.accelerations ?? REAL_ACCELERATIONS) {
@@ -63,15 +71,16 @@ export function evaluateRealCase(c: RealCase, o: RealCaseOptions = {}): RealCase
     const add = (name: string, m: Metrics) => (per[name] ??= []).push(m);
     for (const s of REAL_SEEDS) {
       o.onProgress?.(`${R}× seed ${s}`);
+      at = { R, seed: s };
       const mask = c.masks.get(`${R}/${s}`)!;
-      add('zero-filled', score(zeroFilledSense(masked(c.kspace, mask), maps)));
-      add('CG-SENSE', score(cgSense(c.kspace, maps, mask, CG_SENSE).image));
+      add('zero-filled', score(zeroFilledSense(masked(c.kspace, mask), maps), 'zero-filled'));
+      add('CG-SENSE', score(cgSense(c.kspace, maps, mask, CG_SENSE).image, 'CG-SENSE'));
       if (o.bart) {
         // in the file's own orientation: the wavelet's results depend on it (by 0.3 dB at 4×)
         const k = transposeComplex(masked(c.kspace, mask)), m = transposeComplex(maps);
-        for (const lambda of lambdas) add(`L1 ${lambda}`, score(transposeComplex(bartPics(k, m, ['-S', '-R', `W:3:0:${lambda}`, '-i', '100']))));
+        for (const lambda of lambdas) add(`L1 ${lambda}`, score(transposeComplex(bartPics(k, m, ['-S', '-R', `W:3:0:${lambda}`, '-i', '100'])), `L1 ${lambda}`));
       }
-      if (o.net) add('MoDL', score(o.net.reconstruct([{ kspace: c.kspace, maps, mask }])[0]!));
+      if (o.net) add('MoDL', score(o.net.reconstruct([{ kspace: c.kspace, maps, mask }])[0]!, 'MoDL'));
     }
     const row = (method: string, key = method) => rows.push({ acceleration: R, method, metrics: mean(per[key]!), perSeed: per[key]! });
     row('zero-filled');
@@ -90,4 +99,26 @@ export function realCaseTable(rows: RealCaseRow[]): string {
   const lines = ['| acceleration | method | PSNR (dB) | SSIM | NMSE |', '|---|---|---|---|---|'];
   for (const r of rows) lines.push(`| ${r.acceleration}× | ${r.method} | ${r.metrics.psnr.toFixed(2)} | ${r.metrics.ssim.toFixed(4)} | ${r.metrics.nmse.toFixed(5)} |`);
   return lines.join('\n');
+}
+
+/**
+ * One figure per acceleration (PREFIX-4x.png, …): the reference and each
+ * method's seed-0 image (`images` keyed "R/method" as onImage names them), all
+ * in the reference's intensity window, with each image's PSNR on that seed.
+ */
+export function writeRealCaseFigures(prefix: string, c: RealCase, rows: RealCaseRow[], images: Map<string, Float32Array>): string[] {
+  const window: [number, number] = [0, Float32Array.from(c.reference).sort()[Math.round(0.995 * (c.reference.length - 1))]!];
+  const paths: string[] = [];
+  for (const R of new Set(rows.map((r) => r.acceleration))) {
+    const tiles = [{ data: c.reference, rows: c.H, cols: c.W, label: 'REFERENCE', window }];
+    for (const r of rows.filter((x) => x.acceleration === R)) {
+      const key = r.method.startsWith('BART') ? `L1 ${/λ ([\d.]+)/.exec(r.method)![1]}` : r.method;
+      const image = images.get(`${R}/${key}`);
+      if (image) tiles.push({ data: image, rows: c.H, cols: c.W, label: `${r.method.replace(/ \(.*\)/, '')} ${r.perSeed[0]!.psnr.toFixed(2)} DB`, window });
+    }
+    const path = `${prefix}-${R}x.png`;
+    writePngTiles(path, tiles, { scale: 1 });
+    paths.push(path);
+  }
+  return paths;
 }

@@ -7,7 +7,7 @@ import { concat, datasetSources, kspaceFileSource, limit, remask } from '../../n
 import { validate, type PairSource } from '../../nn/train.js';
 import { loadRealCase, REAL_CASE, REAL_SEEDS } from '../../nn/real-validation.js';
 import { hasBart } from '../../recon/bart.js';
-import { evaluateRealCase, realCaseTable } from '../../recon/real-case.js';
+import { evaluateRealCase, realCaseTable, writeRealCaseFigures } from '../../recon/real-case.js';
 import { shippedCheckpoint } from '../../util/paths.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { ModlError } from '../../util/errors.js';
@@ -16,7 +16,7 @@ const usage = `modl eval: the metrics table of MoDL against zero-filled and CG-S
 
 usage: modl eval [--checkpoint DIR] --data DIR[,DIR...] [--masks SPEC] [--slices N] [--json OUT.json]
        modl eval [--checkpoint DIR] --kspace FILE[,FILE...] --masks SPEC [--slices N]
-       modl eval [--checkpoint DIR] --real DIR [--json OUT.json]
+       modl eval [--checkpoint DIR] --real DIR [--json OUT.json] [--figure PREFIX]
 
   --checkpoint   MoDL checkpoint or training run (default: checkpoints/modl)
   --data         modl synth datasets (every pair is evaluated)
@@ -25,6 +25,7 @@ usage: modl eval [--checkpoint DIR] --data DIR[,DIR...] [--masks SPEC] [--slices
   --real         the real validation case in DIR (../shared/data/kspace: brain_alias_8ch_full, its masks,
                  two ESPIRiT map sets and reference) by its README's protocol at 4×, 6×, 8× (mean of 3
                  seeds), with zero-filled, CG-SENSE and, when \`bart\` is installed, BART's tuned L1-wavelet
+  --figure       with --real: PREFIX-4x.png, … (seed 0: reference and each method, PSNR in the labels)
   --slices       evaluate at most N slices (default: all)
   --seed         seed of retrospective masks (default 0)
   --json         also write the table as JSON
@@ -38,7 +39,7 @@ const command: Command = {
   async run(argv) {
     const { values: v } = parseCommandArgs('eval', argv, {
       checkpoint: { type: 'string' }, data: { type: 'string' }, kspace: { type: 'string' }, masks: { type: 'string' },
-      slices: { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' }, real: { type: 'string' }, ...backendCliOptions,
+      slices: { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' }, real: { type: 'string' }, figure: { type: 'string' }, ...backendCliOptions,
     });
     if (v.real) {
       const realCase = loadRealCase(v.real);
@@ -46,12 +47,17 @@ const command: Command = {
       const net = ModlReconstructor.load(v.checkpoint ?? shippedCheckpoint('modl'));
       const bart = hasBart();
       if (!bart) console.log('bart is not installed: BART L1-wavelet is left out');
-      const rows = evaluateRealCase(realCase, { net, bart, onProgress: (w) => process.stderr.write(`\r${w}   `) });
+      const seed0 = new Map<string, Float32Array>();
+      const rows = evaluateRealCase(realCase, {
+        net, bart, onProgress: (w) => process.stderr.write(`\r${w}   `),
+        onImage: (R, seed, method, m) => { if (v.figure && seed === REAL_SEEDS[0]) seed0.set(`${R}/${method}`, m); },
+      });
       process.stderr.write('\n');
       net.dispose();
       console.log(`real case ${REAL_CASE}, checkpoint ${net.path} (K=${net.meta.stages}), mean of ${REAL_SEEDS.length} seeds`);
       console.log(realCaseTable(rows));
       if (v.json) writeFileAtomic(v.json, JSON.stringify({ checkpoint: net.path, case: REAL_CASE, rows }, null, 2));
+      if (v.figure) for (const path of writeRealCaseFigures(v.figure, realCase, rows, seed0)) console.log(`figure: ${path}`);
       return;
     }
     const seed = numberOption('seed', v.seed, 0, Number.isInteger);
