@@ -102,18 +102,11 @@ function plural(n: number, word: string): string {
 
 // ---------------------------------------------------------------- CLI helpers
 
-/** Option specs for node:util parseArgs / src/cli/args.ts. */
+/** The backend options of every command that computes (entries of src/cli/args.ts option tables). */
 export const backendCliOptions = {
-  backend: { type: 'string' },
-  threads: { type: 'string' },
+  backend: { type: 'string', arg: 'B', choices: BACKEND_CHOICES, help: 'tfjs backend: auto (default: node-gpu, node, wasm, cpu, the first that starts),\nnode-gpu, node, wasm or cpu' },
+  threads: { type: 'string', arg: 'N', help: `threads for the wasm backend (default: all ${availableParallelism()} logical cores)` },
 } as const;
-
-/** Lines for a command's --help. */
-export const BACKEND_USAGE = [
-  '  --backend B        tfjs backend: auto (default: node-gpu, node, wasm, cpu, the first that starts),',
-  '                     node-gpu, node, wasm or cpu',
-  `  --threads N        threads for the wasm backend (default: all ${availableParallelism()} logical cores)`,
-].join('\n');
 
 /** Validates the raw `--backend` / `--threads` strings. */
 export function parseBackendOptions(values: { backend?: string; threads?: string }): BackendOptions {

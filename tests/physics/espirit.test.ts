@@ -302,7 +302,7 @@ describe('modl maps', () => {
   it('explains bad input', async () => {
     await expect(run('--kspace', join(dir, 'nope'), '--out', join(dir, 'x'))).rejects.toThrow(/nope\.cfl: file not found/);
     await expect(run('--kspace', kFile, '--out', join(dir, 'x'), '--calib', '64')).rejects.toThrow(/k\.cfl: calibration size 64×64 is larger than the 40×36 image/);
-    await expect(run('--kspace', kFile, '--out', join(dir, 'x'), '--maps', '3')).rejects.toThrow(/--maps: invalid value '3'/);
+    await expect(run('--kspace', kFile, '--out', join(dir, 'x'), '--maps', '3')).rejects.toThrow(/--maps: '3' is not one of 1, 2/);
     const holed = { data: new Float32Array(sim.kspace.data), shape: sim.kspace.shape };
     for (let c = 0; c < C; c++) holed.data.fill(0, 2 * (c * H * W + (H >> 1) * W), 2 * (c * H * W + (H >> 1) * W + W));
     writeCfl(join(dir, 'holed'), holed, [1, W, H, C]);

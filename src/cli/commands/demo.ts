@@ -1,23 +1,26 @@
 import type { Command } from '../command.js';
-import { parseCommandArgs } from '../args.js';
-import { BACKEND_USAGE, backendCliOptions, initBackendFromCli } from '../../backend/index.js';
+import { commandUsage, parseCommandArgs } from '../args.js';
+import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { metricsText } from '../../recon/outputs.js';
 
-const usage = `modl demo: synthesise a few phantom slices, reconstruct them with zero-filled,
+const options = {
+  out: { type: 'string', arg: 'DIR', help: 'report folder (default: out/demo in the modl folder)' },
+  checkpoint: { type: 'string', arg: 'DIR', help: 'MoDL checkpoint (default: checkpoints/modl)' },
+  ...backendCliOptions,
+} as const;
+
+const usage = commandUsage(`modl demo: synthesise a few phantom slices, reconstruct them with zero-filled,
 CG-SENSE and the shipped MoDL checkpoint, and write a report with metrics and figures
 
-usage: modl demo [--out DIR] [--checkpoint DIR]
-
-  --out          report folder (default: out/demo in the modl folder)
-  --checkpoint   MoDL checkpoint (default: checkpoints/modl)
-${BACKEND_USAGE}`;
+usage: modl demo [--out DIR] [--checkpoint DIR]`, options);
 
 const demo: Command = {
   name: 'demo',
   summary: 'synthesise test slices, reconstruct with every method, write a report',
+  options,
   usage,
   async run(argv) {
-    const { values } = parseCommandArgs('demo', argv, { out: { type: 'string' }, checkpoint: { type: 'string' }, ...backendCliOptions });
+    const { values } = parseCommandArgs('demo', argv, options);
     await initBackendFromCli(values);
     const { runDemo } = await import('../../../pipelines/demo.js');
     const { report, results } = await runDemo({ outDir: values.out, checkpoint: values.checkpoint });

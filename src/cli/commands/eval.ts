@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
-import { numberOption, parseCommandArgs } from '../args.js';
+import { commandUsage, numberOption, parseCommandArgs } from '../args.js';
 import { parseMaskSpec } from './train.js';
-import { BACKEND_USAGE, backendCliOptions, initBackendFromCli } from '../../backend/index.js';
+import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { ModlReconstructor } from '../../nn/infer.js';
 import { concat, datasetSources, kspaceFileSource, limit, remask } from '../../nn/sources.js';
 import { validate, type PairSource } from '../../nn/train.js';
@@ -12,35 +12,36 @@ import { shippedCheckpoint } from '../../util/paths.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { ModlError } from '../../util/errors.js';
 
-const usage = `modl eval: the metrics table of MoDL against zero-filled and CG-SENSE over a dataset
+const options = {
+  checkpoint: { type: 'string', arg: 'DIR', help: 'MoDL checkpoint or training run (default: checkpoints/modl)' },
+  data: { type: 'string', arg: 'DIR,...', help: 'modl synth datasets (every pair is evaluated)' },
+  kspace: { type: 'string', arg: 'FILE,...', help: 'fully sampled k-space files (ESPIRiT maps, SENSE-combined reference)' },
+  masks: { type: 'string', arg: 'SPEC', help: 'retrospective masks KIND[+KIND]:R[,R] (required with --kspace; replaces stored masks)' },
+  real: { type: 'string', arg: 'DIR', help: `the real validation case in DIR (../shared/data/kspace: brain_alias_8ch_full, its masks,
+two ESPIRiT map sets and reference) by its README's protocol at 4×, 6×, 8× (mean of 3
+seeds), with zero-filled, CG-SENSE and, when \`bart\` is installed, BART's tuned L1-wavelet` },
+  figure: { type: 'string', arg: 'PREFIX', help: 'with --real: PREFIX-4x.png, … (seed 0: reference and each method, PSNR in the labels)' },
+  slices: { type: 'string', arg: 'N', help: 'evaluate at most N slices (default: all)' },
+  seed: { type: 'string', arg: 'N', help: 'seed of retrospective masks (default 0)' },
+  json: { type: 'string', arg: 'OUT.json', help: 'also write the table as JSON' },
+  ...backendCliOptions,
+} as const;
+
+const usage = commandUsage(`modl eval: the metrics table of MoDL against zero-filled and CG-SENSE over a dataset
 
 usage: modl eval [--checkpoint DIR] --data DIR[,DIR...] [--masks SPEC] [--slices N] [--json OUT.json]
        modl eval [--checkpoint DIR] --kspace FILE[,FILE...] --masks SPEC [--slices N]
        modl eval [--checkpoint DIR] --real DIR [--json OUT.json] [--figure PREFIX]
 
-  --checkpoint   MoDL checkpoint or training run (default: checkpoints/modl)
-  --data         modl synth datasets (every pair is evaluated)
-  --kspace       fully sampled k-space files (ESPIRiT maps, SENSE-combined reference)
-  --masks        retrospective masks KIND[+KIND]:R[,R] (required with --kspace; replaces stored masks)
-  --real         the real validation case in DIR (../shared/data/kspace: brain_alias_8ch_full, its masks,
-                 two ESPIRiT map sets and reference) by its README's protocol at 4×, 6×, 8× (mean of 3
-                 seeds), with zero-filled, CG-SENSE and, when \`bart\` is installed, BART's tuned L1-wavelet
-  --figure       with --real: PREFIX-4x.png, … (seed 0: reference and each method, PSNR in the labels)
-  --slices       evaluate at most N slices (default: all)
-  --seed         seed of retrospective masks (default 0)
-  --json         also write the table as JSON
-Metrics (mean over slices): PSNR and SSIM with data range = max of each reference, NMSE (fastMRI).
-${BACKEND_USAGE}`;
+Metrics (mean over slices): PSNR and SSIM with data range = max of each reference, NMSE (fastMRI).`, options);
 
 const command: Command = {
   name: 'eval',
   summary: 'metrics of MoDL vs zero-filled and CG-SENSE over a dataset',
+  options,
   usage,
   async run(argv) {
-    const { values: v } = parseCommandArgs('eval', argv, {
-      checkpoint: { type: 'string' }, data: { type: 'string' }, kspace: { type: 'string' }, masks: { type: 'string' },
-      slices: { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' }, real: { type: 'string' }, figure: { type: 'string' }, ...backendCliOptions,
-    });
+    const { values: v } = parseCommandArgs('eval', argv, options);
     if (v.real) {
       const realCase = loadRealCase(v.real);
       await initBackendFromCli(v);

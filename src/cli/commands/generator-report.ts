@@ -5,32 +5,33 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from '../command.js';
-import { numberOption, parseCommandArgs, requireOption } from '../args.js';
-import { BACKEND_USAGE, backendCliOptions, initBackendFromCli } from '../../backend/index.js';
+import { commandUsage, numberOption, parseCommandArgs, requireOption } from '../args.js';
+import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { reportForCheckpoint } from '../../generative/report.js';
 import { ProgressBar } from '../../util/progress.js';
 
-const usage = `modl generator-report: quality report of a trained image generator
+const options = {
+  checkpoint: { type: 'string', arg: 'DIR', help: 'a generator checkpoint (or a train-generator run folder: its last epoch)' },
+  out: { type: 'string', arg: 'DIR', help: 'where report.md, report.json and the PNGs go (default: the checkpoint folder)' },
+  samples: { type: 'string', arg: 'N', help: 'generated samples, training images and held-out images compared (default 256)' },
+  seed: { type: 'string', arg: 'N', help: 'seed of the sample latents (default 1)' },
+  images: { type: 'string', arg: 'PATH,...', help: 'the training images, where they are no longer at the paths in generator.json' },
+  labels: { type: 'string', arg: 'FILE', help: 'the training label volume, where it is no longer at its path in generator.json' },
+  ...backendCliOptions,
+} as const;
+
+const usage = commandUsage(`modl generator-report: quality report of a trained image generator
 
 usage: modl generator-report --checkpoint DIR [--out DIR] [--samples 256] [--seed 1]
-                             [--images PATH,...] [--labels FILE]
-
-  --checkpoint DIR   a generator checkpoint (or a train-generator run folder: its last epoch)
-  --out DIR          where report.md, report.json and the PNGs go (default: the checkpoint folder)
-  --samples N        generated samples, training images and held-out images compared (default 256)
-  --seed N           seed of the sample latents (default 1)
-  --images, --labels the training data, where it is no longer at the paths in generator.json
-${BACKEND_USAGE}`;
+                             [--images PATH,...] [--labels FILE]`, options);
 
 const command: Command = {
   name: 'generator-report',
   summary: 'quality report of a trained VAE/GAN: samples vs real, histograms, spectra, memorisation',
+  options,
   usage,
   async run(argv) {
-    const { values: v } = parseCommandArgs('generator-report', argv, {
-      checkpoint: { type: 'string' }, out: { type: 'string' }, samples: { type: 'string' }, seed: { type: 'string' },
-      images: { type: 'string' }, labels: { type: 'string' }, ...backendCliOptions,
-    });
+    const { values: v } = parseCommandArgs('generator-report', argv, options);
     const checkpoint = resolve(requireOption('generator-report', 'checkpoint', v.checkpoint));
     await initBackendFromCli(v);
     const bars = new Map<string, ProgressBar>();

@@ -2,7 +2,7 @@
  * `modl info FILE_OR_FOLDER`: prints what modl sees in any supported input —
  * format, series, dimensions, spacing, orientation, datatype and value range.
  */
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
 import { ModlError } from '../../util/errors.js';
 import { readCfl } from '../../io/cfl.js';
@@ -167,6 +167,7 @@ export async function describeInput(path: string): Promise<string> {
 const info: Command = {
   name: 'info',
   summary: 'print what modl sees in a DICOM/NIfTI/HDF5/.cfl/PNG input',
+  options: {},
   usage: [
     'usage: modl info FILE_OR_FOLDER [...]',
     '',
@@ -175,7 +176,7 @@ const info: Command = {
     'by series), NIfTI-1/2 (.nii, .nii.gz), fastMRI HDF5 (.h5), BART .cfl/.hdr, or PNG.',
   ].join('\n'),
   async run(argv: string[]): Promise<void> {
-    const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
+    const { positionals } = parseCommandArgs('info', argv, {}, true);
     if (positionals.length === 0) throw new ModlError(`no input given\n\n${info.usage}`);
     for (const [i, p] of positionals.entries()) {
       if (i > 0) console.log('');

@@ -4,30 +4,30 @@
  */
 import { existsSync } from 'node:fs';
 import type { Command } from '../command.js';
-import { numberOption, parseCommandArgs, requireOption } from '../args.js';
-import { assertFinite } from '../../physics/complex.js';
+import { commandUsage, numberOption, parseCommandArgs, requireOption } from '../args.js';
 import { espiritMaps } from '../../physics/espirit.js';
 import { cflBase, loadCflSlice, writeCfl, type CflSliceLayout } from '../../io/cfl.js';
 import { writePngTiles } from '../../io/png.js';
 import { fileError, ModlError } from '../../util/errors.js';
 
-const usage = `modl maps: ESPIRiT coil sensitivity maps (Uecker et al. 2014), like bart ecalib
+const options = {
+  kspace: { type: 'string', arg: 'K.cfl', help: `multi-coil k-space, BART dims with the slice in two of dims 0-2, coils in dim 3,
+centred, with a fully sampled calibration region at the centre` },
+  out: { type: 'string', arg: 'S.cfl', help: "maps, .cfl/.hdr in the k-space's layout (coils in dim 3, ESPIRiT set in dim 4)" },
+  calib: { type: 'string', arg: 'N', help: `largest calibration region side (bart -r, default 24); the fully sampled
+part of the centre up to that size is used` },
+  kernel: { type: 'string', arg: 'N', help: 'kernel side (bart -k, default 6)' },
+  threshold: { type: 'string', arg: 'T', help: 'keep singular vectors with (σ/σmax)² > threshold (bart -t, default 0.001)' },
+  crop: { type: 'string', arg: 'C', help: 'zero the maps where the eigenvalue is ≤ crop (bart -c, default 0.8)' },
+  maps: { type: 'string', arg: '1|2', choices: ['1', '2'], help: '1 (default), or 2 sets for an object larger than the field of view' },
+  eigenvalues: { type: 'string', arg: 'E.cfl', help: 'also write the eigenvalue maps (coil dim 1, set in dim 4)' },
+  png: { type: 'string', arg: 'S.png', help: "montage of the maps' magnitudes, one tile per coil (default: the output name\nwith .png)" },
+} as const;
+
+const usage = commandUsage(`modl maps: ESPIRiT coil sensitivity maps (Uecker et al. 2014), like bart ecalib
 
 usage: modl maps --kspace K.cfl --out S.cfl [--calib 24] [--kernel 6] [--threshold 0.001]
-                 [--crop 0.8] [--maps 1|2] [--eigenvalues E.cfl] [--png S.png]
-
-  --kspace       multi-coil k-space, BART dims with the slice in two of dims 0-2, coils in dim 3,
-                 centred, with a fully sampled calibration region at the centre
-  --out          maps, .cfl/.hdr in the k-space's layout (coils in dim 3, ESPIRiT set in dim 4)
-  --calib        largest calibration region side (bart -r, default 24); the fully sampled
-                 part of the centre up to that size is used
-  --kernel       kernel side (bart -k, default 6)
-  --threshold    keep singular vectors with (σ/σmax)² > threshold (bart -t, default 0.001)
-  --crop         zero the maps where the eigenvalue is ≤ crop (bart -c, default 0.8)
-  --maps         1 (default), or 2 sets for an object larger than the field of view
-  --eigenvalues  also write the eigenvalue maps (coil dim 1, set in dim 4)
-  --png          montage of the maps' magnitudes, one tile per coil (default: the output name
-                 with .png)`;
+                 [--crop 0.8] [--maps 1|2] [--eigenvalues E.cfl] [--png S.png]`, options);
 
 /** BART dims of the maps: the k-space's, with the set count in dim 4 (and coils replaced by `coils`). */
 function mapDims(layout: CflSliceLayout, coils: number, sets: number): number[] {
@@ -41,19 +41,10 @@ function mapDims(layout: CflSliceLayout, coils: number, sets: number): number[] 
 const maps: Command = {
   name: 'maps',
   summary: 'estimate coil sensitivity maps with ESPIRiT (like bart ecalib)',
+  options,
   usage,
   async run(argv) {
-    const { values } = parseCommandArgs('maps', argv, {
-      kspace: { type: 'string' },
-      out: { type: 'string' },
-      calib: { type: 'string' },
-      kernel: { type: 'string' },
-      threshold: { type: 'string' },
-      crop: { type: 'string' },
-      maps: { type: 'string' },
-      eigenvalues: { type: 'string' },
-      png: { type: 'string' },
-    });
+    const { values } = parseCommandArgs('maps', argv, options);
     const kPath = requireOption('maps', 'kspace', values.kspace);
     const out = cflBase(requireOption('maps', 'out', values.out));
     const kCfl = `${cflBase(kPath)}.cfl`;
@@ -67,11 +58,6 @@ const maps: Command = {
 
     const { kspace, layout, sets: kSets } = loadCflSlice(kPath);
     if (kSets > 1) throw fileError(kCfl, `has ${kSets} entries in dim 4 (ESPIRiT sets); k-space must have 1`);
-    try {
-      assertFinite(kspace.data, 'k-space');
-    } catch (e) {
-      throw fileError(kCfl, (e as Error).message);
-    }
     const [C, H, W] = kspace.shape as [number, number, number];
 
     const t0 = performance.now();

@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from '../command.js';
-import { numberOption, parseCommandArgs, requireOption } from '../args.js';
+import { commandUsage, numberOption, parseCommandArgs, requireOption } from '../args.js';
 import type { MaskKind } from '../../physics/masks.js';
 import { listGenerators } from '../../synth/generator.js';
 import type { SynthParameters } from '../../synth/manifest.js';
@@ -14,74 +14,64 @@ import { synthesize } from '../../synth/synthesize.js';
 import { ModlError } from '../../util/errors.js';
 import { formatDuration } from '../../util/progress.js';
 
-const usage = `modl synth: synthetic multi-coil MRI training pairs (fastMRI-layout HDF5 + manifest)
+const options = {
+  out: { type: 'string', arg: 'DIR', help: `output folder: DIR/manifest.json and DIR/${SHARD_DIR}/shard-NNNNN.h5` },
+  generator: { type: 'string', arg: 'NAME', help: `image source: phantom (default; built-in brain phantom), images (--images),
+or a learned generator (vae, gan)` },
+  images: { type: 'string', arg: 'DIR', help: 'a folder of DICOM/NIfTI/... images (implies --generator images)' },
+  count: { type: 'string', arg: 'N', help: 'training pairs (slices) to make (default 1000)' },
+  size: { type: 'string', arg: 'N|HxW', help: 'matrix, 256 or HxW (default 256)' },
+  coils: { type: 'string', arg: 'N|A-B', help: 'coil count, or a range chosen per shard (default 8)' },
+  accel: { type: 'string', arg: 'R[,R]', help: 'acceleration(s); one is drawn per slice (default 4)' },
+  mask: { type: 'string', arg: 'KIND[,KIND]', help: 'mask kind(s): random, equispaced (1D, fastMRI-style) or poisson (2D); default random' },
+  'center-fraction': { type: 'string', arg: 'F', help: '1D masks: fully sampled centre fraction (default 0.32/R as fastMRI)' },
+  calib: { type: 'string', arg: 'N', help: 'poisson masks: fully sampled calibration square (default 24)' },
+  snr: { type: 'string', arg: 'DB|A-B|inf', help: `SNR in dB, fixed or a range drawn per slice, or inf for no noise (default 30).
+SNR = 20 log10(mean |image| over the object / σ), σ the complex noise std per
+k-space sample (= per pixel of each coil image and of the SENSE-combined image)` },
+  phase: { type: 'string', arg: 'RAD', help: 'RMS of the smooth random image phase, radians (default 1)' },
+  'maps-from': { type: 'string', arg: 'F[,F]', help: `use ESPIRiT maps of these real multi-coil k-space files (fastMRI .h5, BART .cfl,
+complex NIfTI; middle slice) instead of simulated birdcage maps; sets the coil count` },
+  'shard-size': { type: 'string', arg: 'N', help: 'slices per HDF5 file (default 16)' },
+  seed: { type: 'string', arg: 'N', help: 'dataset seed (default 0); everything is reproducible from it' },
+  workers: { type: 'string', arg: 'N', help: 'worker threads (default: CPU count; 0 = none)' },
+  resume: { type: 'boolean', help: `(the default) finish an interrupted run in DIR, given the same arguments,
+without redoing or duplicating shards` },
+  overwrite: { type: 'boolean', help: 'replace a dataset already in DIR instead' },
+  quiet: { type: 'boolean', help: 'no progress bar' },
+  field: { type: 'string', arg: '1.5|3', help: 'phantom: field strength for the relaxation times (default 3)' },
+  contrast: { type: 'string', arg: 'LIST', help: `phantom: contrasts drawn per image: t1, t2, pd, flair, t1-gre, or se:tr=..,te=..,
+gre:tr=..,te=..,flip=.., ir:tr=..,ti=..,te=.. (ms, degrees); default t1,t2,pd` },
+  jitter: { type: 'string', arg: 'F', help: 'phantom: relative jitter of TR/TE/TI/flip per image (default 0.1)' },
+  lesions: { type: 'string', arg: 'P', help: 'phantom: probability of white-matter lesions per image (default 0)' },
+  labels: { type: 'string', arg: 'FILE', help: 'phantom: take the anatomy from a crisp label volume (BrainWeb labels NIfTI)' },
+  planes: { type: 'string', arg: 'P', choices: ['stored', 'axial', 'all'], help: 'images: which planes of each volume (default stored)' },
+  'no-augment': { type: 'boolean', help: 'images: no flips, rotation, zoom, elastic deformation or gamma' },
+  checkpoint: { type: 'string', arg: 'PATH', help: 'learned generators: their checkpoint' },
+  'generator-options': { type: 'string', arg: 'k=v,..', help: 'learned generators: further options' },
+} as const;
+
+const usage = commandUsage(`modl synth: synthetic multi-coil MRI training pairs (fastMRI-layout HDF5 + manifest)
 
 usage: modl synth --out DIR [--generator phantom|images|...] [--count 1000] [--size 256|HxW]
                   [--coils 8|4-12] [--accel 4|4,8] [--mask random|equispaced|poisson[,...]]
-                  [--snr 30|20-40|inf] [--shard-size 16] [--seed 0] [--workers N] [options]
-
-  --generator      image source: phantom (default; built-in brain phantom), images (--images),
-                   or a learned generator once one is installed (vae, gan)
-  --images DIR     a folder of DICOM/NIfTI/... images (implies --generator images)
-  --count          training pairs (slices) to make (default 1000)
-  --size           matrix, 256 or HxW (default 256)
-  --coils          coil count, or a range chosen per shard (default 8)
-  --accel          acceleration(s); one is drawn per slice (default 4)
-  --mask           mask kind(s): random, equispaced (1D, fastMRI-style) or poisson (2D); default random
-  --center-fraction  1D masks: fully sampled centre fraction (default 0.32/R as fastMRI)
-  --calib          poisson masks: fully sampled calibration square (default 24)
-  --snr            SNR in dB, fixed or a range drawn per slice, or inf for no noise (default 30).
-                   SNR = 20 log10(mean |image| over the object / σ), σ the complex noise std per
-                   k-space sample (= per pixel of each coil image and of the SENSE-combined image)
-  --phase          RMS of the smooth random image phase, radians (default 1)
-  --maps-from F[,F]  use ESPIRiT maps of these real multi-coil k-space files (fastMRI .h5, BART .cfl,
-                   complex NIfTI; middle slice) instead of simulated birdcage maps; sets the coil count
-  --shard-size     slices per HDF5 file (default 16)
-  --seed           dataset seed (default 0); everything is reproducible from it
-  --workers        worker threads (default: CPU count; 0 = none)
-  --out DIR        output folder: DIR/manifest.json and DIR/${SHARD_DIR}/shard-NNNNN.h5
-  --resume         (the default) finish an interrupted run in DIR, given the same arguments,
-                   without redoing or duplicating shards
-  --overwrite      replace a dataset already in DIR instead
-  --quiet          no progress bar
-
-phantom options:
-  --field 1.5|3    field strength for the relaxation times (default 3)
-  --contrast LIST  contrasts drawn per image: t1, t2, pd, flair, t1-gre, or se:tr=..,te=..,
-                   gre:tr=..,te=..,flip=.., ir:tr=..,ti=..,te=.. (ms, degrees); default t1,t2,pd
-  --jitter F       relative jitter of TR/TE/TI/flip per image (default 0.1)
-  --lesions P      probability of white-matter lesions per image (default 0)
-  --labels FILE    take the anatomy from a crisp label volume (BrainWeb labels NIfTI) instead
-images options:
-  --planes stored|axial|all   which planes of each volume (default stored)
-  --no-augment     no flips, rotation, zoom, elastic deformation or gamma
-learned generators:
-  --checkpoint PATH          passed to the generator as its checkpoint
-  --generator-options k=v,.. further generator options`;
+                  [--snr 30|20-40|inf] [--shard-size 16] [--seed 0] [--workers N] [options]`, options);
 
 const synth: Command = {
   name: 'synth',
   summary: 'make a synthetic multi-coil training dataset (phantom, image folder, VAE/GAN)',
+  options,
   usage,
   async run(argv) {
-    const { values } = parseCommandArgs('synth', argv, {
-      generator: { type: 'string' }, images: { type: 'string' }, count: { type: 'string' }, size: { type: 'string' },
-      coils: { type: 'string' }, accel: { type: 'string' }, mask: { type: 'string' }, 'center-fraction': { type: 'string' },
-      calib: { type: 'string' }, snr: { type: 'string' }, phase: { type: 'string' }, 'maps-from': { type: 'string' },
-      'shard-size': { type: 'string' }, seed: { type: 'string' }, workers: { type: 'string' }, out: { type: 'string' },
-      overwrite: { type: 'boolean' }, resume: { type: 'boolean' }, quiet: { type: 'boolean' },
-      field: { type: 'string' }, contrast: { type: 'string' }, jitter: { type: 'string' }, lesions: { type: 'string' },
-      labels: { type: 'string' }, planes: { type: 'string' }, 'no-augment': { type: 'boolean' },
-      checkpoint: { type: 'string' }, 'generator-options': { type: 'string' },
-    });
+    const { values } = parseCommandArgs('synth', argv, options);
     const out = requireOption('synth', 'out', values.out);
     const name = values.generator ?? (values.images ? 'images' : 'phantom');
     const known = listGenerators().map((g) => g.name);
     if (!known.includes(name)) throw new ModlError(`synth: unknown --generator '${name}' (available: ${known.join(', ')})`);
-    const options = generatorOptions(name, values);
+    const genOptions = generatorOptions(name, values);
     const int = (v: number) => Number.isInteger(v) && v >= 0;
     const parameters: SynthParameters = {
-      generator: { name, options },
+      generator: { name, options: genOptions },
       count: numberOption('count', values.count, 1000, (v) => int(v) && v > 0),
       size: parseSize(values.size ?? '256'),
       coils: parseRange('coils', values.coils ?? '8'),

@@ -6,8 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from '../command.js';
-import { choiceOption, numberOption, parseCommandArgs, requireOption } from '../args.js';
-import { BACKEND_USAGE, backendCliOptions, initBackendFromCli } from '../../backend/index.js';
+import { choiceOption, commandUsage, numberOption, parseCommandArgs, requireOption } from '../args.js';
+import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { loadGenerator, saveGenerator } from '../../generative/checkpoint.js';
 import { buildTrainingSet, type TrainingSetSpec } from '../../generative/data.js';
 import { DEFAULT_GAN, type Gan, type GanConfig } from '../../generative/gan.js';
@@ -20,67 +20,56 @@ import { fileError, ModlError } from '../../util/errors.js';
 import { resolveCheckpoint, writeFileAtomic } from '../../util/fs.js';
 import { formatDuration, ProgressBar } from '../../util/progress.js';
 
-const usage = `modl train-generator: train a VAE or GAN magnitude-image generator
+const options = {
+  model: { type: 'string', arg: 'vae|gan', choices: ['vae', 'gan'], help: 'which generator to train' },
+  out: { type: 'string', arg: 'RUN', help: 'run folder: epoch-NNNN/, samples/epoch-NNNN.png, train.jsonl, run.json' },
+  phantom: { type: 'string', arg: 'N', help: 'training set: procedural phantom brains (default 600)' },
+  labels: { type: 'string', arg: 'FILE', help: 'training set: a crisp label volume (BrainWeb) for phantom brains with its anatomy' },
+  labelled: { type: 'string', arg: 'N', help: 'training set: phantom brains with the --labels anatomy (default 600 with --labels)' },
+  images: { type: 'string', arg: 'PATH,...', help: 'training set: real image volumes, DICOM/NIfTI files or folders' },
+  real: { type: 'string', arg: 'N', help: 'training set: augmented axial slices of them (default 1800 with --images)' },
+  'min-content': { type: 'string', arg: 'F', help: 'keep planes with ≥ F of pixels above 10 % of the 99.5th percentile (default 0.15)' },
+  'drop-inferior': { type: 'string', arg: 'F', help: 'drop that fraction of the lowest kept planes: neck and face (default 0.35)' },
+  size: { type: 'string', arg: 'S', help: 'image size (default 128)' },
+  latent: { type: 'string', arg: 'N', help: 'network: latent dimension (default 128)' },
+  'base-channels': { type: 'string', arg: 'N', help: 'network: channels at full resolution (default 16)' },
+  'max-channels': { type: 'string', arg: 'N', help: 'network: channel cap (default 256)' },
+  'start-res': { type: 'string', arg: 'N', help: 'network: resolution of the first decoder block (default 8)' },
+  upsample: { type: 'string', arg: 'U', choices: ['nearest', 'subpixel'], help: `decoder/generator upsampling: nearest (default; resize-conv, free of the grid
+artefacts a sub-pixel GAN generator drifts into) or subpixel` },
+  beta: { type: 'string', arg: 'B', help: 'VAE: KL weight (default 1)' },
+  'noise-std': { type: 'string', arg: 'S', help: 'VAE: decoder standard deviation (default 0.2)' },
+  'init-generator': { type: 'string', arg: 'DIR', help: `GAN: start the generator from this VAE's decoder (same --size, --latent and
+channels; a training run, for its encoder), its sampling distribution folded in` },
+  reconstruction: { type: 'string', arg: 'λ', help: `GAN: also decode the --init-generator VAE's codes of real images, paying
+λ·mean|G(ε(x)) − x| (VAE-GAN anchor; default 100 with --init-generator, else 0)` },
+  'critic-channels': { type: 'string', arg: 'N', help: 'GAN: critic channels at full resolution (default 16)' },
+  'critic-downsample': { type: 'string', arg: 'D', choices: ['avgpool', 'unshuffle'], help: 'GAN: critic downsampling, avgpool (default) or unshuffle' },
+  'critic-norm': { type: 'string', arg: 'N', choices: ['none', 'spectral'], help: 'GAN: none (held by R1; default) or spectral normalisation of the critic' },
+  r1: { type: 'string', arg: 'γ', help: 'GAN: weight of the R1 penalty on the critic (default 0.2)' },
+  'r1-interval': { type: 'string', arg: 'N', help: 'GAN: critic steps between R1 evaluations (default 4)' },
+  'instance-noise': { type: 'string', arg: 'σ', help: 'GAN: the critic sees images plus Gaussian noise of std σ·(1 − t/T) (default 0.1; 0: none)' },
+  'instance-noise-steps': { type: 'string', arg: 'T', help: 'GAN: critic steps over which the instance noise falls to 0 (default 1500)' },
+  'critic-warmup': { type: 'string', arg: 'N', help: 'GAN: first N steps train the critic alone (default 50)' },
+  'ema-decay': { type: 'string', arg: 'D', help: "GAN: samples come from a moving average of the generator's weights with\nthis decay per step (default 0.995; 0: the live generator)" },
+  epochs: { type: 'string', arg: 'N', help: 'epochs (default 10)' },
+  'batch-size': { type: 'string', arg: 'N', help: 'images per step (default 16)' },
+  seed: { type: 'string', arg: 'N', help: 'seed of the training set, weights and data order (default 0)' },
+  lr: { type: 'string', arg: 'R', help: 'learning rate: VAE 1e-3, GAN generator 1e-4 (defaults)' },
+  'lr-critic': { type: 'string', arg: 'R', help: 'GAN critic learning rate (default 2e-4); Adam β = (0.5, 0.999) for the GAN' },
+  resume: { type: 'boolean', help: 'continue RUN from its last checkpoint with the settings in RUN/run.json\n(only --epochs may change)' },
+  keep: { type: 'string', arg: 'N', help: 'epoch checkpoints kept (default 2)' },
+  export: { type: 'string', arg: 'DIR', help: `after training, the weights sampling needs (decoder or generator; no encoder,
+critic or optimiser state) and their quality report (report.md + PNGs) in DIR` },
+  'report-samples': { type: 'string', arg: 'N', help: 'samples in the quality report (default 256)' },
+  ...backendCliOptions,
+} as const;
+
+const usage = commandUsage(`modl train-generator: train a VAE or GAN magnitude-image generator
 
 usage: modl train-generator --model vae|gan --out RUN [--images PATH,...] [--labels FILE] [options]
 
-training set (a fixed pool, rebuilt from these settings; 99.5th percentile = 1, clipped to [0, 1])
-  --phantom N          procedural phantom brains (default 600)
-  --labels FILE        a crisp label volume (BrainWeb) for phantom brains with its anatomy
-  --labelled N         phantom brains with the --labels anatomy (default 600 with --labels)
-  --images PATH,...    real image volumes: DICOM/NIfTI files or folders
-  --real N             augmented axial slices of them (default 1800 with --images)
-  --min-content F      keep planes with ≥ F of pixels above 10 % of the 99.5th percentile (default 0.15)
-  --drop-inferior F    drop that fraction of the lowest kept planes: neck and face (default 0.35)
-  --size S             image size (default 128)
-network
-  --latent 128 --base-channels 16 --max-channels 256 --start-res 8
-  --upsample nearest|subpixel       decoder/generator upsampling (default nearest: resize-conv,
-                                    free of the grid artefacts a sub-pixel GAN generator drifts into)
-  --beta 1 --noise-std 0.2          VAE: KL weight, decoder standard deviation
-  --init-generator DIR              GAN: start the generator from this VAE's decoder (same --size,
-                                    --latent and channels; a training run, for its encoder), its
-                                    sampling distribution folded in; then train adversarially
-  --reconstruction λ                GAN: also decode the --init-generator VAE's codes of real images,
-                                    paying λ·mean|G(ε(x)) − x| (VAE-GAN anchor; default 100 with
-                                    --init-generator, else 0)
-  --critic-channels 16              GAN: critic channels at full resolution
-  --critic-downsample avgpool|unshuffle  GAN: critic downsampling (default avgpool)
-  --critic-norm none|spectral       GAN: no normalisation of the critic (held by R1) or spectral
-                                    normalisation of its weights (default none)
-  --r1 0.2 --r1-interval 4          GAN: weight γ of the R1 penalty on the critic, and the critic
-                                    steps between its evaluations
-  --instance-noise 0.1 --instance-noise-steps 1500
-                                    GAN: the critic sees images plus Gaussian noise of standard
-                                    deviation σ·(1 − t/T) at critic step t (σ 0: none)
-  --critic-warmup 50                GAN: first N steps train the critic alone
-  --ema-decay 0.995                 GAN: samples come from a moving average of the generator's
-                                    weights with this decay per step (0: the live generator)
-optimisation
-  --epochs 10 --batch-size 16 --seed 0
-  --lr R               VAE: 1e-3; GAN generator: 1e-4
-  --lr-critic R        GAN critic (default 2e-4); Adam β = (0.5, 0.999) for the GAN
-  --resume             continue RUN from its last checkpoint with the settings in RUN/run.json
-                       (only --epochs may change)
-  --keep N             epoch checkpoints kept (default 2)
-output
-  --out RUN            run folder: epoch-NNNN/, samples/epoch-NNNN.png, train.jsonl, run.json
-  --export DIR         after training, the weights sampling needs (decoder or generator; no
-                       encoder, critic or optimiser state) and their quality report
-                       (report.md + PNGs) in DIR
-  --report-samples N   samples in the quality report (default 256)
-${BACKEND_USAGE}`;
-
-const options = {
-  model: { type: 'string' }, out: { type: 'string' }, images: { type: 'string' }, labels: { type: 'string' },
-  phantom: { type: 'string' }, labelled: { type: 'string' }, real: { type: 'string' },
-  'min-content': { type: 'string' }, 'drop-inferior': { type: 'string' }, size: { type: 'string' },
-  latent: { type: 'string' }, 'base-channels': { type: 'string' }, 'max-channels': { type: 'string' }, 'start-res': { type: 'string' }, upsample: { type: 'string' },
-  beta: { type: 'string' }, 'noise-std': { type: 'string' }, 'critic-channels': { type: 'string' }, 'init-generator': { type: 'string' }, 'critic-warmup': { type: 'string' }, 'critic-downsample': { type: 'string' }, 'ema-decay': { type: 'string' }, 'critic-norm': { type: 'string' }, r1: { type: 'string' }, 'r1-interval': { type: 'string' }, reconstruction: { type: 'string' }, 'instance-noise': { type: 'string' }, 'instance-noise-steps': { type: 'string' },
-  epochs: { type: 'string' }, 'batch-size': { type: 'string' }, seed: { type: 'string' }, lr: { type: 'string' }, 'lr-critic': { type: 'string' },
-  resume: { type: 'boolean' }, keep: { type: 'string' }, export: { type: 'string' }, 'report-samples': { type: 'string' },
-  ...backendCliOptions,
-} as const;
+The training set is a fixed pool, rebuilt from its settings (99.5th percentile = 1, clipped to [0, 1]).`, options);
 
 interface RunSettings { config: GenerativeConfig; trainingSet: TrainingSetSpec; batchSize: number; seed: number; initGenerator?: string }
 
@@ -149,6 +138,7 @@ function settingsFromArgs(v: Record<string, string | boolean | undefined>): RunS
 const command: Command = {
   name: 'train-generator',
   summary: 'train the VAE or GAN image generator (phantom + real slices), with quality report',
+  options,
   usage,
   async run(argv) {
     const { values: v } = parseCommandArgs('train-generator', argv, options);

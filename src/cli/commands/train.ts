@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from '../command.js';
-import { choiceOption, numberOption, parseCommandArgs } from '../args.js';
-import { BACKEND_USAGE, backendCliOptions, initBackendFromCli } from '../../backend/index.js';
+import { commandUsage, numberOption, parseCommandArgs } from '../args.js';
+import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { MASK_KINDS, type MaskKind } from '../../physics/masks.js';
 import { DEFAULT_MODL_CONFIG, Modl } from '../../nn/modl.js';
 import { loadCheckpoint } from '../../nn/checkpoint.js';
@@ -11,40 +11,36 @@ import { resolveCheckpoint } from '../../util/fs.js';
 import { ProgressBar } from '../../util/progress.js';
 import { fileError, ModlError } from '../../util/errors.js';
 
-const usage = `modl train: train (or fine-tune) a MoDL network
-
-usage: modl train --data DIR[,DIR...] --out RUN [options]
-       modl train --kspace FILE[,FILE...] --masks poisson:4,8 --out RUN [options]
-
-data
-  --data DIR,...       modl synth datasets (split into train/validation by shard)
-  --kspace FILE,...    fully sampled k-space (fastMRI .h5, BART .cfl, complex NIfTI): ESPIRiT maps
-                       and the SENSE-combined target per slice, masks drawn from --masks
-  --masks SPEC         retrospective masks KIND[+KIND]:R[,R], e.g. random+poisson:4,8; with --data it
-                       replaces the stored masks
-  --val-fraction F     fraction of shards held out for validation (default 0.1)
-  --val-slices N       validate on at most N slices (default 8)
-network (ignored with --init, which continues from a checkpoint's weights)
-  --stages K           unrolled stages in this run (MoDL curriculum: 1, then 10 with --init)
-  --init CKPT          start from this checkpoint (a folder with modl.json, or a training run)
-  --depth 5 --width 64 --cg-iterations 10 --lambda 0.05
-optimisation
-  --epochs 10 --batch-size 2 --steps-per-epoch N (default: one pass) --lr 1e-3 --clip 1
-  --loss mse|l1 (default mse) --seed 0
-  --resume             continue RUN from its last checkpoint (same trajectory)
-  --out RUN            run folder: epoch-NNNN/ checkpoints, latest.json, train.jsonl
-${BACKEND_USAGE}`;
-
 const options = {
-  data: { type: 'string' }, kspace: { type: 'string' }, masks: { type: 'string' },
-  'val-fraction': { type: 'string' }, 'val-slices': { type: 'string' },
-  stages: { type: 'string' }, init: { type: 'string' },
-  depth: { type: 'string' }, width: { type: 'string' }, 'cg-iterations': { type: 'string' }, lambda: { type: 'string' },
-  epochs: { type: 'string' }, 'batch-size': { type: 'string' }, 'steps-per-epoch': { type: 'string' },
-  lr: { type: 'string' }, clip: { type: 'string' }, loss: { type: 'string' }, seed: { type: 'string' },
-  resume: { type: 'boolean' }, out: { type: 'string' },
+  data: { type: 'string', arg: 'DIR,...', help: 'data: modl synth datasets (split into train/validation by shard)' },
+  kspace: { type: 'string', arg: 'FILE,...', help: `data: fully sampled k-space (fastMRI .h5, BART .cfl, complex NIfTI): ESPIRiT maps
+and the SENSE-combined target per slice, masks drawn from --masks` },
+  masks: { type: 'string', arg: 'SPEC', help: `retrospective masks KIND[+KIND]:R[,R], e.g. random+poisson:4,8; with --data it
+replaces the stored masks` },
+  'val-fraction': { type: 'string', arg: 'F', help: 'fraction of shards held out for validation (default 0.1)' },
+  'val-slices': { type: 'string', arg: 'N', help: 'validate on at most N slices (default 8)' },
+  stages: { type: 'string', arg: 'K', help: 'unrolled stages in this run (MoDL curriculum: 1, then 10 with --init; default 1)' },
+  init: { type: 'string', arg: 'CKPT', help: 'start from this checkpoint (a folder with modl.json, or a training run);\nthe network options below are then ignored' },
+  depth: { type: 'string', arg: 'N', help: 'network: denoiser conv layers (default 5)' },
+  width: { type: 'string', arg: 'N', help: 'network: denoiser features (default 64)' },
+  'cg-iterations': { type: 'string', arg: 'N', help: 'network: CG iterations of each data-consistency step (default 10)' },
+  lambda: { type: 'string', arg: 'λ', help: 'network: initial data-consistency weight λ (learned; default 0.05)' },
+  epochs: { type: 'string', arg: 'N', help: 'epochs (default 10)' },
+  'batch-size': { type: 'string', arg: 'N', help: 'slices per step (default 2)' },
+  'steps-per-epoch': { type: 'string', arg: 'N', help: 'steps per epoch (default: one pass over the training slices)' },
+  lr: { type: 'string', arg: 'LR', help: 'Adam learning rate (default 1e-3)' },
+  clip: { type: 'string', arg: 'C', help: 'clip the gradient to global norm C (default 1; 0: off)' },
+  loss: { type: 'string', arg: 'L', choices: ['mse', 'l1'], help: 'training loss: mse (default) or l1' },
+  seed: { type: 'string', arg: 'N', help: 'seed of the weights, the data order and the masks (default 0)' },
+  resume: { type: 'boolean', help: 'continue RUN from its last checkpoint (same trajectory)' },
+  out: { type: 'string', arg: 'RUN', help: 'run folder: epoch-NNNN/ checkpoints, latest.json, train.jsonl' },
   ...backendCliOptions,
 } as const;
+
+const usage = commandUsage(`modl train: train (or fine-tune) a MoDL network
+
+usage: modl train --data DIR[,DIR...] --out RUN [options]
+       modl train --kspace FILE[,FILE...] --masks poisson:4,8 --out RUN [options]`, options);
 
 /** "random+poisson:4,8" → kinds [random, poisson], accelerations [4, 8]. */
 export function parseMaskSpec(spec: string, seed: number): MaskPlan {
@@ -60,13 +56,14 @@ export function parseMaskSpec(spec: string, seed: number): MaskPlan {
 const command: Command = {
   name: 'train',
   summary: 'train or fine-tune MoDL on synthetic datasets or fully sampled k-space',
+  options,
   usage,
   async run(argv) {
     const { values: v } = parseCommandArgs('train', argv, options);
     if (!v.out) throw new ModlError('train: --out RUN is required (see modl train --help)');
     if (!v.data && !v.kspace) throw new ModlError('train: give --data DIR or --kspace FILE (see modl train --help)');
     const seed = numberOption('seed', v.seed, 0, Number.isInteger);
-    const loss = choiceOption('loss', v.loss, ['mse', 'l1'] as const, 'mse');
+    const loss = (v.loss ?? 'mse') as 'mse' | 'l1';
     const int = (name: string, value: string | undefined, fallback: number) => numberOption(name, value, fallback, (x) => Number.isInteger(x) && x > 0);
     const plan = v.masks ? parseMaskSpec(v.masks, seed) : undefined;
 
