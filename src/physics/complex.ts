@@ -82,9 +82,3 @@ export function cstack(items: readonly CArray[]): CArray {
   });
   return out;
 }
-
-export function assertFinite(x: Float32Array, what: string): void {
-  for (let i = 0; i < x.length; i++) {
-    if (!Number.isFinite(x[i]!)) throw new Error(`${what} contains a non-finite value at element ${i >> 1}`);
-  }
-}
