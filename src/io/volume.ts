@@ -96,28 +96,10 @@ export function zeroNonFinite(file: string, data: Float32Array): void {
   console.warn(`warning: ${file}: ${n} of ${data.length} pixels are NaN or infinite; set to 0`);
 }
 
-/** 4x4 identity, row-major. */
-export function identityAffine(): number[] {
-  return [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1];
-}
-
 /** Affine from voxel spacing alone ([slice, row, col] mm), axes aligned with LPS. */
 export function affineFromSpacing(spacing: readonly number[]): number[] {
   const [ds, dr, dc] = spacing as [number, number, number];
   return [dc, 0, 0, 0, 0, dr, 0, 0, 0, 0, ds, 0, 0, 0, 0, 1];
-}
-
-/** Multiplies two row-major 4x4 matrices. */
-export function matmul4(a: readonly number[], b: readonly number[]): number[] {
-  const out = new Array<number>(16).fill(0);
-  for (let i = 0; i < 4; i++) {
-    for (let j = 0; j < 4; j++) {
-      let s = 0;
-      for (let k = 0; k < 4; k++) s += a[4 * i + k]! * b[4 * k + j]!;
-      out[4 * i + j] = s;
-    }
-  }
-  return out;
 }
 
 /** LPS <-> RAS: negates the first two rows (the same matrix converts both ways). */

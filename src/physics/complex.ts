@@ -20,22 +20,12 @@ export function czeros(shape: readonly number[]): CArray {
   return { data: new Float32Array(2 * numel(shape)), shape: [...shape] };
 }
 
-export function cclone(x: CArray): CArray {
-  return { data: new Float32Array(x.data), shape: [...x.shape] };
-}
-
 /** Wraps an interleaved buffer, checking that its length fits the shape. */
 export function cwrap(data: Float32Array, shape: readonly number[]): CArray {
   if (data.length !== 2 * numel(shape)) {
     throw new Error(`complex buffer of ${data.length / 2} elements does not fit shape [${shape.join(', ')}]`);
   }
   return { data, shape: [...shape] };
-}
-
-export function fromReal(re: ArrayLike<number>, shape: readonly number[]): CArray {
-  const out = czeros(shape);
-  for (let i = 0; i < re.length; i++) out.data[2 * i] = re[i]!;
-  return out;
 }
 
 /** |x| per element. */
@@ -61,13 +51,6 @@ export function cnorm2(x: Float32Array, offset = 0, length = x.length - offset):
   const end = offset + length;
   for (let i = offset; i < end; i++) s += x[i]! * x[i]!;
   return s;
-}
-
-/** View of item `i` of a batch: the sub-array over the leading dimension. */
-export function citem(x: CArray, i: number): CArray {
-  const inner = x.shape.slice(1);
-  const n = 2 * numel(inner);
-  return { data: x.data.subarray(i * n, (i + 1) * n), shape: inner };
 }
 
 /** Stacks equally shaped arrays along a new leading dimension. */
