@@ -7,6 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { loadStudy, type SimulateOptions } from '../src/recon/study.js';
 import { cabs } from '../src/physics/complex.js';
+import { CG_SENSE_DEFAULTS } from '../src/physics/recon.js';
 import { reconstruct, type ReconMethod } from '../src/recon/methods.js';
 import {
   volumeMetrics, writeComparisonFigures, writeMethodOutputs, writeReport, type MethodResult,
@@ -35,8 +36,7 @@ export interface ReconJob {
 
 export const DEFAULT_RECON_JOB: Omit<ReconJob, 'input' | 'outDir'> = {
   methods: ['zero-filled', 'cgsense', 'modl'],
-  lambda: 0.001,
-  iterations: 30,
+  ...CG_SENSE_DEFAULTS,
   batchSize: 4,
   writeImages: true,
 };
