@@ -5,13 +5,13 @@
  * checkpoint at two undersampling settings, and writes one report with the
  * metrics tables and figures. Change the settings below to make your own demo.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { synthesize } from '../src/synth/synthesize.js';
 import type { SynthParameters } from '../src/synth/manifest.js';
 import { openDataset } from '../src/synth/dataset.js';
 import { metricsTable, type MethodResult } from '../src/recon/outputs.js';
-import { writeFileAtomic } from '../src/util/fs.js';
+import { ensureDir, writeFileAtomic } from '../src/util/fs.js';
 import { packageRoot } from '../src/util/paths.js';
 import { DEFAULT_RECON_JOB, runReconJob } from './recon.js';
 
@@ -41,7 +41,7 @@ export interface DemoOptions {
 export async function runDemo(o: DemoOptions = {}): Promise<{ report: string; results: Record<string, MethodResult[]> }> {
   const root = packageRoot();
   const outDir = o.outDir ?? join(root, 'out', 'demo');
-  mkdirSync(outDir, { recursive: true });
+  ensureDir(outDir);
   const results: Record<string, MethodResult[]> = {};
   const sections: string[] = [];
   for (const c of DEMO_CASES) {

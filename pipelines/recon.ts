@@ -4,7 +4,6 @@
  * Markdown report. Copy this file to build a variant (other methods, other
  * outputs); each step is one call into src/.
  */
-import { mkdirSync } from 'node:fs';
 import { loadStudy, type SimulateOptions } from '../src/recon/study.js';
 import { cabs } from '../src/physics/complex.js';
 import { CG_SENSE_DEFAULTS } from '../src/physics/recon.js';
@@ -13,6 +12,7 @@ import {
   volumeMetrics, writeComparisonFigures, writeMethodOutputs, writeReport, type MethodResult,
 } from '../src/recon/outputs.js';
 import { ProgressBar } from '../src/util/progress.js';
+import { ensureDir } from '../src/util/fs.js';
 
 export interface ReconJob {
   input: string;
@@ -42,7 +42,7 @@ export const DEFAULT_RECON_JOB: Omit<ReconJob, 'input' | 'outDir'> = {
 };
 
 export async function runReconJob(job: ReconJob): Promise<{ results: MethodResult[]; report: string }> {
-  mkdirSync(job.outDir, { recursive: true });
+  ensureDir(job.outDir);
   const study = await loadStudy(job.input, {
     maps: job.maps, simulate: job.simulate, series: job.series, slices: job.slices,
     onProgress: (m) => process.stderr.write(`\r${m}   `),

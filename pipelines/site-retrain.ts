@@ -16,7 +16,7 @@
  * (or any stage) to build a variant.
  */
 import '../src/generative/generators.js';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadImageVolumes } from '../src/io/detect.js';
 import { writeNifti } from '../src/io/nifti.js';
@@ -25,7 +25,7 @@ import { loadGenerator, saveGenerator, type GeneratorMeta } from '../src/generat
 import { buildTrainingSet } from '../src/generative/data.js';
 import { reportForCheckpoint } from '../src/generative/report.js';
 import { describeTrainingSet, trainGenerator } from '../src/generative/train.js';
-import { resolveCheckpoint } from '../src/util/fs.js';
+import { ensureDir, resolveCheckpoint } from '../src/util/fs.js';
 import type { VaeConfig } from '../src/generative/vae.js';
 import { loadCheckpoint } from '../src/nn/checkpoint.js';
 import { datasetSources, limit } from '../src/nn/sources.js';
@@ -103,7 +103,7 @@ export function splitSlices(S: number, fraction: number): { heldOut: [number, nu
 
 export async function runSiteRetrain(job: SiteRetrainJob): Promise<SiteRetrainResult> {
   const out = resolve(job.outDir);
-  mkdirSync(join(out, 'site'), { recursive: true });
+  ensureDir(join(out, 'site'));
 
   // 1. split
   const volumes = await loadImageVolumes(job.images);

@@ -12,10 +12,10 @@
  * Run folder: epoch-NNNN/ (the last `keep` checkpoints), latest.json,
  * samples/epoch-NNNN.png, train.jsonl.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { resolveCheckpoint, writeFileAtomic } from '../util/fs.js';
+import { ensureDir, resolveCheckpoint, writeFileAtomic } from '../util/fs.js';
 import { Rng } from '../util/random.js';
 import { loadGenerator, loadTrainingState, saveGenerator } from './checkpoint.js';
 import type { TrainingSet } from './data.js';
@@ -80,7 +80,7 @@ export async function trainGenerator(opts: TrainGeneratorOptions): Promise<{ mod
   const { outDir, trainingSet: set, batchSize } = opts;
   if (set.spec.size !== opts.config.size) throw new Error(`training images are ${set.spec.size}², the network makes ${opts.config.size}²`);
   if (set.count < batchSize) throw new Error(`the training set holds ${set.count} images, fewer than one batch of ${batchSize}`);
-  mkdirSync(join(outDir, 'samples'), { recursive: true });
+  ensureDir(join(outDir, 'samples'));
   const log = join(outDir, 'train.jsonl');
   let model = await createModel(opts.config, opts.seed);
   let state: TrainState = { epoch: 0, globalStep: 0, seconds: 0, seed: opts.seed, history: [] };

@@ -9,11 +9,11 @@
  * Window centre/width span the 0.5–99.5 percentiles. The folder is written under a
  * temporary name and renamed, so a killed process leaves no partial series.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import dcmjs from 'dcmjs';
 import { ModlError } from '../util/errors.js';
-import { withAtomicPath, writeFileAtomic } from '../util/fs.js';
+import { ensureDir, withAtomicPath, writeFileAtomic } from '../util/fs.js';
 import { affineColumn, norm3, percentiles, valueRange, voxelToPatient, type ImageVolume } from './volume.js';
 
 const MR_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.4';
@@ -168,7 +168,7 @@ export async function writeDicomSeries(dir: string, vol: ImageVolume, opts: Dico
 
   const sliceValues = rows * cols;
   return withAtomicPath(dir, (tmp) => {
-    mkdirSync(tmp, { recursive: true });
+    ensureDir(tmp);
     const files: string[] = [];
     for (let k = 0; k < slices; k++) {
       const position = voxelToPatient(vol.affine, 0, 0, k);

@@ -7,12 +7,12 @@
  * and a checkpoint holds the weights, Adam's moments and the epoch counter, so
  * `resume` after a kill replays exactly the trajectory of an uninterrupted run.
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { CG_SENSE_DEFAULTS, cgSense, reconMagnitude } from '../physics/recon.js';
 import { imageMetrics, type Metrics } from '../physics/metrics.js';
-import { resolveCheckpoint, writeFileAtomic } from '../util/fs.js';
+import { ensureDir, resolveCheckpoint, writeFileAtomic } from '../util/fs.js';
 import { Rng } from '../util/random.js';
 import { Adam } from './adam.js';
 import { prepareBatch, unbatch, type ReconSample } from './batch.js';
@@ -129,7 +129,7 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
   const stepsPerEpoch = opts.stepsPerEpoch ?? Math.ceil(opts.train.length / opts.batchSize);
   let state: TrainState = { epoch: 0, globalStep: 0, adamSteps: 0, stages: opts.stages, seed: opts.seed, history: [] };
   const log = join(opts.outDir, 'train.jsonl');
-  mkdirSync(opts.outDir, { recursive: true });
+  ensureDir(opts.outDir);
 
   if (opts.resume && existsSync(join(opts.outDir, LATEST))) {
     const dir = resolveCheckpoint(opts.outDir);

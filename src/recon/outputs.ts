@@ -3,7 +3,6 @@
  * series and PNG previews; metrics against the reference (fastMRI's volume
  * conventions); comparison figures; and a Markdown report tying them together.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cabs, type CArray } from '../physics/complex.js';
 import { maxOf, nmse, psnr, ssim, ssimDefined, type Metrics } from '../physics/metrics.js';
@@ -11,7 +10,7 @@ import { writeDicomSeries } from '../io/dicom-write.js';
 import { writeNifti } from '../io/nifti.js';
 import { writePng, writePngTiles } from '../io/png.js';
 import type { ImageVolume } from '../io/volume.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { ensureDir, writeFileAtomic } from '../util/fs.js';
 import type { ReconMethod } from './methods.js';
 import type { Study } from './study.js';
 
@@ -60,7 +59,7 @@ export async function writeMethodOutputs(outDir: string, study: Study, r: Method
   const dicom = join(outDir, 'dicom', r.method);
   await writeDicomSeries(dicom, vol, { seriesDescription: description, overwrite: true });
   const pngDir = join(outDir, 'png');
-  mkdirSync(pngDir, { recursive: true });
+  ensureDir(pngDir);
   r.images.forEach((x, i) => writePng(join(pngDir, `${r.method}_${String(i).padStart(3, '0')}.png`), cabs(x), H, W));
   return { nifti, dicom, png: pngDir };
 }

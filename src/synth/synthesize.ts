@@ -10,7 +10,7 @@
  * temp files are deleted, and a shard file the manifest does not record is
  * made again (to the same content, every random choice being seeded).
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
@@ -26,6 +26,7 @@ import {
 } from './manifest.js';
 import { makeShard, type ShardContext } from './shard.js';
 import type { ShardWorkerData } from './shard-worker.js';
+import { ensureDir } from '../util/fs.js';
 
 export interface SynthesizeOptions {
   dir: string;
@@ -57,7 +58,7 @@ export async function synthesize(o: SynthesizeOptions): Promise<SynthesizeResult
   const p = o.parameters;
   checkParameters(p);
   const log = o.log ?? (() => {});
-  mkdirSync(join(o.dir, SHARD_DIR), { recursive: true });
+  ensureDir(join(o.dir, SHARD_DIR));
   if (o.overwrite) removeDataset(o.dir);
   const manifest = readManifest(o.dir);
   if (manifest) checkSameParameters(o.dir, manifest.parameters, p);

@@ -2,6 +2,21 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { dirname, basename, join } from 'node:path';
 import { fileError } from './errors.js';
 
+/**
+ * mkdir -p. Node's recursive mkdirSync never returns for a path under /proc
+ * (it retries the ENOENT there forever), so each missing level is made on its own.
+ */
+export function ensureDir(dir: string): void {
+  if (existsSync(dir)) return;
+  const parent = dirname(dir);
+  if (parent !== dir) ensureDir(parent);
+  try {
+    mkdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+}
+
 /** The largest file read whole into memory (Node's own limit for one read). */
 export const MAX_WHOLE_FILE_BYTES = 2 ** 31 - 1;
 
@@ -32,7 +47,7 @@ export function readRegularFile(path: string): Buffer {
  * killed process never leaves a half-written output under the final name.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
+  ensureDir(dirname(path));
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
     writeFileSync(tmp, data);
@@ -45,7 +60,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 
 /** Runs `write(tmpPath)` and renames the result to `path` once it succeeded. */
 export async function withAtomicPath<T>(path: string, write: (tmp: string) => Promise<T> | T): Promise<T> {
-  mkdirSync(dirname(path), { recursive: true });
+  ensureDir(dirname(path));
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
     const result = await write(tmp);
