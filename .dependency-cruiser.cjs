@@ -26,6 +26,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    tsPreCompilationDeps: false,
+    // type-only imports count too: a circle of types is still a circle to read
+    tsPreCompilationDeps: true,
   },
 };

@@ -15,7 +15,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { fileError } from '../util/errors.js';
 import { writeFileAtomic, writeFolderAtomic } from '../util/fs.js';
 import { readJson, readWeights, writeWeights } from '../util/tfjs-weights.js';
-import { createModel, type GenerativeConfig, type GenerativeModel, type OptimizerState } from './model.js';
+import { createModel } from './create-model.js';
+import { type GenerativeConfig, type GenerativeModel, type OptimizerState } from './model.js';
 
 export const GENERATOR_FORMAT = 'modl-generator';
 

@@ -47,37 +47,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { inverse, Matrix } from 'ml-matrix';
 import { Adam } from '../nn/adam.js';
 import { Params } from './layers.js';
+import type { GanConfig } from './configs.js';
 import type { GenerativeModel, OptimizerState } from './model.js';
 import { decoderFlops, encoderFlops, ImageDecoder, ImageEncoder, type NetConfig } from './nets.js';
 import { prefixed, unprefixed } from './vae.js';
 
 const AVERAGE = 'generator_ema';
 
-export interface GanConfig extends NetConfig {
-  kind: 'gan';
-  /** Critic channels at full resolution (its other settings are the generator's). */
-  criticChannels: number;
-  /** How the critic halves the resolution (nets.ts). */
-  criticDownsample: 'unshuffle' | 'avgpool';
-  learningRateGenerator: number;
-  learningRateCritic: number;
-  beta1: number;
-  beta2: number;
-  /** Steps at the start that update only the critic. */
-  criticWarmupSteps: number;
-  /** Decay of the generator's weight average that samples come from (0: sample the live generator). */
-  emaDecay: number;
-  criticNorm: 'spectral' | 'none';
-  /** Weight γ of the R1 penalty (0: none). */
-  r1Gamma: number;
-  /** Critic steps between R1 evaluations. */
-  r1Interval: number;
-  /** Weight λ of the reconstruction anchor (0: none; needs initGeneratorFromVae). */
-  reconstructionWeight: number;
-  /** Standard deviation σ₀ of the critic's instance noise at step 0 (0: none), falling linearly to 0 at instanceNoiseSteps. */
-  instanceNoise: number;
-  instanceNoiseSteps: number;
-}
+export type { GanConfig };
 
 /** The shipped GAN's recipe (its reconstruction anchor needs a VAE to start from, so it is off here). */
 export const DEFAULT_GAN: GanConfig = {

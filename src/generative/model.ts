@@ -4,11 +4,9 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Params } from './layers.js';
-import type { VaeConfig } from './vae.js';
-import type { GanConfig } from './gan.js';
+import type { GenerativeConfig, GeneratorKind } from './configs.js';
 
-export type GeneratorKind = 'vae' | 'gan';
-export type GenerativeConfig = VaeConfig | GanConfig;
+export type { GenerativeConfig, GeneratorKind };
 
 /** Optimiser state as plain data: step counts by optimiser, moments by name. */
 export interface OptimizerState {
@@ -39,17 +37,4 @@ export interface GenerativeModel {
   /** Forward FLOPs per image per sub-network. */
   flopsPerImage(): Record<string, number>;
   dispose(): void;
-}
-
-/**
- * Creates a model of either kind from its configuration (a fresh initialisation
- * from `seed`). Configurations saved before an option existed (the shipped VAE
- * and GAN, older runs) lack it; they get the value that those models had.
- */
-export async function createModel(saved: GenerativeConfig, seed: number): Promise<GenerativeModel> {
-  const before = saved.kind === 'gan' ? { upsample: 'subpixel', criticDownsample: 'unshuffle', criticWarmupSteps: 0, emaDecay: 0, criticNorm: 'spectral', r1Gamma: 0, r1Interval: 4, reconstructionWeight: 0, instanceNoise: 0, instanceNoiseSteps: 1 } : { upsample: 'subpixel' };
-  const config = { ...before, ...saved } as GenerativeConfig;
-  if (config.kind === 'vae') return new (await import('./vae.js')).Vae(config, seed);
-  if (config.kind === 'gan') return new (await import('./gan.js')).Gan(config, seed);
-  throw new Error(`unknown generator kind '${(config as { kind: unknown }).kind}'`);
 }

@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { currentBackend, initBackend, parseBackendOptions } from '../backend/index.js';
 import { bilinear, normalizePercentile } from '../synth/fields.js';
-import type { ImageGenerator, SampleInfo } from '../synth/generator.js';
+import type { ImageGenerator, SampleInfo } from '../synth/image-generator.js';
 import { ModlError } from '../util/errors.js';
 import { shippedCheckpoint } from '../util/paths.js';
 import { Rng } from '../util/random.js';

@@ -19,7 +19,8 @@ import { ensureDir, resolveCheckpoint, writeFileAtomic } from '../util/fs.js';
 import { Rng } from '../util/random.js';
 import { loadGenerator, loadTrainingState, saveGenerator } from './checkpoint.js';
 import type { TrainingSet } from './data.js';
-import { createModel, type GenerativeConfig, type GenerativeModel } from './model.js';
+import { createModel } from './create-model.js';
+import { type GenerativeConfig, type GenerativeModel } from './model.js';
 import { mosaic } from './plot.js';
 import { writePng } from '../io/png.js';
 

@@ -20,17 +20,11 @@ import { CholeskyDecomposition, Matrix } from 'ml-matrix';
 import { Adam } from '../nn/adam.js';
 import { Rng } from '../util/random.js';
 import { Params } from './layers.js';
-import { decoderFlops, encoderFlops, ImageDecoder, ImageEncoder, type NetConfig } from './nets.js';
+import { decoderFlops, encoderFlops, ImageDecoder, ImageEncoder } from './nets.js';
+import type { VaeConfig } from './configs.js';
 import type { GenerativeModel, OptimizerState } from './model.js';
 
-export interface VaeConfig extends NetConfig {
-  kind: 'vae';
-  /** Weight of the KL term. */
-  beta: number;
-  /** Decoder standard deviation s in the reconstruction term (intensity units, images in [0, 1]). */
-  noiseStd: number;
-  learningRate: number;
-}
+export type { VaeConfig };
 
 export const DEFAULT_VAE: VaeConfig = {
   kind: 'vae', size: 128, latent: 128, baseChannels: 16, maxChannels: 256, startRes: 8, upsample: 'nearest',

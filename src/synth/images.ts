@@ -14,7 +14,7 @@ import { listFolder } from '../util/fs.js';
 import { Rng } from '../util/random.js';
 import { applyGamma, drawAugment, NO_AUGMENT, sampleGrid, sourceGrid, type AugmentOptions } from './augment.js';
 import { normalizePercentile } from './fields.js';
-import type { ImageGenerator, SampleInfo } from './generator.js';
+import type { ImageGenerator, SampleInfo } from './image-generator.js';
 import { axialAxis, extractPlane, planeShape, volumePercentile, type PlaneRef, type VolumeAxis } from './volume-slices.js';
 
 export interface ImageFolderOptions {

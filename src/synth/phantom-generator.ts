@@ -8,7 +8,7 @@ import { ModlError } from '../util/errors.js';
 import { Rng } from '../util/random.js';
 import { LabelAnatomySource } from './brainweb.js';
 import { normalizePercentile, smoothRandomField } from './fields.js';
-import type { ImageGenerator, SampleInfo } from './generator.js';
+import type { ImageGenerator, SampleInfo } from './image-generator.js';
 import { addLesions, brainAnatomy, renderContrast, type Anatomy } from './phantom.js';
 import { jitterSequence, parseSequence, type FieldStrength, type Sequence } from './tissue.js';
 
