@@ -21,6 +21,8 @@ const CG_SENSE = { lambda: 0.001, iterations: 10 };
 export interface RealCaseRow {
   acceleration: number;
   method: string;
+  /** The name onImage gives this method's images ('L1 0.005' for BART at that weight). */
+  key: string;
   /** Mean over the seeds. */
   metrics: Metrics;
   perSeed: Metrics[];
@@ -82,7 +84,7 @@ export function evaluateRealCase(c: RealCase, o: RealCaseOptions = {}): RealCase
       }
       if (o.net) add('MoDL', score(o.net.reconstruct([{ kspace: c.kspace, maps, mask }])[0]!, 'MoDL'));
     }
-    const row = (method: string, key = method) => rows.push({ acceleration: R, method, metrics: mean(per[key]!), perSeed: per[key]! });
+    const row = (method: string, key = method) => rows.push({ acceleration: R, method, key, metrics: mean(per[key]!), perSeed: per[key]! });
     row('zero-filled');
     row('CG-SENSE');
     if (o.bart) {
@@ -112,8 +114,7 @@ export function writeRealCaseFigures(prefix: string, c: RealCase, rows: RealCase
   for (const R of new Set(rows.map((r) => r.acceleration))) {
     const tiles = [{ data: c.reference, rows: c.H, cols: c.W, label: 'REFERENCE', window }];
     for (const r of rows.filter((x) => x.acceleration === R)) {
-      const key = r.method.startsWith('BART') ? `L1 ${/λ ([\d.]+)/.exec(r.method)![1]}` : r.method;
-      const image = images.get(`${R}/${key}`);
+      const image = images.get(`${R}/${r.key}`);
       if (image) tiles.push({ data: image, rows: c.H, cols: c.W, label: `${r.method.replace(/ \(.*\)/, '')} ${r.perSeed[0]!.psnr.toFixed(2)} DB`, window });
     }
     const path = `${prefix}-${R}x.png`;
