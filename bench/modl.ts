@@ -46,7 +46,7 @@ export default async function modlBench(): Promise<void> {
   const vars = model.trainableVariables;
   let peak = process.memoryUsage().rss;
   const step = (K: number) => {
-    const { value, grads } = tf.variableGrads(() => tf.losses.meanSquaredError(batch.target!, model.apply(batch.aty, batch.problem, true, K)) as tf.Scalar, vars);
+    const { value, grads } = tf.variableGrads(() => tf.losses.meanSquaredError(batch.target!, model.apply(batch.aty, batch.problem, 'train', K)) as tf.Scalar, vars);
     opt.step(vars, vars.map((v) => grads[v.name]!));
     value.dataSync();
     tf.dispose([value, grads]);
@@ -55,7 +55,7 @@ export default async function modlBench(): Promise<void> {
   const dc = await medianMs(() => tf.tidy(() => {
     dataConsistency(batch.aty, tf.scalar(0.05), batch.problem, { iterations: 10 }).dataSync();
   }), 5, 1);
-  const infer = await medianMs(() => tf.tidy(() => { model.apply(batch.aty, batch.problem, false, 10).dataSync(); }), 3, 1);
+  const infer = await medianMs(() => tf.tidy(() => { model.apply(batch.aty, batch.problem, 'infer', 10).dataSync(); }), 3, 1);
   const k1 = await medianMs(() => step(1), 5, 1);
   const k10 = await medianMs(() => step(10), 2, 1);
   const ours = { infer, k1, k10, dc };

@@ -41,11 +41,13 @@ export { PhantomGenerator } from './synth/phantom-generator.js';
 export { ImageFolderGenerator } from './synth/images.js';
 
 // the network
-export { Modl, DEFAULT_MODL_CONFIG, type ModlConfig } from './nn/modl.js';
+export { Modl, DEFAULT_MODL_CONFIG, type ModlConfig, type ModlMode } from './nn/modl.js';
 export { ModlReconstructor } from './nn/infer.js';
 export { loadCheckpoint, saveCheckpoint, type CheckpointMeta } from './nn/checkpoint.js';
 export { train, type TrainOptions, type PairSource, type EpochInfo } from './nn/train.js';
 export type { ReconSample } from './nn/batch.js';
+export { splitSampling, kspaceLoss, selfSupervisedBatch, type SamplingSplit } from './nn/ssdu.js';
+export { adaptToScan, type AdaptOptions, type AdaptReport } from './nn/adapt.js';
 export { simulatedSource, SHIPPED_RECIPE } from './nn/simulated-source.js';
 export { trainGenerator } from './generative/train.js';
 

@@ -17,8 +17,9 @@ export class Adam {
   /** One update of `variables` with `grads` (same order). */
   step(variables: tf.Variable[], grads: tf.Tensor[]): void {
     if (this.m.length === 0) {
-      this.m = variables.map((x) => tf.variable(tf.zerosLike(x), false));
-      this.v = variables.map((x) => tf.variable(tf.zerosLike(x), false));
+      // the zeros are freed with the tidy; the variables keep their own reference to the data
+      this.m = tf.tidy(() => variables.map((x) => tf.variable(tf.zerosLike(x), false)));
+      this.v = tf.tidy(() => variables.map((x) => tf.variable(tf.zerosLike(x), false)));
     }
     if (grads.length !== variables.length || this.m.length !== variables.length) throw new Error('Adam: variables and gradients do not match');
     this.t++;
@@ -58,4 +59,13 @@ export class Adam {
     this.m = [];
     this.v = [];
   }
+}
+
+/** Scales gradients so that their global L2 norm is at most `clip` (0: unchanged). */
+export function clipByGlobalNorm(grads: tf.Tensor[], clip: number): tf.Tensor[] {
+  return tf.tidy(() => {
+    const norm = Math.sqrt(grads.reduce((s, g) => s + tf.sum(tf.square(g)).dataSync()[0]!, 0));
+    const scale = clip > 0 && norm > clip ? clip / norm : 1;
+    return grads.map((g) => tf.mul(g, scale));
+  });
 }

@@ -51,6 +51,12 @@ interface ApplyOptions {
   slot?: number;
 }
 
+interface RecomputeOptions {
+  slot?: number;
+  /** Normalise with batch statistics (default true); false uses the slot's running statistics, frozen. */
+  batchStats?: boolean;
+}
+
 export class Denoiser {
   readonly config: DenoiserConfig;
   private readonly layers: Layer[];
@@ -121,18 +127,19 @@ export class Denoiser {
    * 5×64 channels at 230×180 need more than wasm's 4 GB heap. The cost is one
    * more denoiser forward pass per stage in the backward pass.
    */
-  applyRecomputed(x: tf.Tensor4D, options: Omit<ApplyOptions, 'updateRunningStats'> = {}): tf.Tensor4D {
+  applyRecomputed(x: tf.Tensor4D, { slot, batchStats = true }: RecomputeOptions = {}): tf.Tensor4D {
     const params = this.trainableVariables();
+    const options: ApplyOptions = { slot };
     const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const save = args.pop() as tf.GradSaveFunc;
       const inputs = args as tf.Tensor[];
       // ops inside a custom gradient's forward are not taped: its activations are freed here
-      const value = this.applyWith(inputs.slice(1), inputs[0] as tf.Tensor4D, true, options);
+      const value = this.applyWith(inputs.slice(1), inputs[0] as tf.Tensor4D, batchStats, options);
       save(inputs);
       return {
         value,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const f = (...xs: tf.Tensor[]) => tf.sum(tf.mul(this.applyWith(xs.slice(1), xs[0] as tf.Tensor4D, true, { ...options, updateRunningStats: false }), dy));
+          const f = (...xs: tf.Tensor[]) => tf.sum(tf.mul(this.applyWith(xs.slice(1), xs[0] as tf.Tensor4D, batchStats, { ...options, updateRunningStats: false }), dy));
           // A nested tf.grads replaces the engine's active tape and clears it when done; the
           // outer backward pass still needs it (tfjs 4.22 engine), so it is put back.
           const engine = tf.engine();

@@ -9,6 +9,7 @@ import type { CArray } from '../physics/complex.js';
 import { prepareBatch, unbatch, type ReconSample } from './batch.js';
 import { loadCheckpoint, type CheckpointMeta } from './checkpoint.js';
 import type { Modl } from './modl.js';
+import { adaptToScan, type AdaptOptions, type AdaptReport } from './adapt.js';
 import { resolveCheckpoint } from '../util/fs.js';
 
 export class ModlReconstructor {
@@ -27,13 +28,25 @@ export class ModlReconstructor {
     for (let i = 0; i < samples.length; i += batchSize) {
       const group = samples.slice(i, i + batchSize);
       const batch = prepareBatch(group.map(({ kspace, maps, mask }) => ({ kspace, maps, mask })));
-      const x = tf.tidy(() => this.model.apply(batch.aty, batch.problem, false));
+      const x = tf.tidy(() => this.model.apply(batch.aty, batch.problem, 'infer'));
       out.push(...unbatch(x, batch.scales, batch.sets));
       x.dispose();
       batch.dispose();
       onBatch?.(Math.min(samples.length, i + batchSize));
     }
     return out;
+  }
+
+  /** Fine-tunes the network on these slices' own k-space (zero-shot SSDU, nn/adapt.ts); reset() undoes it. */
+  adapt(samples: ReconSample[], options: AdaptOptions): AdaptReport {
+    return adaptToScan(this.model, samples.map(({ kspace, maps, mask }) => ({ kspace, maps, mask })), options);
+  }
+
+  /** Puts the checkpoint's weights back. */
+  reset(): void {
+    const { model } = loadCheckpoint(this.path);
+    this.model.setWeights(model.namedWeights());
+    model.dispose();
   }
 
   dispose(): void {

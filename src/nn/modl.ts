@@ -29,6 +29,15 @@ export const DEFAULT_MODL_CONFIG: ModlConfig = {
 
 export const LOG_LAMBDA = 'modl/log_lambda';
 
+/**
+ * How a forward pass runs: 'train' normalises with batch statistics (folded
+ * into the running ones), 'infer' with the running statistics and no tape,
+ * 'tune' with the running statistics frozen but differentiable (fine-tuning a
+ * trained network on one scan, where a batch's statistics mean nothing).
+ * Both differentiable modes keep one stage's activations at a time.
+ */
+export type ModlMode = 'train' | 'infer' | 'tune';
+
 export class Modl {
   readonly denoiser: Denoiser;
   /** log λ, a trainable scalar. */
@@ -90,16 +99,17 @@ export class Modl {
 
   /**
    * Runs the K stages on a batch. `aty` is Aᴴy as [B, H, W, 2]; `problem` holds the
-   * batch's SENSE operators. In training mode batch norm uses batch statistics.
+   * batch's SENSE operators. See ModlMode for what batch norm does.
    */
-  apply(aty: tf.Tensor4D, problem: DcProblem, training: boolean, stages = this.stages): tf.Tensor4D {
+  apply(aty: tf.Tensor4D, problem: DcProblem, mode: ModlMode, stages = this.stages): tf.Tensor4D {
     if (stages < 1) return aty;
     const lambda = tf.exp(this.logLambda) as tf.Scalar;
     const dc: DcOptions = { iterations: this.cgIterations };
     let x = aty;
     for (let k = 0; k < stages; k++) {
-      // training keeps one stage's activations at a time (recomputed in the backward pass)
-      const z = training ? this.denoiser.applyRecomputed(x, { slot: k }) : this.denoiser.apply(x, false, { slot: k });
+      const z = mode === 'infer'
+        ? this.denoiser.apply(x, false, { slot: k })
+        : this.denoiser.applyRecomputed(x, { slot: k, batchStats: mode === 'train' });
       x = dataConsistency(z, lambda, problem, dc);
     }
     return x;

@@ -14,7 +14,7 @@ import { CG_SENSE_DEFAULTS, cgSense, reconMagnitude } from '../physics/recon.js'
 import { imageMetrics, type Metrics } from '../physics/metrics.js';
 import { ensureDir, resolveCheckpoint, writeFileAtomic } from '../util/fs.js';
 import { Rng } from '../util/random.js';
-import { Adam } from './adam.js';
+import { Adam, clipByGlobalNorm } from './adam.js';
 import { prepareBatch, unbatch, type ReconSample } from './batch.js';
 import { loadCheckpoint, loadTrainingState, saveCheckpoint } from './checkpoint.js';
 import { Modl } from './modl.js';
@@ -83,15 +83,6 @@ function lossOf(kind: 'mse' | 'l1', x: tf.Tensor, target: tf.Tensor): tf.Scalar 
   return kind === 'mse' ? tf.losses.meanSquaredError(target, x) as tf.Scalar : tf.losses.absoluteDifference(target, x) as tf.Scalar;
 }
 
-/** Scales gradients so that their global L2 norm is at most `clip` (0: unchanged). */
-function clipByGlobalNorm(grads: tf.Tensor[], clip: number): tf.Tensor[] {
-  return tf.tidy(() => {
-    const norm = Math.sqrt(grads.reduce((s, g) => s + tf.sum(tf.square(g)).dataSync()[0]!, 0));
-    const scale = clip > 0 && norm > clip ? clip / norm : 1;
-    return grads.map((g) => tf.mul(g, scale));
-  });
-}
-
 /** Validation: MoDL (inference mode), zero-filled and CG-SENSE, averaged over the slices; CG-SENSE is cached per slice. */
 export async function validate(model: Modl, source: PairSource, stages: number, cgCache: Map<number, Metrics>): Promise<ValidationResult> {
   const sums = { modl: { psnr: 0, ssim: 0, nmse: 0 }, zeroFilled: { psnr: 0, ssim: 0, nmse: 0 }, cgsense: { psnr: 0, ssim: 0, nmse: 0 } };
@@ -101,7 +92,7 @@ export async function validate(model: Modl, source: PairSource, stages: number, 
     const [H, W] = sample.target.shape.slice(-2) as [number, number];
     const ref = reconMagnitude(sample.target);
     const batch = prepareBatch([sample]);
-    const out = tf.tidy(() => model.apply(batch.aty, batch.problem, false, stages) as tf.Tensor4D);
+    const out = tf.tidy(() => model.apply(batch.aty, batch.problem, 'infer', stages) as tf.Tensor4D);
     const [modl] = unbatch(out, batch.scales, batch.sets);
     const [zf] = unbatch(batch.aty, batch.scales, batch.sets);
     out.dispose();
@@ -161,7 +152,7 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
       const batch = prepareBatch(await Promise.all(idx.map((i) => opts.train.load(i))));
       const target = batch.target;
       if (!target) throw new Error('training pairs need a target image');
-      const { value, grads } = tf.variableGrads(() => lossOf(opts.loss, model.apply(batch.aty, batch.problem, true), target), vars);
+      const { value, grads } = tf.variableGrads(() => lossOf(opts.loss, model.apply(batch.aty, batch.problem, 'train'), target), vars);
       const clipped = clipByGlobalNorm(vars.map((v) => grads[v.name]!), opts.clipNorm);
       optimizer.step(vars, clipped);
       const loss = value.dataSync()[0]!;
@@ -180,7 +171,7 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
       for (let step = 0; step < calib; step++) {
         const idx = Array.from({ length: opts.batchSize }, (_, j) => order[(step * opts.batchSize + j) % order.length]!);
         const batch = prepareBatch(await Promise.all(idx.map((i) => opts.train.load(i))));
-        tf.tidy(() => { model.apply(batch.aty, batch.problem, true); });
+        tf.tidy(() => { model.apply(batch.aty, batch.problem, 'train'); });
         batch.dispose();
       }
     });

@@ -30,14 +30,14 @@ describe('MoDL network', () => {
     const vars = model.trainableVariables;
     const batch = prepareBatch([sample]);
     const ref = magnitude(batch.target!.dataSync() as Float32Array);
-    const before = psnr(ref, magnitude(tf.tidy(() => model.apply(batch.aty, batch.problem, false).dataSync() as Float32Array)));
+    const before = psnr(ref, magnitude(tf.tidy(() => model.apply(batch.aty, batch.problem, 'infer').dataSync() as Float32Array)));
     for (let it = 0; it < 700; it++) {
       const { value, grads } = tf.variableGrads(
-        () => tf.losses.meanSquaredError(batch.target!, model.apply(batch.aty, batch.problem, true)) as tf.Scalar, vars);
+        () => tf.losses.meanSquaredError(batch.target!, model.apply(batch.aty, batch.problem, 'train')) as tf.Scalar, vars);
       opt.step(vars, vars.map((v) => grads[v.name]!));
       tf.dispose([value, grads]);
     }
-    const after = psnr(ref, magnitude(tf.tidy(() => model.apply(batch.aty, batch.problem, false).dataSync() as Float32Array)));
+    const after = psnr(ref, magnitude(tf.tidy(() => model.apply(batch.aty, batch.problem, 'infer').dataSync() as Float32Array)));
     batch.dispose();
     opt.dispose();
     model.dispose();
@@ -49,7 +49,7 @@ describe('MoDL network', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'modl-ckpt-')), 'ckpt');
     const model = Modl.create({ ...tiny, stages: 3, lambda: 0.07 }, 5);
     const warm = prepareBatch([testSample(24, 20, 1)]);
-    tf.tidy(() => { model.apply(warm.aty, warm.problem, true); }); // fills each stage's running statistics
+    tf.tidy(() => { model.apply(warm.aty, warm.problem, 'train'); }); // fills each stage's running statistics
     warm.dispose();
     await saveCheckpoint(dir, model, { meta: { validation: { note: 'test' } } });
     const { model: back, meta } = loadCheckpoint(dir);
@@ -57,8 +57,8 @@ describe('MoDL network', () => {
     expect(meta.lambda).toBeCloseTo(0.07, 6);
     expect(back.config).toEqual(model.config);
     const batch = prepareBatch([testSample(24, 20, 2)]);
-    const a = tf.tidy(() => model.apply(batch.aty, batch.problem, false).dataSync());
-    const b = tf.tidy(() => back.apply(batch.aty, batch.problem, false).dataSync());
+    const a = tf.tidy(() => model.apply(batch.aty, batch.problem, 'infer').dataSync());
+    const b = tf.tidy(() => back.apply(batch.aty, batch.problem, 'infer').dataSync());
     expect(Array.from(b)).toEqual(Array.from(a));
     batch.dispose();
     model.dispose();
@@ -68,7 +68,7 @@ describe('MoDL network', () => {
   it('keeps one set of batch-norm running statistics per stage, shared weights otherwise', () => {
     const model = Modl.create({ ...tiny, stages: 3 }, 2);
     const batch = prepareBatch([testSample(24, 20, 3)]);
-    tf.tidy(() => { model.apply(batch.aty, batch.problem, true); });
+    tf.tidy(() => { model.apply(batch.aty, batch.problem, 'train'); });
     const w = model.namedWeights();
     const mean = (k: string) => Array.from(w[k]!.dataSync());
     // stage inputs differ (Aᴴy, then DC outputs), so do their statistics

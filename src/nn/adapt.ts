@@ -1,0 +1,120 @@
+/**
+ * Scan-specific fine-tuning (zero-shot SSDU, Yaman et al., ICLR 2022): before a
+ * study is reconstructed, the trained network is fine-tuned on the study's own
+ * undersampled k-space with the SSDU objective (nn/ssdu.ts). A third set Γ,
+ * 20 % of each slice's sampled locations, never enters training: the network's
+ * k-space loss on Γ (with data consistency on Ω∖Γ) decides when to stop and
+ * which weights to keep. The reconstruction afterwards uses every sample.
+ *
+ * Batch norm keeps the trained running statistics (mode 'tune'): one scan's
+ * batch statistics would replace what the network was trained with. For 1D
+ * masks each step trains on an exact readout window (physics/readout-window.ts).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { isColumnMask, readoutWindow } from '../physics/readout-window.js';
+import { Rng } from '../util/random.js';
+import { Adam, clipByGlobalNorm } from './adam.js';
+import type { ReconSample } from './batch.js';
+import type { Modl } from './modl.js';
+import { maskKspace, selfSupervisedBatch, splitSampling, SSDU_LOSS_FRACTION, type SamplingSplit } from './ssdu.js';
+
+export interface AdaptOptions {
+  /** Most training steps (one slice, one fresh Θ/Λ split each). */
+  steps: number;
+  /** Adam step size (default 1e-5: a small change to a trained network). */
+  learningRate?: number;
+  /** Steps between hold-out evaluations (default 5). */
+  evalEvery?: number;
+  /** Evaluations without improvement before stopping (default 2). */
+  patience?: number;
+  /** Rows of the readout window per step for 1D masks (default 96; 0: whole slices). */
+  windowRows?: number;
+  seed?: number;
+  onProgress?(p: AdaptProgress): void;
+}
+
+export interface AdaptProgress { step: number; steps: number; loss?: number; holdoutLoss?: number }
+
+export interface AdaptReport {
+  /** Steps run, and the step whose weights were kept (0: the network as it came). */
+  steps: number;
+  bestStep: number;
+  /** Hold-out k-space loss before adapting and of the kept weights. */
+  holdoutBefore: number;
+  holdoutBest: number;
+  curve: { step: number; holdoutLoss: number }[];
+  seconds: number;
+}
+
+/** One line of progress for a terminal. */
+export function adaptProgressText(p: AdaptProgress): string {
+  return `adapt step ${p.step}/${p.steps}${p.holdoutLoss === undefined ? '' : `, held-out k-space loss ${p.holdoutLoss.toFixed(4)}`}`;
+}
+
+/** What a run did, in one sentence. */
+export function adaptSummary(a: AdaptReport): string {
+  return `${a.steps} steps in ${a.seconds.toFixed(0)} s, kept step ${a.bestStep}, held-out k-space loss ${a.holdoutBefore.toFixed(4)} → ${a.holdoutBest.toFixed(4)}`;
+}
+
+/** Share of each slice's samples held out for stopping. */
+export const HOLDOUT_FRACTION = 0.2;
+/** Slices the hold-out loss is evaluated on (evenly spread over the study). */
+const HOLDOUT_SLICES = 4;
+
+/** Fine-tunes `model` in place on the samples' own k-space; returns the record of the run. */
+export function adaptToScan(model: Modl, samples: ReconSample[], o: AdaptOptions): AdaptReport {
+  if (!(Number.isInteger(o.steps) && o.steps >= 0)) throw new Error(`adapt: steps must be a non-negative integer, got ${o.steps}`);
+  const t0 = performance.now();
+  const rng = new Rng(o.seed ?? 0);
+  const evalEvery = o.evalEvery ?? 5, patience = o.patience ?? 2, windowRows = o.windowRows ?? 96;
+  const slices = samples.map((s) => {
+    const [, H, W] = s.kspace.shape as [number, number, number];
+    const holdout = splitSampling(s.mask, H, W, HOLDOUT_FRACTION, rng);
+    return { sample: s, holdout, train: { kspace: maskKspace(s.kspace, holdout.kept), maps: s.maps, mask: holdout.kept } };
+  });
+  const scored = [...new Set(Array.from({ length: Math.min(HOLDOUT_SLICES, slices.length) }, (_, i) => Math.floor((i * slices.length) / Math.min(HOLDOUT_SLICES, slices.length))))];
+  const holdoutLoss = () => scored.reduce((sum, i) => {
+    const b = selfSupervisedBatch([slices[i]!.sample], [slices[i]!.holdout]);
+    const value = tf.tidy(() => b.loss(model.apply(b.batch.aty, b.batch.problem, 'infer')).dataSync()[0]!);
+    b.dispose();
+    return sum + value / scored.length;
+  }, 0);
+
+  const vars = model.trainableVariables;
+  const snapshot = () => vars.map((v) => tf.clone(v));
+  const before = holdoutLoss();
+  let best = { loss: before, step: 0, weights: snapshot() };
+  const curve = [{ step: 0, holdoutLoss: before }];
+  o.onProgress?.({ step: 0, steps: o.steps, holdoutLoss: before });
+  const adam = new Adam(o.learningRate ?? 1e-5);
+  let step = 0, stale = 0;
+  while (step < o.steps && stale < patience) {
+    step++;
+    const { train } = slices[rng.int(slices.length)]!;
+    const [, H, W] = train.kspace.shape as [number, number, number];
+    const windowed = windowRows > 0 && windowRows < H && isColumnMask(train.mask, H, W);
+    const slice = windowed ? readoutWindow(train, rng.int(H - windowRows + 1), windowRows) : train;
+    const split: SamplingSplit = splitSampling(slice.mask, windowed ? windowRows : H, W, SSDU_LOSS_FRACTION, rng);
+    const b = selfSupervisedBatch([slice], [split]);
+    const { value, grads } = tf.variableGrads(() => b.loss(model.apply(b.batch.aty, b.batch.problem, 'tune')), vars);
+    const clipped = clipByGlobalNorm(vars.map((v) => grads[v.name]!), 1);
+    adam.step(vars, clipped);
+    const loss = value.dataSync()[0]!;
+    tf.dispose([value, grads, clipped]);
+    b.dispose();
+    if (step % evalEvery === 0 || step === o.steps) {
+      const h = holdoutLoss();
+      curve.push({ step, holdoutLoss: h });
+      o.onProgress?.({ step, steps: o.steps, loss, holdoutLoss: h });
+      if (h < best.loss) {
+        tf.dispose(best.weights);
+        best = { loss: h, step, weights: snapshot() };
+        stale = 0;
+      } else stale++;
+    } else o.onProgress?.({ step, steps: o.steps, loss });
+  }
+  vars.forEach((v, i) => v.assign(best.weights[i]!));
+  tf.dispose(best.weights);
+  adam.dispose();
+  return { steps: step, bestStep: best.step, holdoutBefore: before, holdoutBest: best.loss, curve, seconds: (performance.now() - t0) / 1000 };
+}
