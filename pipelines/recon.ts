@@ -8,6 +8,7 @@ import { loadStudy, type SimulateOptions } from '../src/recon/study.js';
 import { cabs } from '../src/physics/complex.js';
 import { CG_SENSE_DEFAULTS } from '../src/physics/recon.js';
 import { reconstruct, type ReconMethod } from '../src/recon/methods.js';
+import { adaptProgressText, type AdaptProgress, type AdaptReport } from '../src/nn/adapt.js';
 import {
   volumeMetrics, writeComparisonFigures, writeMethodOutputs, writeReport, type MethodResult,
 } from '../src/recon/outputs.js';
@@ -29,6 +30,8 @@ export interface ReconJob {
   iterations: number;
   /** Slices per MoDL batch. */
   batchSize: number;
+  /** Scan-specific fine-tuning of MoDL before reconstructing (steps at most; 0: off). */
+  adaptSteps: number;
   /** Write NIfTI/DICOM/PNG per method (metrics, figures and the report are always written). */
   writeImages: boolean;
   title?: string;
@@ -38,6 +41,7 @@ export const DEFAULT_RECON_JOB: Omit<ReconJob, 'input' | 'outDir'> = {
   methods: ['zero-filled', 'cgsense', 'modl'],
   ...CG_SENSE_DEFAULTS,
   batchSize: 4,
+  adaptSteps: 0,
   writeImages: true,
 };
 
@@ -52,12 +56,17 @@ export async function runReconJob(job: ReconJob): Promise<{ results: MethodResul
   for (const method of job.methods) {
     const bar = new ProgressBar(study.samples.length, { label: method });
     const t0 = performance.now();
+    let adapted: AdaptReport | undefined;
     const images = await reconstruct(study.samples, method, {
       lambda: job.lambda, iterations: job.iterations, checkpoint: job.checkpoint, batchSize: job.batchSize,
+      ...(job.adaptSteps > 0 ? {
+        adapt: { steps: job.adaptSteps, seed: job.simulate?.seed ?? 0, onProgress: (p: AdaptProgress) => process.stderr.write(`\r${adaptProgressText(p)}   `) },
+        onAdapted: (a: AdaptReport) => { process.stderr.write('\n'); adapted = a; },
+      } : {}),
       onProgress: (done) => bar.update(done),
     });
     bar.finish();
-    const r: MethodResult = { method, images, seconds: (performance.now() - t0) / 1000 };
+    const r: MethodResult = { method, images, seconds: (performance.now() - t0) / 1000, ...(adapted ? { adapted, label: 'MoDL + adapt' } : {}) };
     if (study.reference) r.metrics = volumeMetrics(study.reference, images.map((x) => cabs(x)), study.H, study.W);
     if (job.writeImages) await writeMethodOutputs(job.outDir, study, r);
     results.push(r);

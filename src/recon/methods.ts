@@ -5,6 +5,7 @@
 import type { CArray } from '../physics/complex.js';
 import { cgSense, zeroFilledSense } from '../physics/recon.js';
 import type { ReconSample } from '../nn/batch.js';
+import type { AdaptOptions, AdaptReport } from '../nn/adapt.js';
 
 export const METHODS = ['zero-filled', 'cgsense', 'modl'] as const;
 export type ReconMethod = (typeof METHODS)[number];
@@ -16,6 +17,9 @@ export interface MethodSettings {
   /** MoDL checkpoint folder (default: the shipped one) and slices per network batch. */
   checkpoint?: string;
   batchSize?: number;
+  /** Fine-tune MoDL on the slices' own k-space first (zero-shot SSDU; off when absent). */
+  adapt?: AdaptOptions;
+  onAdapted?(report: AdaptReport): void;
   onProgress?(done: number, total: number): void;
 }
 
@@ -44,6 +48,7 @@ export async function reconstruct(samples: ReconSample[], method: ReconMethod, s
       const { shippedCheckpoint } = await import('../util/paths.js');
       const net = ModlReconstructor.load(s.checkpoint ?? shippedCheckpoint('modl'));
       try {
+        if (s.adapt) s.onAdapted?.(net.adapt(samples, s.adapt));
         return net.reconstruct(samples, s.batchSize ?? 4, (done) => s.onProgress?.(done, total));
       } finally {
         net.dispose();

@@ -12,6 +12,7 @@ import { writePng, writePngTiles } from '../io/png.js';
 import type { ImageVolume } from '../io/volume.js';
 import { ensureDir, writeFileAtomic } from '../util/fs.js';
 import type { ReconMethod } from './methods.js';
+import { adaptSummary, type AdaptReport } from '../nn/adapt.js';
 import type { Study } from './study.js';
 
 export interface MethodResult {
@@ -21,6 +22,8 @@ export interface MethodResult {
   images: CArray[];
   seconds: number;
   metrics?: Metrics;
+  /** The scan-specific fine-tuning MoDL ran first, when it did. */
+  adapted?: AdaptReport;
 }
 
 export const METHOD_LABELS: Record<ReconMethod, string> = { 'zero-filled': 'zero-filled', cgsense: 'CG-SENSE', modl: 'MoDL' };
@@ -130,11 +133,12 @@ export function writeReport(outDir: string, c: ReportContent): string {
     c.study.reference ? metricsTable(c.results) : `No reference image exists for this input, so no metrics: judge the images.\n\n${metricsTable(c.results)}`, '',
     ...(c.study.reference ? ['Metrics as fastMRI computes them: PSNR and NMSE over the volume, SSIM (7×7, K1 0.01, K2 0.03) averaged over slices, data range = the maximum of the reference.', ''] : []),
     ...c.figures.flatMap((f) => [`![reconstructions](${rel(f.images)})`, '', ...(f.errors ? [`![error maps](${rel(f.errors)})`, ''] : [])]),
+    ...c.results.filter((r) => r.adapted).map((r) => `${labelOf(r)}: fine-tuned on this study's own k-space first (zero-shot SSDU): ${adaptSummary(r.adapted!)}.\n`),
     ...(c.notes ?? []), '',
   ];
   const path = join(outDir, 'report.md');
   writeFileAtomic(path, lines.join('\n'));
-  const metrics = Object.fromEntries(c.results.map((r) => [r.label ?? r.method, { ...r.metrics, seconds: r.seconds }]));
+  const metrics = Object.fromEntries(c.results.map((r) => [r.label ?? r.method, { ...r.metrics, seconds: r.seconds, ...(r.adapted ? { adapted: r.adapted } : {}) }]));
   writeFileAtomic(join(outDir, 'metrics.json'), JSON.stringify({ input: c.study.input, slices: c.study.samples.length, metrics }, null, 2));
   return path;
 }

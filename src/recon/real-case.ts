@@ -10,6 +10,7 @@ import { cgSense, reconMagnitude, zeroFilledSense } from '../physics/recon.js';
 import { imageMetrics, type Metrics } from '../physics/metrics.js';
 import type { CArray } from '../physics/complex.js';
 import type { ModlReconstructor } from '../nn/infer.js';
+import type { AdaptOptions, AdaptReport } from '../nn/adapt.js';
 import { caseMaps, REAL_ACCELERATIONS, REAL_SEEDS, transposeComplex, type RealCase } from '../nn/real-validation.js';
 import { bartPics } from './bart.js';
 import { writePngTiles } from '../io/png.js';
@@ -52,12 +53,15 @@ export interface RealCaseOptions {
   /** The L1-wavelet weights tried (the best mean PSNR is reported; default BART_L1_LAMBDAS). */
   bartLambdas?: readonly number[];
   accelerations?: readonly number[];
+  /** Also MoDL fine-tuned on each case's undersampled k-space first ('MoDL + adapt'; the net is reset after each). */
+  adapt?: AdaptOptions;
+  onAdapt?: (acceleration: number, seed: number, report: AdaptReport) => void;
   /** Receives each magnitude image (for figures), by method ('L1 0.005': BART at that weight). */
   onImage?: (acceleration: number, seed: number, method: string, magnitude: Float32Array) => void;
   onProgress?: (what: string) => void;
 }
 
-/** Rows per acceleration: zero-filled, CG-SENSE, [BART L1-wavelet], [MoDL]. */
+/** Rows per acceleration: zero-filled, CG-SENSE, [BART L1-wavelet], [MoDL], [MoDL + adapt]. */
 export function evaluateRealCase(c: RealCase, o: RealCaseOptions = {}): RealCaseRow[] {
   const maps = caseMaps(c, 2);
   let at = { R: 0, seed: 0 };
@@ -83,6 +87,12 @@ export function evaluateRealCase(c: RealCase, o: RealCaseOptions = {}): RealCase
         for (const lambda of lambdas) add(`L1 ${lambda}`, score(transposeComplex(bartPics(k, m, ['-S', '-R', `W:3:0:${lambda}`, '-i', '100'])), `L1 ${lambda}`));
       }
       if (o.net) add('MoDL', score(o.net.reconstruct([{ kspace: c.kspace, maps, mask }])[0]!, 'MoDL'));
+      if (o.net && o.adapt) {
+        const sample = { kspace: masked(c.kspace, mask), maps, mask };
+        o.onAdapt?.(R, s, o.net.adapt([sample], o.adapt));
+        add('MoDL + adapt', score(o.net.reconstruct([sample])[0]!, 'MoDL + adapt'));
+        o.net.reset();
+      }
     }
     const row = (method: string, key = method) => rows.push({ acceleration: R, method, key, metrics: mean(per[key]!), perSeed: per[key]! });
     row('zero-filled');
@@ -92,6 +102,7 @@ export function evaluateRealCase(c: RealCase, o: RealCaseOptions = {}): RealCase
       row(`BART L1-wavelet (λ ${best})`, `L1 ${best}`);
     }
     if (o.net) row('MoDL');
+    if (o.net && o.adapt) row('MoDL + adapt');
   }
   return rows;
 }

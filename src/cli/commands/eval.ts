@@ -3,9 +3,10 @@ import { commandUsage, numberOption, parseCommandArgs } from '../args.js';
 import { parseMaskSpec } from './train.js';
 import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { ModlReconstructor } from '../../nn/infer.js';
+import { adaptProgressText, adaptSummary, type AdaptProgress } from '../../nn/adapt.js';
 import { concat, datasetSources, kspaceFileSource, limit, remask } from '../../nn/sources.js';
 import { validate, type PairSource } from '../../nn/train.js';
-import { loadRealCase, REAL_CASE, REAL_SEEDS } from '../../nn/real-validation.js';
+import { loadRealCase, REAL_ACCELERATIONS, REAL_CASE, REAL_SEEDS } from '../../nn/real-validation.js';
 import { hasBart } from '../../recon/bart.js';
 import { evaluateRealCase, realCaseTable, writeRealCaseFigures } from '../../recon/real-case.js';
 import { shippedCheckpoint } from '../../util/paths.js';
@@ -20,6 +21,10 @@ const options = {
   real: { type: 'string', arg: 'DIR', help: `the real validation case in DIR (../shared/data/kspace: brain_alias_8ch_full, its masks,
 two ESPIRiT map sets and reference) by its README's protocol at 4×, 6×, 8× (mean of 3
 seeds), with zero-filled, CG-SENSE and, when \`bart\` is installed, BART's tuned L1-wavelet` },
+  adapt: { type: 'string', arg: 'STEPS', help: `with --real: also MoDL fine-tuned on each case's own undersampled k-space for at most
+STEPS steps first (zero-shot SSDU, early-stopped on held-out k-space): row 'MoDL + adapt'` },
+  'adapt-lr': { type: 'string', arg: 'LR', help: 'Adam step size of --adapt (default 1e-5)' },
+  accelerations: { type: 'string', arg: 'R,...', help: 'with --real: only these of 4,6,8 (default all)' },
   figure: { type: 'string', arg: 'PREFIX', help: 'with --real: PREFIX-4x.png, … (seed 0: reference and each method, PSNR in the labels)' },
   slices: { type: 'string', arg: 'N', help: 'evaluate at most N slices (default: all)' },
   seed: { type: 'string', arg: 'N', help: 'seed of retrospective masks (default 0)' },
@@ -31,7 +36,7 @@ const usage = commandUsage(`modl eval: the metrics table of MoDL against zero-fi
 
 usage: modl eval [--checkpoint DIR] --data DIR[,DIR...] [--masks SPEC] [--slices N] [--json OUT.json]
        modl eval [--checkpoint DIR] --kspace FILE[,FILE...] --masks SPEC [--slices N]
-       modl eval [--checkpoint DIR] --real DIR [--json OUT.json] [--figure PREFIX]
+       modl eval [--checkpoint DIR] --real DIR [--accelerations 4,6] [--adapt STEPS] [--json OUT.json] [--figure PREFIX]
 
 Metrics (mean over slices): PSNR and SSIM with data range = max of each reference, NMSE (fastMRI).`, options);
 
@@ -49,8 +54,16 @@ const command: Command = {
       const bart = hasBart();
       if (!bart) console.log('bart is not installed: BART L1-wavelet is left out');
       const seed0 = new Map<string, Float32Array>();
+      const accelerations = v.accelerations?.split(',').map((r) => numberOption('accelerations', r, 4, (x) => (REAL_ACCELERATIONS as readonly number[]).includes(x)));
+      const adapt = v.adapt === undefined ? undefined : {
+        steps: numberOption('adapt', v.adapt, 0, (x) => Number.isInteger(x) && x > 0),
+        learningRate: numberOption('adapt-lr', v['adapt-lr'], 1e-5, (x) => x > 0),
+        onProgress: (p: AdaptProgress) => process.stderr.write(`\r${adaptProgressText(p)}   `),
+      };
       const rows = evaluateRealCase(realCase, {
-        net, bart, onProgress: (w) => process.stderr.write(`\r${w}   `),
+        net, bart, accelerations, adapt,
+        onAdapt: (R, seed, a) => console.log(`\n${R}× seed ${seed}: adapted, ${adaptSummary(a)}`),
+        onProgress: (w) => process.stderr.write(`\r${w}   `),
         onImage: (R, seed, method, m) => { if (v.figure && seed === REAL_SEEDS[0]) seed0.set(`${R}/${method}`, m); },
       });
       process.stderr.write('\n');

@@ -11,6 +11,7 @@ import { isMethod, METHODS, reconstruct, type ReconMethod } from '../../recon/me
 import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { fileError, ModlError } from '../../util/errors.js';
 import { MASK_KINDS, type MaskKind } from '../../physics/masks.js';
+import { adaptProgressText, adaptSummary, type AdaptProgress, type AdaptReport } from '../../nn/adapt.js';
 
 const options = {
   method: { type: 'string', default: 'cgsense', arg: 'M', choices: METHODS, help: `single-slice mode:
@@ -36,6 +37,8 @@ default: ESPIRiT maps from the k-space's calibration region (like bart ecalib -m
   series: { type: 'string', arg: 'N', help: 'which image series / volume of a multi-series input (default 0)' },
   slices: { type: 'string', arg: 'A:B', help: 'reconstruct slices A to B−1 only' },
   'batch-size': { type: 'string', arg: 'N', help: 'slices per MoDL batch (default 4)' },
+  adapt: { type: 'string', arg: 'STEPS', help: `MoDL: first fine-tune the network on this study's own undersampled k-space, at most
+STEPS steps (zero-shot SSDU; 20 % of the samples held out to stop early; off by default)` },
   'no-images': { type: 'boolean', help: 'write metrics and the report only (no NIfTI, DICOM or PNG per method)' },
   ...backendCliOptions,
 } as const;
@@ -44,12 +47,13 @@ const usage = commandUsage(`modl recon: reconstruct undersampled multi-coil MRI
 
 One slice in BART files:
   modl recon --method zero-filled|cgsense|modl --kspace K.cfl [--maps S.cfl] --out X.cfl
-             [--mask M.cfl] [--lambda 0.001] [--iterations 30] [--checkpoint DIR] [--png X.png]
+             [--mask M.cfl] [--lambda 0.001] [--iterations 30] [--checkpoint DIR] [--adapt STEPS] [--png X.png]
 
 A study (k-space: .cfl, fastMRI .h5, complex NIfTI; images: DICOM/NIfTI with --simulate-accel):
   modl recon INPUT --out DIR [--methods zero-filled,cgsense,modl] [--simulate-accel R]
              [--mask-type random|equispaced|poisson] [--coils 8] [--snr 40] [--seed 0]
-             [--maps S.cfl] [--series N] [--slices A:B] [--checkpoint DIR] [--batch-size 4] [--no-images]
+             [--maps S.cfl] [--series N] [--slices A:B] [--checkpoint DIR] [--batch-size 4] [--adapt STEPS]
+             [--no-images]
   writes per method a NIfTI volume, a DICOM series and PNGs, plus metrics.json (when the input
   has a reference: image series, fully sampled or synthetic k-space), figures and report.md`, options);
 
@@ -63,6 +67,12 @@ function readMask(path: string, H: number, W: number): Float32Array {
     throw fileError(path, `mask is ${kspace.shape[1]}×${kspace.shape[2]} with ${kspace.shape[0]} channels; the k-space slice is ${H}×${W}`);
   }
   return Float32Array.from({ length: H * W }, (_, i) => (kspace.data[2 * i] !== 0 || kspace.data[2 * i + 1] !== 0 ? 1 : 0));
+}
+
+/** --adapt STEPS (0 when absent); it applies to MoDL only. */
+function adaptOption(v: Values): number {
+  if (v.adapt === undefined) return 0;
+  return numberOption('adapt', v.adapt, 0, (x) => Number.isInteger(x) && x > 0);
 }
 
 /** The single-slice BART mode (--kspace). */
@@ -99,7 +109,14 @@ async function reconCfl(values: Values): Promise<void> {
   if (method === 'modl') await initBackendFromCli(values);
 
   const t0 = performance.now();
-  const [image] = await reconstruct([{ kspace, maps, mask }], method, { lambda, iterations, checkpoint: values.checkpoint });
+  const adapt = adaptOption(values);
+  const [image] = await reconstruct([{ kspace, maps, mask }], method, {
+    lambda, iterations, checkpoint: values.checkpoint,
+    ...(adapt ? {
+      adapt: { steps: adapt, onProgress: (p: AdaptProgress) => process.stderr.write(`\r${adaptProgressText(p)}   `) },
+      onAdapted: (a: AdaptReport) => console.error(`\nadapted: ${adaptSummary(a)}`),
+    } : {}),
+  });
   const ms = performance.now() - t0;
   const sets = maps.shape.length === 4 ? maps.shape[0]! : 1;
   writeCfl(out, image!, imageDimsLike(layout, H, W, sets));
@@ -139,6 +156,7 @@ async function reconStudy(input: string, v: Values, noImages: boolean): Promise<
     lambda: numberOption('lambda', v.lambda, DEFAULT_RECON_JOB.lambda, (x) => x >= 0),
     iterations: numberOption('iterations', v.iterations, DEFAULT_RECON_JOB.iterations, (x) => Number.isInteger(x) && x > 0),
     batchSize: numberOption('batch-size', v['batch-size'], DEFAULT_RECON_JOB.batchSize, (x) => Number.isInteger(x) && x > 0),
+    adaptSteps: adaptOption(v),
     writeImages: !noImages,
   });
   console.log(metricsText(results));
