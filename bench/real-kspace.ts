@@ -21,6 +21,7 @@ import { espiritMaps } from '../src/physics/espirit.js';
 import { cgSense, zeroFilledSense } from '../src/physics/recon.js';
 import { maskFromKspace, SenseOp } from '../src/physics/sense.js';
 import { reconstruct } from '../src/recon/methods.js';
+import { adaptSummary } from '../src/nn/adapt.js';
 import { packageRoot, shippedCheckpoint } from '../src/util/paths.js';
 import { row, sharedPath } from './util.js';
 
@@ -50,6 +51,14 @@ export default async function realKspaceBench(): Promise<void> {
     { label: 'MoDL', ...(await t(modl(bartMaps))()), maps: bartMaps },
     { label: 'MoDL, modl ESPIRiT', ...(await t(modl(ownMaps))()), maps: ownMaps },
   ];
+  // MODL_BENCH_ADAPT=N: also MoDL fine-tuned on this scan first (recon --adapt N), with BART's maps
+  const adaptSteps = Number(process.env.MODL_BENCH_ADAPT ?? 0);
+  if (adaptSteps > 0) {
+    const adapted = async () => (await reconstruct([{ kspace, maps: bartMaps, mask }], 'modl', {
+      checkpoint, adapt: { steps: adaptSteps }, onAdapted: (a) => console.log(`MoDL + adapt: ${adaptSummary(a)}`),
+    }))[0]!;
+    images.push({ label: 'MoDL + adapt', ...(await t(adapted)()), maps: bartMaps });
+  }
 
   const ref = cabs(images[2]!.x);
   const ynorm = Math.sqrt(cnorm2(kspace.data));

@@ -12,11 +12,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { isColumnMask, readoutWindow } from '../physics/readout-window.js';
+import { maskKspace } from '../physics/sense.js';
 import { Rng } from '../util/random.js';
 import { Adam, clipByGlobalNorm } from './adam.js';
 import type { ReconSample } from './batch.js';
 import type { Modl } from './modl.js';
-import { maskKspace, selfSupervisedBatch, splitSampling, SSDU_LOSS_FRACTION, type SamplingSplit } from './ssdu.js';
+import { selfSupervisedBatch, splitSampling, SSDU_LOSS_FRACTION, type SamplingSplit } from './ssdu.js';
 
 export interface AdaptOptions {
   /** Most training steps (one slice, one fresh Θ/Λ split each). */

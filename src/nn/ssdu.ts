@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { CArray } from '../physics/complex.js';
-import { SenseOp } from '../physics/sense.js';
+import { maskKspace, SenseOp } from '../physics/sense.js';
 import { isColumnMask } from '../physics/readout-window.js';
 import type { Rng } from '../util/random.js';
 import { prepareBatch, type PreparedBatch, type ReconSample } from './batch.js';
@@ -72,14 +72,6 @@ export function splitSampling(mask: Float32Array, H: number, W: number, fraction
   const chosen = weightedDraw(weights, Math.round(fraction * points.length), rng);
   points.forEach((i, j) => { (chosen.has(j) ? held : kept)[i] = 1; });
   return { kept, held };
-}
-
-/** k-space [C, H, W] with the entries outside `mask` zeroed. */
-export function maskKspace(kspace: CArray, mask: Float32Array): CArray {
-  const data = kspace.data.slice();
-  const n = mask.length;
-  for (let i = 0; i < data.length / 2; i++) if (mask[i % n] === 0) data[2 * i] = data[2 * i + 1] = 0;
-  return { data, shape: kspace.shape };
 }
 
 /**

@@ -200,3 +200,11 @@ export function checkSenseShapes(kspace: CArray, maps: CArray, mask?: Float32Arr
     throw new Error(`mask of ${mask.length} elements does not match the ${kspace.shape[1]}×${kspace.shape[2]} k-space`);
   }
 }
+
+/** k-space [C, H, W] with the entries outside `mask` [H, W] zeroed (what a scanner would have stored). */
+export function maskKspace(kspace: CArray, mask: Float32Array): CArray {
+  const data = kspace.data.slice();
+  const n = mask.length;
+  for (let i = 0; i < data.length / 2; i++) if (mask[i % n] === 0) data[2 * i] = data[2 * i + 1] = 0;
+  return { data, shape: kspace.shape };
+}

@@ -7,6 +7,7 @@
  * README's table: the best λ of 0.002/0.005/0.01 per acceleration.
  */
 import { cgSense, reconMagnitude, zeroFilledSense } from '../physics/recon.js';
+import { maskKspace } from '../physics/sense.js';
 import { imageMetrics, type Metrics } from '../physics/metrics.js';
 import type { CArray } from '../physics/complex.js';
 import type { ModlReconstructor } from '../nn/infer.js';
@@ -36,14 +37,6 @@ function mean(ms: Metrics[]): Metrics {
     ssim: ms.reduce((s, m) => s + m.ssim, 0) / n,
     nmse: ms.reduce((s, m) => s + m.nmse, 0) / n,
   };
-}
-
-/** k-space with the unsampled entries zeroed (what a scanner would have stored). */
-function masked(kspace: CArray, mask: Float32Array): CArray {
-  const data = kspace.data.slice();
-  const n = mask.length;
-  for (let i = 0; i < data.length / 2; i++) if (mask[i % n] === 0) data[2 * i] = data[2 * i + 1] = 0;
-  return { data, shape: kspace.shape };
 }
 
 export interface RealCaseOptions {
@@ -79,16 +72,16 @@ export function evaluateRealCase(c: RealCase, o: RealCaseOptions = {}): RealCase
       o.onProgress?.(`${R}× seed ${s}`);
       at = { R, seed: s };
       const mask = c.masks.get(`${R}/${s}`)!;
-      add('zero-filled', score(zeroFilledSense(masked(c.kspace, mask), maps), 'zero-filled'));
+      add('zero-filled', score(zeroFilledSense(maskKspace(c.kspace, mask), maps), 'zero-filled'));
       add('CG-SENSE', score(cgSense(c.kspace, maps, mask, CG_SENSE).image, 'CG-SENSE'));
       if (o.bart) {
         // in the file's own orientation: the wavelet's results depend on it (by 0.3 dB at 4×)
-        const k = transposeComplex(masked(c.kspace, mask)), m = transposeComplex(maps);
+        const k = transposeComplex(maskKspace(c.kspace, mask)), m = transposeComplex(maps);
         for (const lambda of lambdas) add(`L1 ${lambda}`, score(transposeComplex(bartPics(k, m, ['-S', '-R', `W:3:0:${lambda}`, '-i', '100'])), `L1 ${lambda}`));
       }
       if (o.net) add('MoDL', score(o.net.reconstruct([{ kspace: c.kspace, maps, mask }])[0]!, 'MoDL'));
       if (o.net && o.adapt) {
-        const sample = { kspace: masked(c.kspace, mask), maps, mask };
+        const sample = { kspace: maskKspace(c.kspace, mask), maps, mask };
         o.onAdapt?.(R, s, o.net.adapt([sample], o.adapt));
         add('MoDL + adapt', score(o.net.reconstruct([sample])[0]!, 'MoDL + adapt'));
         o.net.reset();

@@ -15,7 +15,7 @@
 import { type CArray } from '../physics/complex.js';
 import { espiritMaps } from '../physics/espirit.js';
 import { makeMask, type MaskKind } from '../physics/masks.js';
-import { maskFromKspace } from '../physics/sense.js';
+import { maskFromKspace, maskKspace } from '../physics/sense.js';
 import { zeroFilledRss } from '../physics/recon.js';
 import { detectFormat, loadImageVolumes } from '../io/detect.js';
 import { loadKspace, type KspaceVolume } from '../io/kspace.js';
@@ -125,8 +125,7 @@ async function kspaceStudy(input: string, opts: StudyOptions): Promise<Study> {
     let maps = fileMaps ?? (storedMaps ? sliceOf(storedMaps, s) : undefined);
     if (!maps) {
       opts.onProgress?.(`ESPIRiT slice ${s + 1}/${S}`);
-      const masked = { data: kspace.data.map((v, i) => v * mask[(i >> 1) % (H * W)]!), shape: kspace.shape };
-      maps = espiritMaps(masked).maps;
+      maps = espiritMaps(maskKspace(kspace, mask)).maps;
     }
     samples.push({ kspace, maps, mask, target: storedTarget ? sliceOf(storedTarget, s) : undefined });
     if (storedTarget) reference.push(mag(sliceOf(storedTarget, s)));
