@@ -20,7 +20,7 @@ import { basename, join, resolve } from 'node:path';
 import { ModlReconstructor } from '../src/nn/infer.js';
 import { saveCheckpoint } from '../src/nn/checkpoint.js';
 import type { AdaptReport } from '../src/nn/adapt.js';
-import { adaptProgressText } from '../src/nn/adapt.js';
+import { ADAPT_LEARNING_RATE, adaptProgressText } from '../src/nn/adapt.js';
 import { cabs } from '../src/physics/complex.js';
 import { reconstruct, type ReconMethod } from '../src/recon/methods.js';
 import { volumeMetrics, writeComparisonFigures, writeReport, type MethodResult } from '../src/recon/outputs.js';
@@ -41,7 +41,7 @@ export interface SiteSsduJob {
   seed: number;
 }
 
-export const SITE_SSDU_DEFAULTS = { checkpoint: shippedCheckpoint('modl'), steps: 40, learningRate: 1e-5, seed: 0 };
+export const SITE_SSDU_DEFAULTS = { checkpoint: shippedCheckpoint('modl'), steps: 40, learningRate: ADAPT_LEARNING_RATE, seed: 0 };
 
 export interface SiteSsduResult {
   checkpoint: string;

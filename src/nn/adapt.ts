@@ -22,7 +22,7 @@ import { selfSupervisedBatch, splitSampling, SSDU_LOSS_FRACTION, type SamplingSp
 export interface AdaptOptions {
   /** Most training steps (one slice, one fresh Θ/Λ split each). */
   steps: number;
-  /** Adam step size (default 1e-5: a small change to a trained network). */
+  /** Adam step size (default ADAPT_LEARNING_RATE). */
   learningRate?: number;
   /** Steps between hold-out evaluations (default 5). */
   evalEvery?: number;
@@ -57,6 +57,12 @@ export function adaptSummary(a: AdaptReport): string {
   return `${a.steps} steps in ${a.seconds.toFixed(0)} s, kept step ${a.bestStep}, held-out k-space loss ${a.holdoutBefore.toFixed(4)} → ${a.holdoutBest.toFixed(4)}`;
 }
 
+/**
+ * Measured on the real validation case (20 steps, 3 seeds): 1e-4 gains 0.32 dB at 4× where 1e-5
+ * gains 0.07, with the held-out loss still falling at both.
+ */
+export const ADAPT_LEARNING_RATE = 1e-4;
+
 /** Share of each slice's samples held out for stopping. */
 export const HOLDOUT_FRACTION = 0.2;
 /** Slices the hold-out loss is evaluated on (evenly spread over the study). */
@@ -87,7 +93,7 @@ export function adaptToScan(model: Modl, samples: ReconSample[], o: AdaptOptions
   let best = { loss: before, step: 0, weights: snapshot() };
   const curve = [{ step: 0, holdoutLoss: before }];
   o.onProgress?.({ step: 0, steps: o.steps, holdoutLoss: before });
-  const adam = new Adam(o.learningRate ?? 1e-5);
+  const adam = new Adam(o.learningRate ?? ADAPT_LEARNING_RATE);
   let step = 0, stale = 0;
   while (step < o.steps && stale < patience) {
     step++;

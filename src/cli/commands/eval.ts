@@ -3,7 +3,7 @@ import { commandUsage, numberOption, parseCommandArgs } from '../args.js';
 import { parseMaskSpec } from './train.js';
 import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { ModlReconstructor } from '../../nn/infer.js';
-import { adaptProgressText, adaptSummary, type AdaptProgress } from '../../nn/adapt.js';
+import { ADAPT_LEARNING_RATE, adaptProgressText, adaptSummary, type AdaptProgress } from '../../nn/adapt.js';
 import { concat, datasetSources, kspaceFileSource, limit, remask } from '../../nn/sources.js';
 import { validate, type PairSource } from '../../nn/train.js';
 import { loadRealCase, REAL_ACCELERATIONS, REAL_CASE, REAL_SEEDS } from '../../nn/real-validation.js';
@@ -23,7 +23,7 @@ two ESPIRiT map sets and reference) by its README's protocol at 4×, 6×, 8× (m
 seeds), with zero-filled, CG-SENSE and, when \`bart\` is installed, BART's tuned L1-wavelet` },
   adapt: { type: 'string', arg: 'STEPS', help: `with --real: also MoDL fine-tuned on each case's own undersampled k-space for at most
 STEPS steps first (zero-shot SSDU, early-stopped on held-out k-space): row 'MoDL + adapt'` },
-  'adapt-lr': { type: 'string', arg: 'LR', help: 'Adam step size of --adapt (default 1e-5)' },
+  'adapt-lr': { type: 'string', arg: 'LR', help: 'Adam step size of --adapt (default 1e-4)' },
   accelerations: { type: 'string', arg: 'R,...', help: 'with --real: only these of 4,6,8 (default all)' },
   figure: { type: 'string', arg: 'PREFIX', help: 'with --real: PREFIX-4x.png, … (seed 0: reference and each method, PSNR in the labels)' },
   slices: { type: 'string', arg: 'N', help: 'evaluate at most N slices (default: all)' },
@@ -57,7 +57,7 @@ const command: Command = {
       const accelerations = v.accelerations?.split(',').map((r) => numberOption('accelerations', r, 4, (x) => (REAL_ACCELERATIONS as readonly number[]).includes(x)));
       const adapt = v.adapt === undefined ? undefined : {
         steps: numberOption('adapt', v.adapt, 0, (x) => Number.isInteger(x) && x > 0),
-        learningRate: numberOption('adapt-lr', v['adapt-lr'], 1e-5, (x) => x > 0),
+        learningRate: numberOption('adapt-lr', v['adapt-lr'], ADAPT_LEARNING_RATE, (x) => x > 0),
         onProgress: (p: AdaptProgress) => process.stderr.write(`\r${adaptProgressText(p)}   `),
       };
       const rows = evaluateRealCase(realCase, {

@@ -30,7 +30,7 @@ complex NIfTI; a folder: its .h5 files). MoDL is fine-tuned on it with SSDU, no 
   epochs: { type: 'string', arg: 'N', help: 'fine-tuning epochs (default 2)' },
   steps: { type: 'string', arg: 'N', help: 'fine-tuning steps per epoch (default 12)' },
   'batch-size': { type: 'string', arg: 'N', help: 'fine-tuning batch size (default 1)' },
-  lr: { type: 'string', arg: 'LR', help: 'fine-tuning learning rate (Adam, default 1e-4; with --kspace 1e-5)' },
+  lr: { type: 'string', arg: 'LR', help: 'fine-tuning learning rate (Adam, default 1e-4)' },
   'eval-accel': { type: 'string', arg: 'R', help: 'retrospective acceleration of the held-back slices (default 4)' },
   'eval-mask': { type: 'string', arg: 'KIND', choices: MASK_KINDS, help: 'retrospective mask of the held-back slices: random, equispaced or poisson (default random)' },
   ...backendCliOptions,
