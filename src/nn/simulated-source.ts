@@ -6,7 +6,10 @@
  *   head-sized field of view → smooth random phase → coil maps (real ESPIRiT
  *   maps placed anew, or a birdcage array of random geometry, 4–16 coils) →
  *   noisy k-space (SNR drawn around what real scans have) → a 1D random or
- *   equispaced mask at 4–8× (centre 4–8 %) or a 2D Poisson-disc mask
+ *   equispaced mask at 4–8× (centre 4–8 %) or a 2D Poisson-disc mask;
+ *   with the recipe's `wrap`, a share of pairs has a field of view tighter
+ *   than the head along the phase-encode axis, folded as a real scan folds and
+ *   given as two ESPIRiT-like map sets (synth/simulate.ts)
  *
  * and, for 1D masks, the exact readout window (physics/readout-window.ts) of
  * `window` rows around the object, which is what makes full-K training
@@ -37,6 +40,8 @@ export interface ScanRecipe {
   /** Share of pairs that use real coil maps (the rest: birdcage arrays of `birdcageCoils` coils). */
   realCoilShare: number;
   birdcageCoils: [number, number];
+  /** Share of pairs whose object is wider than the field of view along the phase-encode axis, and by how much (a fraction of the field of view). */
+  wrap?: { share: number; extent: [number, number] };
 }
 
 /** The recipe the shipped checkpoint trains with (see checkpoints/modl/modl.json). */
@@ -74,16 +79,44 @@ function pick<K extends string>(rng: Rng, weights: Partial<Record<K, number>>): 
 
 const intIn = (rng: Rng, [lo, hi]: [number, number]) => lo + rng.int(hi - lo + 1);
 
-/** A window start whose centre row is drawn in proportion to the target's energy in that row. */
+/** A window start whose centre row is drawn in proportion to the target's energy in that row (all map images). */
 function windowStart(target: CArray, rows: number, rng: Rng): number {
-  const [H, W] = target.shape as [number, number];
+  const [H, W] = target.shape.slice(-2) as [number, number];
   const energy = new Float64Array(H);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) energy[y] += target.data[2 * (y * W + x)]! ** 2 + target.data[2 * (y * W + x) + 1]! ** 2;
+  for (let i = 0; i < target.data.length / 2; i++) energy[Math.floor(i / W) % H] += target.data[2 * i]! ** 2 + target.data[2 * i + 1]! ** 2;
   let total = 0;
   for (const e of energy) total += e;
   let u = rng.uniform(0, total), centre = Math.floor(H / 2);
   for (let y = 0; y < H; y++) if ((u -= energy[y]!) < 0) { centre = y; break; }
   return Math.min(H - rows, Math.max(0, centre - Math.floor(rows / 2)));
+}
+
+/** Columns holding the object: those whose peak exceeds 5 % of the image's (first and last). */
+function objectColumns(m: Float32Array, H: number, W: number): [number, number] {
+  let max = 0;
+  for (const v of m) max = Math.max(max, v);
+  const peak = new Float32Array(W);
+  for (let i = 0; i < m.length; i++) peak[i % W] = Math.max(peak[i % W]!, m[i]!);
+  let c0 = 0, c1 = W - 1;
+  while (c0 < c1 && peak[c0]! <= 0.05 * max) c0++;
+  while (c1 > c0 && peak[c1]! <= 0.05 * max) c1--;
+  return [c0, c1];
+}
+
+/**
+ * A protocol whose field of view cuts into the head: the object is `fold`
+ * (a fraction) wider than the field of view along the phase-encode axis W.
+ * Returns the object's columns (with a small margin, at most twice the field
+ * of view) as the wider grid to fold, and the field of view's columns.
+ */
+export function tightFieldOfView(m: Float32Array, H: number, W: number, fold: number): { image: Float32Array; fov: number } {
+  const [c0, c1] = objectColumns(m, H, W);
+  const fov = Math.max(8, Math.round((c1 - c0 + 1) / (1 + fold)));
+  const wide = Math.min(W, 2 * fov, c1 - c0 + 1 + 8);
+  const start = Math.min(W - wide, Math.max(0, Math.round((c0 + c1 + 1 - wide) / 2)));
+  const image = new Float32Array(H * wide);
+  for (let y = 0; y < H; y++) image.set(m.subarray(y * W + start, y * W + start + wide), y * wide);
+  return { image, fov: Math.min(fov, wide) };
 }
 
 export function simulatedSource(o: SimulatedSourceOptions): PairSource {
@@ -92,14 +125,19 @@ export function simulatedSource(o: SimulatedSourceOptions): PairSource {
     length: o.length,
     async load(i: number): Promise<ReconSample> {
       const rng = new Rng(o.seed * 1_000_003 + i);
-      const H = intIn(rng, r.rows), W = intIn(rng, r.cols);
-      const [magnitude] = await o.images.sample(1, rng.int(2 ** 31), [H, W]);
+      const H = intIn(rng, r.rows), drawnW = intIn(rng, r.cols);
+      // drawn only when the recipe has `wrap`, so that recipes without it keep their pairs
+      const fold = r.wrap && rng.next() < r.wrap.share ? rng.uniform(...r.wrap.extent) : 0;
+      const [drawn] = await o.images.sample(1, rng.int(2 ** 31), [H, drawnW]);
+      const { image, fov: W } = fold > 0 ? tightFieldOfView(drawn!, H, drawnW, fold) : { image: drawn!, fov: drawnW };
+      const wide = image.length / H;
       const kind = pick(rng, r.masks);
       const acceleration = rng.uniform(...r.acceleration);
       const centerFraction = rng.uniform(...r.centerFraction);
       const real = o.coilMaps.length > 0 && rng.next() < r.realCoilShare;
-      const maps = real ? placeMaps(o.coilMaps[rng.int(o.coilMaps.length)]!, H, W, drawPlacement(rng)) : undefined;
-      const pair = simulatePair({ data: magnitude!, shape: [H, W] }, rng.int(2 ** 31), {
+      const maps = real ? placeMaps(o.coilMaps[rng.int(o.coilMaps.length)]!, H, wide, drawPlacement(rng)) : undefined;
+      const pair = simulatePair({ data: image, shape: [H, wide] }, rng.int(2 ** 31), {
+        fovColumns: W,
         coils: intIn(rng, r.birdcageCoils),
         snrDb: rng.uniform(...r.snrDb),
         mask: { kind, acceleration, centerFraction },

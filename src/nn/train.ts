@@ -46,8 +46,13 @@ export interface TrainOptions {
   seed: number;
   /** Continue from `outDir`'s last checkpoint if there is one. */
   resume: boolean;
-  /** Training batches that re-estimate the batch-norm statistics after each epoch (default 8; 0: none). */
+  /** Training batches that re-estimate the batch-norm statistics after each epoch (default 8; 0: none; none with frozenStats). */
   recalibrationBatches?: number;
+  /**
+   * Normalise with the running batch-norm statistics, frozen (ModlMode 'tune'), instead of
+   * each batch's: fine-tuning a trained network optimises exactly the function inference runs.
+   */
+  frozenStats?: boolean;
   /** Further validation sets scored every epoch (e.g. the real case per acceleration), by name. */
   validationSets?: Record<string, PairSource>;
   /** Keep only the newest N epoch checkpoints in `outDir` (default: all). */
@@ -152,7 +157,7 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
       const batch = prepareBatch(await Promise.all(idx.map((i) => opts.train.load(i))));
       const target = batch.target;
       if (!target) throw new Error('training pairs need a target image');
-      const { value, grads } = tf.variableGrads(() => lossOf(opts.loss, model.apply(batch.aty, batch.problem, 'train'), target), vars);
+      const { value, grads } = tf.variableGrads(() => lossOf(opts.loss, model.apply(batch.aty, batch.problem, opts.frozenStats ? 'tune' : 'train'), target), vars);
       const clipped = clipByGlobalNorm(vars.map((v) => grads[v.name]!), opts.clipNorm);
       optimizer.step(vars, clipped);
       const loss = value.dataSync()[0]!;
@@ -166,7 +171,7 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
     }
     const trainSeconds = (performance.now() - tEpoch) / 1000;
     // precise batch-norm statistics for inference, from the first batches of this epoch's order
-    const calib = Math.min(opts.recalibrationBatches ?? 8, stepsPerEpoch);
+    const calib = opts.frozenStats ? 0 : Math.min(opts.recalibrationBatches ?? 8, stepsPerEpoch);
     await model.denoiser.recalibrateStats(async () => {
       for (let step = 0; step < calib; step++) {
         const idx = Array.from({ length: opts.batchSize }, (_, j) => order[(step * opts.batchSize + j) % order.length]!);
@@ -192,7 +197,7 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
       meta: {
         trainedOn: opts.trainedOn ?? { train: opts.train.describe(), validation: opts.validation.describe() },
         training: {
-          optimizer: 'adam', learningRate: opts.learningRate, clipNorm: opts.clipNorm, loss: opts.loss,
+          optimizer: 'adam', learningRate: opts.learningRate, clipNorm: opts.clipNorm, loss: opts.loss, frozenStats: opts.frozenStats ?? false,
           batchSize: opts.batchSize, epochs: epoch, stepsPerEpoch, steps: state.globalStep, stages: opts.stages, seed: opts.seed,
         },
         validation,

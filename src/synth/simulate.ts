@@ -7,6 +7,17 @@
  *       Gaussian noise n at the requested SNR)
  *     → sampling mask M (1D random/equispaced, or 2D Poisson disc)
  *
+ * A field of view tighter than the head (`fovColumns` < the image's width W′):
+ * the object and its coil images live on the wider grid, and sampling the
+ * phase-encode axis at 1/FOV folds the columns beyond the field of view onto
+ * its opposite edge. Where two positions overlap, the coil vector is
+ * v = a·x_a + b·x_b (own and folded-in position), which one map set cannot
+ * represent; soft-SENSE with two map sets can, as ESPIRiT (`ecalib -m2`)
+ * gives them: per pixel an orthonormal basis of span{a, b}, e₁ = a and
+ * e₂ = (b − ⟨a,b⟩a)/‖·‖, with map images x₁ = ⟨e₁,v⟩ and x₂ = ⟨e₂,v⟩.
+ * The pair then has maps [2, C, H, W] and target [2, H, W], and the RSS of
+ * its map images is ‖v‖, as the reference of such a real scan is.
+ *
  * SNR definition. SNR_dB = 20·log10(s / σ), where s is the mean of |x| over
  * the object (pixels with |x| above 10 % of the 99.5th percentile of |x|) and
  * σ² = E|n|² is the variance of the complex noise of one k-space sample
@@ -36,6 +47,8 @@ export interface SimulationOptions {
   maps?: CArray;
   /** RMS (radians) of the smooth random part of the phase (default 1). */
   phaseRms?: number;
+  /** Phase-encode columns of the field of view when narrower than the image (see above: two map sets). */
+  fovColumns?: number;
 }
 
 export interface PairMeta {
@@ -57,11 +70,11 @@ export interface PairMeta {
 }
 
 export interface TrainingPair {
-  /** Complex ground truth [H, W]. */
+  /** Complex ground truth [H, W]; [2, H, W] (the map images) with a folded field of view. */
   target: CArray;
   /** Fully sampled, noisy multi-coil k-space [C, H, W] (centred). */
   kspace: CArray;
-  /** Coil sensitivities [C, H, W], Σ_c |S_c|² = 1. */
+  /** Coil sensitivities [C, H, W], Σ_c |S_c|² = 1; [2, C, H, W] with a folded field of view. */
   maps: CArray;
   /** Sampling mask [H, W], 1 where sampled (columns = phase encodes for 1D masks). */
   mask: Float32Array;
@@ -70,16 +83,20 @@ export interface TrainingPair {
 
 export function simulatePair(magnitude: RealArray, seed: number, o: SimulationOptions): TrainingPair {
   if (magnitude.shape.length !== 2) throw new Error(`simulatePair: magnitude must be [H, W], got [${magnitude.shape}]`);
-  const [H, W] = magnitude.shape as [number, number];
+  const [H, wide] = magnitude.shape as [number, number];
+  const W = o.fovColumns ?? wide;
+  if (!(Number.isInteger(W) && W <= wide && 2 * W >= wide)) throw new Error(`fovColumns ${W} must be an integer in [${Math.ceil(wide / 2)}, ${wide}]`);
   const rng = new Rng(seed);
   const phaseRng = rng.fork(1);
   const coilRng = rng.fork(2);
   const noiseRng = rng.fork(3);
   const maskSeed = rng.int(2 ** 32);
 
-  const target = withSmoothPhase(magnitude.data, H, W, phaseRng, o.phaseRms ?? 1);
-  const { maps, geometry } = o.maps ? transformGivenMaps(o.maps, H, W, coilRng) : randomBirdcage(o.coils, H, W, coilRng);
-  const C = maps.shape[0]!;
+  const object = withSmoothPhase(magnitude.data, H, wide, phaseRng, o.phaseRms ?? 1);
+  const coils = o.maps ? transformGivenMaps(o.maps, H, wide, coilRng) : randomBirdcage(o.coils, H, wide, coilRng);
+  const geometry = coils.geometry;
+  const { target, maps } = W === wide ? { target: object, maps: coils.maps } : foldPhaseEncode(object, coils.maps, W);
+  const C = coils.maps.shape[0]!;
   const kspace = czeros([C, H, W]);
   new SenseOp(maps, null).forward(target.data, kspace.data);
 
@@ -102,6 +119,71 @@ export function simulatePair(magnitude: RealArray, seed: number, o: SimulationOp
       coilSource: o.maps ? 'given' : 'birdcage', coilGeometry: geometry,
     },
   };
+}
+
+/**
+ * The two-map-set soft-SENSE pair of an object [H, W′] with maps [C, H, W′]
+ * seen through a field of view of the central W columns (see the header).
+ * Map set 2 is zero where nothing folds in.
+ */
+export function foldPhaseEncode(object: CArray, maps: CArray, W: number): { target: CArray; maps: CArray } {
+  const [C, H, wide] = maps.shape as [number, number, number];
+  const offset = Math.floor((wide - W) / 2);
+  const target = czeros([2, H, W]);
+  const folded = czeros([2, C, H, W]);
+  const nWide = H * wide, n = H * W;
+  const a = new Float64Array(2 * C), b = new Float64Array(2 * C);
+  const load = (into: Float64Array, y: number, col: number) => {
+    for (let c = 0; c < C; c++) {
+      into[2 * c] = maps.data[2 * (c * nWide + y * wide + col)]!;
+      into[2 * c + 1] = maps.data[2 * (c * nWide + y * wide + col) + 1]!;
+    }
+  };
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const own = x + offset;
+      // the column of the wider grid that lands on x as well, if any (wide ≤ 2W: at most one)
+      const other = own + W < wide ? own + W : own - W >= 0 ? own - W : -1;
+      const i = y * W + x;
+      load(a, y, own);
+      const xaRe = object.data[2 * (y * wide + own)]!, xaIm = object.data[2 * (y * wide + own) + 1]!;
+      for (let c = 0; c < C; c++) {
+        folded.data[2 * (c * n + i)] = a[2 * c]!;
+        folded.data[2 * (c * n + i) + 1] = a[2 * c + 1]!;
+      }
+      if (other < 0) {
+        target.data[2 * i] = xaRe;
+        target.data[2 * i + 1] = xaIm;
+        continue;
+      }
+      load(b, y, other);
+      const xbRe = object.data[2 * (y * wide + other)]!, xbIm = object.data[2 * (y * wide + other) + 1]!;
+      // g = ⟨a, b⟩ = Σ conj(a)·b;  r = b − g·a;  e₂ = r/‖r‖
+      let gRe = 0, gIm = 0;
+      for (let c = 0; c < C; c++) {
+        gRe += a[2 * c]! * b[2 * c]! + a[2 * c + 1]! * b[2 * c + 1]!;
+        gIm += a[2 * c]! * b[2 * c + 1]! - a[2 * c + 1]! * b[2 * c]!;
+      }
+      let rr = 0;
+      for (let c = 0; c < C; c++) {
+        b[2 * c] -= gRe * a[2 * c]! - gIm * a[2 * c + 1]!;
+        b[2 * c + 1] -= gRe * a[2 * c + 1]! + gIm * a[2 * c]!;
+        rr += b[2 * c]! ** 2 + b[2 * c + 1]! ** 2;
+      }
+      const r = Math.sqrt(rr);
+      // v = a·x_a + b·x_b = e₁(x_a + g·x_b) + e₂(r·x_b)
+      target.data[2 * i] = xaRe + gRe * xbRe - gIm * xbIm;
+      target.data[2 * i + 1] = xaIm + gRe * xbIm + gIm * xbRe;
+      if (r < 1e-6) continue; // b ∥ a: the folded signal is all in map set 1
+      target.data[2 * (n + i)] = r * xbRe;
+      target.data[2 * (n + i) + 1] = r * xbIm;
+      for (let c = 0; c < C; c++) {
+        folded.data[2 * ((C + c) * n + i)] = b[2 * c]! / r;
+        folded.data[2 * ((C + c) * n + i) + 1] = b[2 * c + 1]! / r;
+      }
+    }
+  }
+  return { target, maps: folded };
 }
 
 /**

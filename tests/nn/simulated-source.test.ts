@@ -7,10 +7,11 @@ import { birdcageMaps } from '../../src/physics/coils.js';
 import { isColumnMask } from '../../src/physics/readout-window.js';
 import { cgSense, reconMagnitude, zeroFilledSense } from '../../src/physics/recon.js';
 import { imageMetrics } from '../../src/physics/metrics.js';
-import { SHIPPED_RECIPE, simulatedSource } from '../../src/nn/simulated-source.js';
+import { SHIPPED_RECIPE, simulatedSource, tightFieldOfView } from '../../src/nn/simulated-source.js';
 import { caseMaps, loadRealCase, realCaseSource } from '../../src/nn/real-validation.js';
 import { PhantomGenerator } from '../../src/synth/phantom-generator.js';
 import { placeMaps } from '../../src/synth/coil-bank.js';
+import { SenseOp } from '../../src/physics/sense.js';
 import { HAS_SHARED, shared } from '../helpers/shared.js';
 import { relErr } from '../helpers/random.js';
 
@@ -55,6 +56,40 @@ describe('simulated training pairs', () => {
     }
     expect(kinds.window).toBeGreaterThan(12);
     expect(kinds.whole).toBeGreaterThan(0);
+  });
+
+  it('with `wrap`, fold a share of pairs into two map sets whose forward model is exact, on readout windows too', async () => {
+    const wrapped = simulatedSource({
+      images: new PhantomGenerator(), coilMaps: [], recipe: { ...recipe, snrDb: [90, 90], wrap: { share: 0.5, extent: [0.1, 0.3] } }, seed: 9, length: 1000,
+    });
+    let folded = 0, windows = 0;
+    for (let i = 0; i < 16; i++) {
+      const p = await wrapped.load(i);
+      const [C, H, W] = p.kspace.shape as [number, number, number];
+      if (p.maps.shape.length === 3) continue;
+      folded++;
+      expect(p.maps.shape).toEqual([2, C, H, W]);
+      expect(p.target!.shape).toEqual([2, H, W]);
+      if (isColumnMask(p.mask, H, W) && H === 24) windows++;
+      // A·target = M·y up to the (tiny) noise: the folded pair, windowed or not, is one exact problem
+      const op = new SenseOp(p.maps, p.mask);
+      const predicted = new Float32Array(p.kspace.data.length);
+      op.forward(p.target!.data, predicted);
+      const measured = Float32Array.from(p.kspace.data, (v, j) => v * p.mask[(j >> 1) % (H * W)]!);
+      expect(relErr(predicted, measured)).toBeLessThan(1e-3);
+    }
+    expect(folded).toBeGreaterThan(3);
+    expect(folded).toBeLessThan(14);
+    expect(windows).toBeGreaterThan(0);
+  });
+
+  it('cut a tight field of view relative to the object: the object is `fold` wider than it', () => {
+    const H = 6, W = 80;
+    const m = new Float32Array(H * W).map((_, i) => (i % W >= 10 && i % W <= 49 ? 1 : 0.01));
+    const { image, fov } = tightFieldOfView(m, H, W, 0.25);
+    expect(fov).toBe(32); // 40 object columns / 1.25
+    expect(image.length).toBe(H * 48); // the object and a margin of 4 on each side
+    expect(Array.from(image.subarray(0, 48)).map((v) => (v === 1 ? 1 : 0)).join('')).toBe('0000' + '1'.repeat(40) + '0000');
   });
 
   it('place real coil maps anew: a rotation by π turns the array upside down', () => {

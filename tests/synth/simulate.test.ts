@@ -5,7 +5,7 @@ import { ifft2c } from '../../src/physics/fft.js';
 import { SenseOp } from '../../src/physics/sense.js';
 import { brainAnatomy, renderContrast } from '../../src/synth/phantom.js';
 import { normalizePercentile } from '../../src/synth/fields.js';
-import { objectMean, simulatePair, type SimulationOptions } from '../../src/synth/simulate.js';
+import { foldPhaseEncode, objectMean, simulatePair, type SimulationOptions } from '../../src/synth/simulate.js';
 import { CONTRASTS } from '../../src/synth/tissue.js';
 
 const H = 96, W = 80;
@@ -137,5 +137,80 @@ describe('simulatePair', () => {
       expect(mag(pair.maps, 2, y, x)).toBeCloseTo(mag(given, 2, flipY ? H - 1 - y : y, flipX ? W - 1 - x : x), 5);
     }
     expect(() => simulatePair(magnitude, 3, { ...base, maps: birdcageMaps(4, 32, 32) })).toThrow(/32×32/);
+  });
+});
+
+describe('a field of view tighter than the object (two map sets)', () => {
+  const wide = 70, fov = 56, C = 6, h = 24;
+  const object = czeros([h, wide]);
+  const r = Array.from({ length: 2 * h * wide }, (_, i) => Math.sin(0.37 * i) + Math.cos(0.11 * i * i));
+  object.data.set(r);
+  const maps = birdcageMaps(C, h, wide, { rotation: 0.3 });
+  const { target, maps: folded } = foldPhaseEncode(object, maps, fov);
+  const n = h * fov;
+
+  it('represents the folded coil images exactly: Σ_s S_s x_s = Σ_{j ≡ x} S(j)·object(j) over the wider grid', () => {
+    expect(target.shape).toEqual([2, h, fov]);
+    expect(folded.shape).toEqual([2, C, h, fov]);
+    const offset = Math.floor((wide - fov) / 2);
+    const model = czeros([C, h, fov]), direct = czeros([C, h, fov]);
+    for (let c = 0; c < C; c++) {
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < fov; x++) {
+          const o = 2 * (c * n + y * fov + x);
+          for (let s = 0; s < 2; s++) {
+            const m = 2 * ((s * C + c) * n + y * fov + x), t = 2 * (s * n + y * fov + x);
+            model.data[o] += folded.data[m]! * target.data[t]! - folded.data[m + 1]! * target.data[t + 1]!;
+            model.data[o + 1] += folded.data[m]! * target.data[t + 1]! + folded.data[m + 1]! * target.data[t]!;
+          }
+          for (let j = 0; j < wide; j++) {
+            if (((j - offset - x) % fov + fov) % fov !== 0) continue;
+            const m = 2 * (c * h * wide + y * wide + j), t = 2 * (y * wide + j);
+            direct.data[o] += maps.data[m]! * object.data[t]! - maps.data[m + 1]! * object.data[t + 1]!;
+            direct.data[o + 1] += maps.data[m]! * object.data[t + 1]! + maps.data[m + 1]! * object.data[t]!;
+          }
+        }
+      }
+    }
+    expect(relErr(model.data, direct.data)).toBeLessThan(1e-5);
+  });
+
+  it('gives orthonormal map sets where the object folds, and no second map elsewhere', () => {
+    const offset = Math.floor((wide - fov) / 2);
+    for (let y = 0; y < h; y += 5) {
+      for (let x = 0; x < fov; x++) {
+        const i = y * fov + x;
+        let n1 = 0, n2 = 0, dRe = 0, dIm = 0;
+        for (let c = 0; c < C; c++) {
+          const a = 2 * (c * n + i), b = 2 * ((C + c) * n + i);
+          n1 += folded.data[a]! ** 2 + folded.data[a + 1]! ** 2;
+          n2 += folded.data[b]! ** 2 + folded.data[b + 1]! ** 2;
+          dRe += folded.data[a]! * folded.data[b]! + folded.data[a + 1]! * folded.data[b + 1]!;
+          dIm += folded.data[a]! * folded.data[b + 1]! - folded.data[a + 1]! * folded.data[b]!;
+        }
+        const foldsIn = x + offset + fov < wide || x + offset - fov >= 0;
+        expect(n1).toBeCloseTo(1, 4);
+        expect(n2).toBeCloseTo(foldsIn ? 1 : 0, 4);
+        expect(Math.hypot(dRe, dIm)).toBeLessThan(1e-5);
+      }
+    }
+  });
+
+  it('simulatePair with fovColumns: two map sets, k-space of the folded object', () => {
+    // an object filling the wider grid (the phantom keeps a margin larger than any fold)
+    const F = 64;
+    const wideImage = new Float32Array(H * 100).map((_, i) => 1 + 0.5 * Math.sin(i / 7));
+    const pair = simulatePair({ data: wideImage, shape: [H, 100] }, 7, { ...base, fovColumns: F });
+    expect(pair.maps.shape).toEqual([2, 6, H, F]);
+    expect(pair.target.shape).toEqual([2, H, F]);
+    expect(pair.kspace.shape).toEqual([6, H, F]);
+    const predicted = czeros([6, H, F]);
+    new SenseOp(pair.maps, null).forward(pair.target.data, predicted.data);
+    expect(relErr(predicted.data, pair.kspace.data)).toBeLessThan(1e-5);
+    // the object is wider than the field of view: its edges fold in (map set 2 carries signal)
+    let folded2 = 0;
+    for (let i = 0; i < H * F; i++) folded2 += pair.target.data[2 * (H * F + i)]! ** 2 + pair.target.data[2 * (H * F + i) + 1]! ** 2;
+    expect(folded2).toBeGreaterThan(0);
+    expect(() => simulatePair({ data: wideImage, shape: [H, 100] }, 7, { ...base, fovColumns: 40 })).toThrow(/fovColumns/);
   });
 });
