@@ -11,6 +11,7 @@ const benches: Record<string, () => Promise<{ default: () => Promise<void> }>> =
   backend: () => import('./backend.js'),
   generative: () => import('./generative.js'),
   real: () => import('./real-kspace.js'),
+  queue: () => import('./queue.js'),
 };
 
 const wanted = process.argv.slice(2);

@@ -15,6 +15,8 @@ const commands: Record<string, () => Promise<Command>> = {
   'train-generator': async () => (await import('./commands/train-generator.js')).default,
   'generator-report': async () => (await import('./commands/generator-report.js')).default,
   'site-retrain': async () => (await import('./commands/site-retrain.js')).default,
+  worker: async () => (await import('./commands/worker.js')).default,
+  jobs: async () => (await import('./commands/jobs.js')).default,
 };
 
 function usage(): string {
@@ -25,6 +27,7 @@ function usage(): string {
     '',
     'commands:',
     ...Object.keys(commands).map((c) => `  ${c}`),
+    `  submit recon|synth …   the same as recon|synth … --queue URL`,
   ].join('\n');
 }
 
@@ -50,7 +53,16 @@ export function fileSystemMessage(err: unknown): string | null {
   return `${dest ?? path}: ${FILE_PROBLEMS[code]} (${code})`;
 }
 
+/** `modl submit recon|synth ARGS` is `modl recon|synth ARGS`, which needs --queue to enqueue. */
+const QUEUEABLE = ['recon', 'synth'];
+
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'submit') {
+    if (!QUEUEABLE.includes(argv[1] ?? '')) throw new ModlError(`submit: which job? modl submit ${QUEUEABLE.join('|')} … --queue redis://HOST:PORT/NAME`);
+    const isHelp = argv.includes('--help') || argv.includes('-h');
+    if (!isHelp && !argv.some((a) => a === '--queue' || a.startsWith('--queue='))) throw new ModlError(`submit ${argv[1]}: --queue redis://HOST:PORT/NAME is required`);
+    argv = argv.slice(1);
+  }
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());

@@ -18,7 +18,7 @@ import type { CArray } from '../physics/complex.js';
 import { ModlError } from '../util/errors.js';
 import { ProgressBar } from '../util/progress.js';
 import { startWorker } from '../util/workers.js';
-import { coilMapsFromKspace } from './coil-bank.js';
+import { coilMapsFromKspace, type CoilMapSet } from './coil-bank.js';
 import { createGenerator, generatorEntry, sampleImages, type ImageGenerator, type SampleInfo } from './generator.js';
 import {
   checkSameParameters, MANIFEST, planShards, readManifest, SHARD_DIR, SNR_DEFINITION, writeManifest,
@@ -53,6 +53,22 @@ export interface SynthesizeResult {
 
 const VERSION = '0.1.0';
 
+/** A dataset's coil maps from files (if any) and its shard plan. */
+export async function planDataset(p: SynthParameters): Promise<{ coilMapSets: CoilMapSet[]; jobs: ShardJob[] }> {
+  const [H, W] = p.size;
+  const coilMapSets = await Promise.all((p.mapsFrom ?? []).map((f) => coilMapsFromKspace(f, H, W)));
+  return { coilMapSets, jobs: planShards(p, coilMapSets.map((s) => ({ coils: s.maps.shape[0]! }))) };
+}
+
+/** The manifest of a dataset before any shard is made. */
+export function newManifest(p: SynthParameters, plannedShards: number): Manifest {
+  return {
+    format: 'modl-synth', version: 1, createdAt: new Date().toISOString(), updatedAt: '', modl: VERSION,
+    parameters: p, generator: { name: p.generator.name, provenance: {} }, snrDefinition: SNR_DEFINITION,
+    plannedShards, shards: [], complete: false,
+  };
+}
+
 export async function synthesize(o: SynthesizeOptions): Promise<SynthesizeResult> {
   const t0 = performance.now();
   const p = o.parameters;
@@ -64,9 +80,7 @@ export async function synthesize(o: SynthesizeOptions): Promise<SynthesizeResult
   if (manifest) checkSameParameters(o.dir, manifest.parameters, p);
   removeTempFiles(o.dir);
 
-  const [H, W] = p.size;
-  const coilMapSets = await Promise.all((p.mapsFrom ?? []).map((f) => coilMapsFromKspace(f, H, W)));
-  const jobs = planShards(p, coilMapSets.map((s) => ({ coils: s.maps.shape[0]! })));
+  const { coilMapSets, jobs } = await planDataset(p);
   const kept = (manifest?.shards ?? []).filter((s) => statSync(join(o.dir, s.file), { throwIfNoEntry: false })?.size === s.bytes);
   if (manifest && kept.length < manifest.shards.length) log(`${manifest.shards.length - kept.length} recorded shard(s) missing or changed on disk: making them again`);
   const keptIndex = new Set(kept.map((s) => s.index));
@@ -79,11 +93,7 @@ export async function synthesize(o: SynthesizeOptions): Promise<SynthesizeResult
   const local = pending.length > 0 && (entry.runsIn === 'main' || workers === 0)
     ? await createGenerator(p.generator.name, p.generator.options) : null;
 
-  const m: Manifest = manifest ?? {
-    format: 'modl-synth', version: 1, createdAt: new Date().toISOString(), updatedAt: '', modl: VERSION,
-    parameters: p, generator: { name: p.generator.name, provenance: {} }, snrDefinition: SNR_DEFINITION,
-    plannedShards: jobs.length, shards: [], complete: false,
-  };
+  const m: Manifest = manifest ?? newManifest(p, jobs.length);
   m.shards = [...kept];
   if (coilMapSets.length) m.coilMaps = coilMapSets.map((s) => ({ source: s.source, coils: s.maps.shape[0]! }));
   const setProvenance = (prov: Record<string, unknown> | undefined) => {

@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { ReconJob } from '../../../pipelines/recon.js';
 import type { Command } from '../command.js';
 import { commandUsage, numberOption, parseCommandArgs } from '../args.js';
 import type { CArray } from '../../physics/complex.js';
@@ -40,6 +42,8 @@ default: ESPIRiT maps from the k-space's calibration region (like bart ecalib -m
   adapt: { type: 'string', arg: 'STEPS', help: `MoDL: first fine-tune the network on this study's own undersampled k-space, at most
 STEPS steps (zero-shot SSDU; 20 % of the samples held out to stop early; off by default)` },
   'no-images': { type: 'boolean', help: 'write metrics and the report only (no NIfTI, DICOM or PNG per method)' },
+  queue: { type: 'string', arg: 'URL', help: `study mode: enqueue the job on redis://HOST:PORT/NAME for \`modl worker\`s instead of
+running it (the same as modl submit recon …); submitting it again adds nothing` },
   ...backendCliOptions,
 } as const;
 
@@ -147,8 +151,7 @@ async function reconStudy(input: string, v: Values, noImages: boolean): Promise<
     if (!m) throw new ModlError(`--slices: expected A:B, got '${v.slices}'`);
     slices = [Number(m[1]), Number(m[2])];
   }
-  if (methods.includes('modl')) await initBackendFromCli(v);
-  const { results, report } = await runReconJob({
+  const job: ReconJob = {
     ...DEFAULT_RECON_JOB,
     input, outDir: v.out, methods: methods as ReconMethod[], simulate, maps: v.maps, slices,
     series: v.series === undefined ? undefined : numberOption('series', v.series, 0, Number.isInteger),
@@ -158,7 +161,15 @@ async function reconStudy(input: string, v: Values, noImages: boolean): Promise<
     batchSize: numberOption('batch-size', v['batch-size'], DEFAULT_RECON_JOB.batchSize, (x) => Number.isInteger(x) && x > 0),
     adaptSteps: adaptOption(v),
     writeImages: !noImages,
-  });
+  };
+  if (v.queue) {
+    const { parseQueueUrl, submitRecon } = await import('../../../pipelines/queue.js');
+    const [id] = await submitRecon(parseQueueUrl(v.queue), [job]);
+    console.log(`recon: queued as ${id} on ${v.queue} (results in ${resolve(v.out)})`);
+    return;
+  }
+  if (methods.includes('modl')) await initBackendFromCli(v);
+  const { results, report } = await runReconJob(job);
   console.log(metricsText(results));
   if (!results.some((r) => r.metrics)) console.log('  (no reference image for this input: judge the images)');
   console.log(`report: ${report}`);
@@ -173,6 +184,7 @@ const recon: Command = {
     const { values, positionals } = parseCommandArgs('recon', argv, options, true);
     if (values.kspace) {
       if (positionals.length) throw new ModlError(`recon: give either --kspace or an INPUT, not both (${positionals.join(' ')})`);
+      if (values.queue) throw new ModlError('recon: --queue takes a study (INPUT), not the single-slice --kspace mode');
       return reconCfl(values as Values);
     }
     if (positionals.length !== 1) throw new ModlError('recon: give --kspace K.cfl, or one INPUT file or folder (see modl recon --help)');

@@ -39,6 +39,8 @@ complex NIfTI; middle slice) instead of simulated birdcage maps; sets the coil c
 without redoing or duplicating shards` },
   overwrite: { type: 'boolean', help: 'replace a dataset already in DIR instead' },
   quiet: { type: 'boolean', help: 'no progress bar' },
+  queue: { type: 'string', arg: 'URL', help: `enqueue the dataset on redis://HOST:PORT/NAME for \`modl worker\`s instead of making it
+here, one job per shard (the same as modl submit synth …); submitting it again adds nothing` },
   field: { type: 'string', arg: '1.5|3', help: 'phantom: field strength for the relaxation times (default 3)' },
   contrast: { type: 'string', arg: 'LIST', help: `phantom: contrasts drawn per image: t1, t2, pd, flair, t1-gre, or se:tr=..,te=..,
 gre:tr=..,te=..,flip=.., ir:tr=..,ti=..,te=.. (ms, degrees); default t1,t2,pd` },
@@ -86,6 +88,13 @@ const synth: Command = {
     if (values.calib !== undefined) parameters.calib = numberOption('calib', values.calib, 24, int);
     if (values['maps-from']) parameters.mapsFrom = values['maps-from'].split(',').map((f) => f.trim()).filter(Boolean).map((f) => resolve(f));
     const workers = numberOption('workers', values.workers, availableParallelism(), int);
+    if (values.queue) {
+      if (values.overwrite) throw new ModlError('synth: --overwrite cannot be queued; remove the dataset first');
+      const { parseQueueUrl, submitSynth } = await import('../../../pipelines/queue.js');
+      const { id, shards } = await submitSynth(parseQueueUrl(values.queue), out, parameters);
+      console.log(`synth: ${shards} shard jobs and the manifest job ${id} queued on ${values.queue} (dataset in ${resolve(out)})`);
+      return;
+    }
 
     const result = await synthesize({
       dir: out, parameters, workers, overwrite: values.overwrite === true, progress: values.quiet !== true,
