@@ -3,13 +3,15 @@
  * --help prints; enum options refuse values they do not know, naming the valid
  * ones, before any work.
  */
-import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Command } from '../../src/cli/command.js';
+import { modl } from '../helpers/cli.js';
 
-const modl = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8' });
 
-const COMMANDS = ['demo', 'recon', 'info', 'maps', 'train', 'eval', 'synth', 'train-generator', 'generator-report', 'site-retrain'];
+const COMMANDS = ['demo', 'recon', 'info', 'maps', 'train', 'eval', 'synth', 'train-generator', 'generator-report', 'site-retrain', 'worker', 'jobs'];
 
 describe('option tables', () => {
   it('every command lists each option of its table in its --help, with the help text', async () => {
@@ -24,26 +26,52 @@ describe('option tables', () => {
     }
   });
 
-  it('refuses a value outside an option\'s choices, naming them', () => {
-    const run = modl('recon', 'x.nii', '--out', '/nonexistent/out', '--mask-type', 'spiral');
+  it('refuses a value outside an option\'s choices, naming them', async () => {
+    const run = await modl('recon', 'x.nii', '--out', '/nonexistent/out', '--mask-type', 'spiral');
     expect(run.status).not.toBe(0);
     expect(run.stderr).toMatch(/recon: --mask-type: 'spiral' is not one of random, equispaced, poisson/);
-    const backend = modl('eval', '--real', '/nonexistent', '--backend', 'tpu');
+    const backend = await modl('eval', '--real', '/nonexistent', '--backend', 'tpu');
     expect(backend.stderr).toMatch(/eval: --backend: 'tpu' is not one of auto, node-gpu, node, wasm, cpu/);
   });
 });
 
 describe('modl train options', () => {
-  it('refuses an unknown --loss instead of training with MSE', () => {
-    const run = modl('train', '--out', '/nonexistent/run', '--data', '/nonexistent/data', '--loss', 'huber');
+  it('refuses an unknown --loss instead of training with MSE', async () => {
+    const run = await modl('train', '--out', '/nonexistent/run', '--data', '/nonexistent/data', '--loss', 'huber');
     expect(run.status).not.toBe(0);
     expect(run.stderr).toMatch(/train: --loss: 'huber' is not one of mse, l1/);
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('refuses an unknown mask kind in --masks, listing the kinds', () => {
-    const run = modl('train', '--out', '/nonexistent/run', '--data', '/nonexistent/data', '--masks', 'spiral:4');
+  it('refuses an unknown mask kind in --masks, listing the kinds', async () => {
+    const run = await modl('train', '--out', '/nonexistent/run', '--data', '/nonexistent/data', '--masks', 'spiral:4');
     expect(run.status).not.toBe(0);
     expect(run.stderr).toMatch(/--masks: expected KIND\[\+KIND\]:R\[,R\] with kinds random, equispaced, poisson \(got 'spiral:4'\)/);
+  });
+
+  it('continues a run folder only with --resume, and only with the settings it was started with', async () => {
+    const run = mkdtempSync(join(tmpdir(), 'modl-train-run-'));
+    try {
+      const fresh = await modl('train', '--out', run, '--data', '/nonexistent/data', '--resume');
+      expect(fresh.status).not.toBe(0);
+      expect(fresh.stderr).toMatch(/holds no training run to resume \(no latest\.json\); leave out --resume to start one/);
+      // a run started with --lr 1e-3 --data /nonexistent/data (the defaults otherwise)
+      writeFileSync(join(run, 'latest.json'), JSON.stringify({ checkpoint: 'epoch-0001', epoch: 1 }));
+      writeFileSync(join(run, 'run.json'), JSON.stringify({
+        data: '/nonexistent/data', kspace: null, masks: null, 'val-fraction': 0.1, 'val-slices': 8, stages: 1, init: null, depth: 5, width: 64,
+        'cg-iterations': 10, lambda: 0.05, 'batch-size': 2, 'steps-per-epoch': null, lr: 0.001, clip: 1, loss: 'mse', seed: 0,
+      }));
+      const again = await modl('train', '--out', run, '--data', '/nonexistent/data');
+      expect(again.status).not.toBe(0);
+      expect(again.stderr).toMatch(/already holds a training run: add --resume to continue it, or choose another --out/);
+      const changed = await modl('train', '--out', run, '--data', '/nonexistent/data', '--resume', '--lr', '5e-4', '--width', '32', '--epochs', '20');
+      expect(changed.status).not.toBe(0);
+      expect(changed.stderr).toMatch(/other settings \(--width: 64 there, 32 now; --lr: 0\.001 there, 0\.0005 now\); only --epochs may change/);
+      // the same settings (1e-3 written another way) get past the check, to the missing data
+      const same = await modl('train', '--out', run, '--data', '/nonexistent/data', '--resume', '--lr', '1e-3', '--epochs', '20');
+      expect(same.stderr).toMatch(/nonexistent\/data.*dataset folder not found/);
+    } finally {
+      rmSync(run, { recursive: true, force: true });
+    }
   });
 });

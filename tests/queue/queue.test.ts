@@ -13,10 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDataset } from '../../src/synth/dataset.js';
 import { readManifest } from '../../src/synth/manifest.js';
 import { parseQueueUrl, queueSummary } from '../../pipelines/queue.js';
+import { modl } from '../helpers/cli.js';
 
 const HAS_REDIS = spawnSync('redis-server', ['--version']).status === 0;
 const cli = ['--import', 'tsx', 'src/cli/main.ts'];
-const modl = (...args: string[]) => spawnSync(process.execPath, [...cli, ...args], { encoding: 'utf8' });
 
 function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -54,8 +54,8 @@ describe.skipIf(!HAS_REDIS)('modl worker / submit / jobs on a BullMQ queue (Redi
       await new Promise((r) => setTimeout(r, 100));
     }
     // the local runs the queued ones must equal (the shards double as the recon jobs' studies)
-    expect(modl('synth', '--out', join(root, 'local'), '--workers', '0', ...synthArgs).status).toBe(0);
-    for (const [i, s] of studies.entries()) expect(modl('recon', s, '--out', join(root, 'recon-local', `s${i}`), ...reconArgs).status).toBe(0);
+    expect((await modl('synth', '--out', join(root, 'local'), '--workers', '0', ...synthArgs)).status).toBe(0);
+    for (const [i, s] of studies.entries()) expect((await modl('recon', s, '--out', join(root, 'recon-local', `s${i}`), ...reconArgs)).status).toBe(0);
   }, 300_000);
 
   afterAll(() => {
@@ -66,14 +66,14 @@ describe.skipIf(!HAS_REDIS)('modl worker / submit / jobs on a BullMQ queue (Redi
 
   it('runs 12 shards and 4 studies on two workers, one killed mid-job, with every output once and as a local run makes it', async () => {
     const submitSynth = () => modl('submit', 'synth', '--queue', queue, '--out', join(root, 'queued'), ...synthArgs);
-    const first = submitSynth();
+    const first = await submitSynth();
     expect(first.stderr).toBe('');
     expect(first.stdout).toMatch(/12 shard jobs and the manifest job/);
-    expect(submitSynth().status).toBe(0); // the same dataset again: the same 13 jobs
+    expect((await submitSynth()).status).toBe(0); // the same dataset again: the same 13 jobs
     for (const [i, s] of studies.entries()) {
-      for (let twice = 0; twice < 2; twice++) expect(modl('submit', 'recon', s, '--out', join(root, 'recon-queued', `s${i}`), '--queue', queue, ...reconArgs).status).toBe(0);
+      for (let twice = 0; twice < 2; twice++) expect((await modl('submit', 'recon', s, '--out', join(root, 'recon-queued', `s${i}`), '--queue', queue, ...reconArgs)).status).toBe(0);
     }
-    expect(JSON.parse(modl('jobs', '--queue', queue, '--json').stdout).counts).toMatchObject({ waiting: 16, 'waiting-children': 1, completed: 0 });
+    expect(JSON.parse((await modl('jobs', '--queue', queue, '--json')).stdout).counts).toMatchObject({ waiting: 16, 'waiting-children': 1, completed: 0 });
     const counts = async () => (await queueSummary(parseQueueUrl(queue))).counts;
 
     const start = () => {
@@ -135,12 +135,12 @@ describe.skipIf(!HAS_REDIS)('modl worker / submit / jobs on a BullMQ queue (Redi
     expect(existsSync(join(root, 'queued', 'manifest.json'))).toBe(true);
   }, 400_000);
 
-  it('refuses a malformed queue URL and a queue nobody listens on with one line', () => {
-    const bad = modl('jobs', '--queue', 'http://example/x');
+  it('refuses a malformed queue URL and a queue nobody listens on with one line', async () => {
+    const bad = await modl('jobs', '--queue', 'http://example/x');
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/^modl: error: --queue: .*redis:\/\/HOST:PORT\/NAME/m);
-    expect(modl('submit', 'synth', '--out', join(root, 'x')).stderr).toMatch(/--queue redis:\/\/HOST:PORT\/NAME is required/);
-    const nobody = modl('jobs', '--queue', 'redis://127.0.0.1:1/x');
+    expect((await modl('submit', 'synth', '--out', join(root, 'x'))).stderr).toMatch(/--queue redis:\/\/HOST:PORT\/NAME is required/);
+    const nobody = await modl('jobs', '--queue', 'redis://127.0.0.1:1/x');
     expect(nobody.status).not.toBe(0);
     expect(nobody.stderr.trim()).toBe('modl: error: queue redis://127.0.0.1:1/x: connect ECONNREFUSED 127.0.0.1:1');
   });

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from '../command.js';
 import { commandUsage, numberOption, parseCommandArgs } from '../args.js';
 import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
@@ -7,7 +8,7 @@ import { DEFAULT_MODL_CONFIG, Modl } from '../../nn/modl.js';
 import { loadCheckpoint } from '../../nn/checkpoint.js';
 import { concat, datasetSources, kspaceFileSource, limit, remask, type MaskPlan } from '../../nn/sources.js';
 import { train, type PairSource } from '../../nn/train.js';
-import { resolveCheckpoint } from '../../util/fs.js';
+import { resolveCheckpoint, writeFileAtomic } from '../../util/fs.js';
 import { ProgressBar } from '../../util/progress.js';
 import { fileError, ModlError } from '../../util/errors.js';
 
@@ -32,8 +33,9 @@ replaces the stored masks` },
   clip: { type: 'string', arg: 'C', help: 'clip the gradient to global norm C (default 1; 0: off)' },
   loss: { type: 'string', arg: 'L', choices: ['mse', 'l1'], help: 'training loss: mse (default) or l1' },
   seed: { type: 'string', arg: 'N', help: 'seed of the weights, the data order and the masks (default 0)' },
-  resume: { type: 'boolean', help: 'continue RUN from its last checkpoint (same trajectory)' },
-  out: { type: 'string', arg: 'RUN', help: 'run folder: epoch-NNNN/ checkpoints, latest.json, train.jsonl' },
+  resume: { type: 'boolean', help: `continue RUN from its last checkpoint (same trajectory); every setting but --epochs
+must be the one RUN was started with (RUN/run.json)` },
+  out: { type: 'string', arg: 'RUN', help: 'run folder: epoch-NNNN/ checkpoints, latest.json, train.jsonl, run.json' },
   ...backendCliOptions,
 } as const;
 
@@ -53,6 +55,32 @@ export function parseMaskSpec(spec: string, seed: number): MaskPlan {
   return { kinds: kinds as MaskKind[], accelerations, seed };
 }
 
+/** What a run was started with (RUN/run.json): everything but --epochs, which a resumed run may extend. */
+type RunSettings = Record<string, unknown>;
+const RUN_FILE = 'run.json';
+
+/**
+ * A run folder is continued only on purpose and only as it was started: without --resume a
+ * folder that holds a run is refused (it would be overwritten epoch by epoch); with --resume
+ * a folder without one is refused (nothing to continue), and so are changed settings.
+ */
+function checkRunFolder(out: string, settings: RunSettings, resume: boolean): void {
+  const runFile = join(out, RUN_FILE);
+  const hasRun = existsSync(join(out, 'latest.json')) || existsSync(runFile);
+  if (!resume) {
+    if (hasRun) throw new ModlError(`${out} already holds a training run: add --resume to continue it, or choose another --out`);
+    return;
+  }
+  if (!existsSync(join(out, 'latest.json'))) throw new ModlError(`${out} holds no training run to resume (no latest.json); leave out --resume to start one`);
+  if (!existsSync(runFile)) return; // a run from before run.json: nothing to compare
+  const before = JSON.parse(readFileSync(runFile, 'utf8')) as RunSettings;
+  const changed = Object.keys({ ...before, ...settings }).filter((k) => before[k] !== settings[k]);
+  if (changed.length > 0) {
+    const show = (x: unknown) => (x === null || x === undefined ? 'unset' : String(x));
+    throw new ModlError(`${out} was started with other settings (${changed.map((k) => `--${k}: ${show(before[k])} there, ${show(settings[k])} now`).join('; ')}); only --epochs may change on --resume`);
+  }
+}
+
 const command: Command = {
   name: 'train',
   summary: 'train or fine-tune MoDL on synthetic datasets or fully sampled k-space',
@@ -67,10 +95,20 @@ const command: Command = {
     const int = (name: string, value: string | undefined, fallback: number) => numberOption(name, value, fallback, (x) => Number.isInteger(x) && x > 0);
     const plan = v.masks ? parseMaskSpec(v.masks, seed) : undefined;
 
+    const settings = {
+      data: v.data ?? null, kspace: v.kspace ?? null, masks: v.masks ?? null,
+      'val-fraction': numberOption('val-fraction', v['val-fraction'], 0.1), 'val-slices': int('val-slices', v['val-slices'], 8),
+      stages: int('stages', v.stages, 1), init: v.init ?? null, depth: int('depth', v.depth, 5), width: int('width', v.width, 64),
+      'cg-iterations': int('cg-iterations', v['cg-iterations'], 10), lambda: numberOption('lambda', v.lambda, 0.05, (x) => x > 0),
+      'batch-size': int('batch-size', v['batch-size'], 2), 'steps-per-epoch': v['steps-per-epoch'] ? int('steps-per-epoch', v['steps-per-epoch'], 1) : null,
+      lr: numberOption('lr', v.lr, 1e-3, (x) => x > 0), clip: numberOption('clip', v.clip, 1, (x) => x >= 0), loss, seed,
+    };
+    checkRunFolder(v.out, settings, v.resume === true);
+
     const trains: PairSource[] = [], vals: PairSource[] = [];
     for (const dir of v.data ? v.data.split(',') : []) {
       if (!existsSync(dir)) throw fileError(dir, 'dataset folder not found');
-      const { train: t, validation: va } = datasetSources(dir, numberOption('val-fraction', v['val-fraction'], 0.1), seed);
+      const { train: t, validation: va } = datasetSources(dir, settings['val-fraction'], seed);
       trains.push(plan ? remask(t, plan) : t);
       vals.push(va);
     }
@@ -79,31 +117,31 @@ const command: Command = {
       const files = v.kspace.split(',');
       for (const f of files) if (!existsSync(f) && !existsSync(`${f}.cfl`)) throw fileError(f, 'not found');
       const all = await kspaceFileSource(files, plan);
-      const nVal = Math.max(1, Math.round(all.length * numberOption('val-fraction', v['val-fraction'], 0.1)));
+      const nVal = Math.max(1, Math.round(all.length * settings['val-fraction']));
       if (all.length < 2) throw new ModlError('train: --kspace files hold fewer than 2 slices (need training and validation)');
       trains.push({ length: all.length - nVal, load: (i) => all.load(i + nVal), describe: all.describe });
       vals.push(limit(all, nVal));
     }
-    const validation = limit(concat(vals), int('val-slices', v['val-slices'], 8));
+    const validation = limit(concat(vals), settings['val-slices']);
     if (validation.length === 0) throw new ModlError('train: no validation slices (use more data or a larger --val-fraction)');
 
     const backend = await initBackendFromCli(v);
-    const stages = int('stages', v.stages, 1);
+    const stages = settings.stages;
     const model = v.init
       ? loadCheckpoint(resolveCheckpoint(v.init)).model
       : Modl.create({
-        denoiser: { ...DEFAULT_MODL_CONFIG.denoiser, depth: int('depth', v.depth, 5), width: int('width', v.width, 64) },
-        stages, cgIterations: int('cg-iterations', v['cg-iterations'], 10),
-        lambda: numberOption('lambda', v.lambda, 0.05, (x) => x > 0),
+        denoiser: { ...DEFAULT_MODL_CONFIG.denoiser, depth: settings.depth, width: settings.width },
+        stages, cgIterations: settings['cg-iterations'], lambda: settings.lambda,
       }, seed + 1);
     const epochs = int('epochs', v.epochs, 10);
+    writeFileAtomic(join(v.out, RUN_FILE), JSON.stringify(settings, null, 2));
     let bar: ProgressBar | null = null;
     const result = await train({
       outDir: v.out, train: concat(trains), validation, model, stages, epochs, seed,
-      batchSize: int('batch-size', v['batch-size'], 2),
-      stepsPerEpoch: v['steps-per-epoch'] ? int('steps-per-epoch', v['steps-per-epoch'], 1) : undefined,
-      learningRate: numberOption('lr', v.lr, 1e-3, (x) => x > 0),
-      clipNorm: numberOption('clip', v.clip, 1, (x) => x >= 0),
+      batchSize: settings['batch-size'],
+      stepsPerEpoch: settings['steps-per-epoch'] ?? undefined,
+      learningRate: settings.lr,
+      clipNorm: settings.clip,
       loss,
       resume: v.resume === true,
       trainedOn: { train: concat(trains).describe(), validation: validation.describe(), init: v.init ?? null, backend: backend.description },

@@ -1,0 +1,17 @@
+import { spawn } from 'node:child_process';
+
+export interface CliResult { status: number | null; stdout: string; stderr: string }
+
+/**
+ * `modl ARGS` from the sources, run without blocking this test worker's event loop
+ * (a long spawnSync starves vitest's RPC on a busy machine and fails a passing run).
+ */
+export function modl(...args: string[]): Promise<CliResult> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('close', (status) => done({ status, stdout, stderr }));
+  });
+}
