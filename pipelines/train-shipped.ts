@@ -36,6 +36,9 @@ import { train, validate, type EpochInfo, type PairSource } from '../src/nn/trai
 import { resolveCheckpoint } from '../src/util/fs.js';
 import { coilMapsFromKspace } from '../src/synth/coil-bank.js';
 import { ImageFolderGenerator } from '../src/synth/images.js';
+import { MixedGenerator } from '../src/synth/mixed-generator.js';
+import { createGenerator } from '../src/synth/generator.js';
+import '../src/generative/generators.js';
 import { packageRoot } from '../src/util/paths.js';
 
 export interface CurriculumStage {
@@ -55,6 +58,8 @@ export interface CurriculumStage {
   recipe?: Partial<ScanRecipe>;
   /** Fine-tune with the batch-norm statistics frozen (TrainOptions.frozenStats). */
   frozenStats?: boolean;
+  /** Share of training images drawn from the shipped GAN instead of the real volumes (default 0). */
+  ganShare?: number;
 }
 
 /** The shipped recipe's curriculum (MoDL: K=1, then the full network from it). */
@@ -91,7 +96,7 @@ function latestEpoch(dir: string): number {
 }
 
 /** Training and validation data of the recipe (validation pairs use their own seed). */
-export async function shippedData(sharedData: string): Promise<{ train: (recipe?: ScanRecipe) => PairSource; synthValidation: PairSource; heldOut4x: PairSource; real: Record<string, PairSource>; coilMaps: string }> {
+export async function shippedData(sharedData: string): Promise<{ train: (recipe?: ScanRecipe, ganShare?: number) => Promise<PairSource>; synthValidation: PairSource; heldOut4x: PairSource; real: Record<string, PairSource>; coilMaps: string }> {
   const images = await ImageFolderGenerator.load({
     dir: join(sharedData, 'images'),
     planes: 'all',
@@ -101,7 +106,10 @@ export async function shippedData(sharedData: string): Promise<{ train: (recipe?
   const bankFile = join(sharedData, 'kspace', 'brain_8coil_poisson8x.cfl');
   const bank = await coilMapsFromKspace(bankFile, 180, 230);
   const common = { images, coilMaps: [bank.maps], recipe: SHIPPED_RECIPE };
-  const train = (recipe = SHIPPED_RECIPE) => simulatedSource({ ...common, recipe, seed: TRAINING_SEED, length: TRAIN_PAIRS });
+  const train = async (recipe = SHIPPED_RECIPE, ganShare = 0) => simulatedSource({
+    ...common, recipe, seed: TRAINING_SEED, length: TRAIN_PAIRS,
+    images: ganShare > 0 ? new MixedGenerator([{ generator: images, weight: 1 - ganShare }, { generator: await createGenerator('gan'), weight: ganShare }]) : images,
+  });
   const synthValidation = simulatedSource({ ...common, seed: TRAINING_SEED + 1, length: 8 });
   // the exported network's synthetic test: whole slices at 4×, pairs of their own seed
   const heldOut4x = simulatedSource({ ...common, recipe: { ...SHIPPED_RECIPE, acceleration: [4, 4], window: 0 }, seed: TRAINING_SEED + 2, length: 16 });
@@ -125,7 +133,7 @@ export async function trainShipped(o: TrainShippedOptions): Promise<EpochInfo[]>
       : Modl.create({ ...DEFAULT_MODL_CONFIG, stages: 1 }, TRAINING_SEED);
     if (stage.undamped) model.stages = stage.stages;
     let stop = false;
-    const source = data.train({ ...SHIPPED_RECIPE, ...stage.recipe });
+    const source = await data.train({ ...SHIPPED_RECIPE, ...stage.recipe }, stage.ganShare);
     const result = await train({
       outDir: dir, train: source, validation: data.synthValidation, validationSets: data.real, frozenStats: stage.frozenStats,
       model, stages: stage.stages, epochs: stage.epochs, stepsPerEpoch: stage.stepsPerEpoch,
