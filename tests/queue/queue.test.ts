@@ -84,11 +84,13 @@ describe.skipIf(!HAS_REDIS)('modl worker / submit / jobs on a BullMQ queue (Redi
     };
     const victim = start();
     // kill it as soon as it has started its second job: mid-job, with one job already done
+    const orphans: number[] = []; // the job processes the killed worker had started
     const killedIn = await new Promise<string>((done) => {
       const started: string[] = [];
       victim.stdout!.on('data', (chunk: Buffer) => {
         for (const m of chunk.toString().matchAll(/: (\S+): started/g)) started.push(m[1]!);
         if (started.length >= 2) {
+          orphans.push(...(spawnSync('pgrep', ['-P', String(victim.pid)], { encoding: 'utf8' }).stdout ?? '').split('\n').filter(Boolean).map(Number));
           victim.kill('SIGKILL');
           done(started[1]!);
         }
@@ -106,6 +108,10 @@ describe.skipIf(!HAS_REDIS)('modl worker / submit / jobs on a BullMQ queue (Redi
     expect(c).toMatchObject({ completed: 17, failed: 0, active: 0, waiting: 0 });
     // the job the killed worker had in hand was done by the other one (its lock lapsed)
     expect(survivorLog).toContain(`${killedIn}: done`);
+    // and its job process did not outlive it
+    expect(orphans.length).toBeGreaterThan(0);
+    const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    expect(orphans.filter(alive)).toEqual([]);
 
     // the dataset: 12 shards, no temp files, the local run's content and manifest
     const queued = join(root, 'queued'), local = join(root, 'local');
