@@ -43,11 +43,12 @@ export async function ablateGenerators(o: { from: string; out: string; sharedDat
   const results: { share: number | null; steps: number; rows: RealCaseRow[] }[] = [{ share: null, steps: 0, rows: score(start) }];
   for (const share of o.shares) {
     const dir = join(o.out, `gan-${share}`);
+    const source = await data.train({ ...SHIPPED_RECIPE, ...stage.recipe }, share);
     const result = await train({
-      outDir: dir, train: await data.train({ ...SHIPPED_RECIPE, ...stage.recipe }, share), validation: data.synthValidation,
+      outDir: dir, train: source, validation: data.synthValidation,
       model: loadCheckpoint(start).model, stages: stage.stages, epochs: Math.ceil(o.steps / STEPS_PER_EPOCH), stepsPerEpoch: STEPS_PER_EPOCH,
       batchSize: stage.batchSize, learningRate: stage.learningRate, clipNorm: 1, loss: 'mse', seed: TRAINING_SEED, resume: true,
-      keepCheckpoints: 1, frozenStats: stage.frozenStats, trainedOn: { ablation: { ganShare: share, from: o.from, stage: stage.name } },
+      keepCheckpoints: 1, frozenStats: stage.frozenStats, trainedOn: { train: source.describe(), coilMaps: data.coilMaps, curriculumStage: { ...stage, ganShare: share }, init: o.from, ablation: true },
       onEpoch: (e) => log(`GAN share ${share}: epoch ${e.epoch}, real 4× ${e.validationSets?.['real-4x']?.modl.psnr.toFixed(2) ?? '-'} dB`),
       validationSets: { 'real-4x': data.real['real-4x']! },
     });

@@ -46,6 +46,8 @@ export interface RealCaseOptions {
   /** The L1-wavelet weights tried (the best mean PSNR is reported; default BART_L1_LAMBDAS). */
   bartLambdas?: readonly number[];
   accelerations?: readonly number[];
+  /** Only these of the seeds 0, 1, 2 (default all; the protocol's scores are their mean). */
+  seeds?: readonly number[];
   /** Also MoDL fine-tuned on each case's undersampled k-space first ('MoDL + adapt'; the net is reset after each). */
   adapt?: AdaptOptions;
   onAdapt?: (acceleration: number, seed: number, report: AdaptReport) => void;
@@ -68,7 +70,7 @@ export function evaluateRealCase(c: RealCase, o: RealCaseOptions = {}): RealCase
   for (const R of o.accelerations ?? REAL_ACCELERATIONS) {
     const per: Record<string, Metrics[]> = {};
     const add = (name: string, m: Metrics) => (per[name] ??= []).push(m);
-    for (const s of REAL_SEEDS) {
+    for (const s of o.seeds ?? REAL_SEEDS) {
       o.onProgress?.(`${R}× seed ${s}`);
       at = { R, seed: s };
       const mask = c.masks.get(`${R}/${s}`)!;

@@ -19,9 +19,9 @@ import { loadCheckpoint } from '../../src/nn/checkpoint.js';
 import { ModlReconstructor } from '../../src/nn/infer.js';
 import { PhantomGenerator } from '../../src/synth/phantom-generator.js';
 import { simulatePair } from '../../src/synth/simulate.js';
-import { loadRealCase } from '../../src/nn/real-validation.js';
+import { loadRealCase, REAL_SEEDS } from '../../src/nn/real-validation.js';
 import { hasBart } from '../../src/recon/bart.js';
-import { evaluateRealCase } from '../../src/recon/real-case.js';
+import { evaluateRealCase, type RealCaseRow } from '../../src/recon/real-case.js';
 import { shippedCheckpoint } from '../../src/util/paths.js';
 import { HAS_SHARED, shared } from '../helpers/shared.js';
 
@@ -43,12 +43,12 @@ function scaledNrmse(x: CArray, ref: Float32Array): number {
 /**
  * [R, BART's tuned weight at R, floors of MoDL − BART L1-wavelet]: MoDL's lead
  * over BART as measured on the shipped checkpoint (README, `modl eval --real`:
- * +0.56 dB / +0.013 at 4×, +0.56 / +0.031 at 6×, +0.45 / +0.027 at 8×), rounded down.
+ * +0.75 dB / +0.022 at 4×, +0.78 / +0.046 at 6×, +0.75 / +0.045 at 8×), rounded down.
  */
 const REAL_CASE_MARGINS = [
-  [4, 0.005, { psnr: 0.5, ssim: 0.01 }],
-  [6, 0.002, { psnr: 0.5, ssim: 0.03 }],
-  [8, 0.002, { psnr: 0.4, ssim: 0.025 }],
+  [4, 0.005, { psnr: 0.7, ssim: 0.02 }],
+  [6, 0.002, { psnr: 0.7, ssim: 0.04 }],
+  [8, 0.002, { psnr: 0.7, ssim: 0.04 }],
 ] as const;
 
 describe('the shipped MoDL checkpoint', () => {
@@ -60,7 +60,7 @@ describe('the shipped MoDL checkpoint', () => {
     // the record: the data recipe, every curriculum stage with its steps, hours and real-case curve, and the real-case scores
     const trainedOn = meta.trainedOn as { train: { recipe: unknown }; curriculum: { name: string; steps: number; trainHours: number; curve: Record<string, unknown>[] }[] };
     expect(trainedOn.train.recipe).toBeDefined();
-    expect(trainedOn.curriculum.map((s) => s.name)).toEqual(['k1', 'k5', 'k10', 'k10-fine']);
+    expect(trainedOn.curriculum.map((s) => s.name)).toEqual(['k1', 'k5', 'k10', 'k10-fine', 'k10-wrap']);
     for (const stage of trainedOn.curriculum) {
       expect(stage.steps).toBeGreaterThan(0);
       expect(stage.trainHours).toBeGreaterThan(0);
@@ -75,7 +75,11 @@ describe('the shipped MoDL checkpoint', () => {
     const images = await new PhantomGenerator({}).sample(4, 424242, [180, 230]);
     const pairs = images.map((data, k) => simulatePair({ data, shape: [180, 230] }, 77 + k, { coils: 8, snrDb: 30, mask: { kind: k % 2 ? 'poisson' : 'random', acceleration: 4 } }));
     const net = ModlReconstructor.load(shippedCheckpoint('modl'));
-    const recons = net.reconstruct(pairs.map(({ kspace, maps, mask }) => ({ kspace, maps, mask })));
+    const recons: CArray[] = [];
+    for (const { kspace, maps, mask } of pairs) {
+      await new Promise((r) => setTimeout(r, 100)); // one slice at a time, letting vitest's messages through
+      recons.push(...net.reconstruct([{ kspace, maps, mask }]));
+    }
     net.dispose();
     const gains = pairs.map((pair, k) => {
       const ref = cabs(pair.target);
@@ -102,16 +106,24 @@ describe('the shipped MoDL checkpoint', () => {
     expect(scaledNrmse(modl!, l1)).toBeLessThan(0.75 * scaledNrmse(cg, l1));
   });
 
-  // one test per acceleration: each is half a minute of synchronous work (9 BART runs and MoDL at
-  // K=10); the pause before each lets vitest's pending progress messages through first
+  // one test per acceleration, one seed at a time: each seed is up to half a minute of synchronous
+  // work (BART and MoDL at K=10); the pause before each lets vitest's pending messages through, so a
+  // busy machine cannot time out its RPC
   for (const [R, lambda, overBart] of REAL_CASE_MARGINS) {
     it.skipIf(!HAS_SHARED)(`on the real fully sampled brain at ${R}× (the README protocol, 3 seeds) beats CG-SENSE, zero-filled and BART's L1-wavelet by the measured margins`, async () => {
-      await new Promise((r) => setTimeout(r, 500));
       const net = ModlReconstructor.load(shippedCheckpoint('modl'));
       const bart = hasBart();
-      const rows = evaluateRealCase(loadRealCase(shared('kspace')), { net, accelerations: [R], bart, bartLambdas: [lambda] });
+      const realCase = loadRealCase(shared('kspace'));
+      const perSeed: RealCaseRow[][] = [];
+      for (const seed of REAL_SEEDS) {
+        await new Promise((r) => setTimeout(r, 200));
+        perSeed.push(evaluateRealCase(realCase, { net, accelerations: [R], seeds: [seed], bart, bartLambdas: [lambda] }));
+      }
       net.dispose();
-      const at = (method: string) => rows.find((r) => r.method.startsWith(method))!.metrics;
+      const at = (method: string) => {
+        const ms = perSeed.map((rows) => rows.find((r) => r.method.startsWith(method))!.metrics);
+        return { psnr: ms.reduce((s, m) => s + m.psnr, 0) / ms.length, ssim: ms.reduce((s, m) => s + m.ssim, 0) / ms.length };
+      };
       const modl = at('MoDL'), cg = at('CG-SENSE'), zf = at('zero-filled');
       expect(modl.psnr).toBeGreaterThan(cg.psnr + 1);
       expect(modl.psnr).toBeGreaterThan(zf.psnr + 1);
