@@ -4,14 +4,13 @@
  * shard is done. A worker process keeps the generator and the coil maps of the
  * dataset it last served, since consecutive shards mostly share them.
  */
-import { readdirSync, rmSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import type { CArray } from '../src/physics/complex.js';
 import { createGenerator, type ImageGenerator } from '../src/synth/generator.js';
 import { SHARD_DIR, writeManifest, type ShardRecord, type SynthParameters } from '../src/synth/manifest.js';
 import { makeShard } from '../src/synth/shard.js';
 import { newManifest, planDataset } from '../src/synth/synthesize.js';
-import { ensureDir } from '../src/util/fs.js';
+import { ensureDir, removeStaleTemps } from '../src/util/fs.js';
 
 export interface ShardResult { record: ShardRecord; provenance?: Record<string, unknown> }
 
@@ -33,8 +32,7 @@ export async function makeShardOf(dir: string, p: SynthParameters, index: number
   if (!job) throw new Error(`shard ${index} is not in the dataset's plan of ${ctx.plan.length}`);
   ensureDir(join(dir, SHARD_DIR));
   // what an attempt killed while writing this shard left (others' shards may be in progress: only this one's)
-  const stale = `.${basename(job.file)}.`;
-  for (const f of readdirSync(join(dir, SHARD_DIR))) if (f.startsWith(stale) && f.endsWith('.tmp')) rmSync(join(dir, SHARD_DIR, f), { force: true });
+  removeStaleTemps(join(dir, job.file));
   const record = await makeShard(job, { dir, parameters: p, coilMaps: ctx.coilMaps }, ctx.generator);
   return { record, provenance: ctx.generator.provenance };
 }

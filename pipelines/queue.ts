@@ -24,9 +24,8 @@
  *    with its error.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, freemem } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FlowProducer, Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { ModlError } from '../src/util/errors.js';
@@ -160,12 +159,9 @@ export async function runQueuedJob(data: QueuedJob, progress: (pct: number) => P
   if (data.kind === 'recon') {
     const { runReconJob } = await import('./recon.js');
     const job = data.job;
-    // the folder is written beside its final name and renamed (util/fs writeFolderAtomic): what a killed attempt left is removed first
-    const parent = dirname(job.outDir), name = basename(job.outDir);
-    if (existsSync(parent)) {
-      for (const f of readdirSync(parent)) if (f.startsWith(`.${name}.tmp-`) || f.startsWith(`${name}.old-`)) rmSync(join(parent, f), { recursive: true, force: true });
-    }
-    const { writeFolderAtomic } = await import('../src/util/fs.js');
+    // the folder is written beside its final name and renamed: what a killed attempt left is removed first
+    const { removeStaleTemps, writeFolderAtomic } = await import('../src/util/fs.js');
+    removeStaleTemps(job.outDir);
     let metrics: unknown;
     await writeFolderAtomic(job.outDir, async (tmp) => {
       const { results } = await runReconJob({ ...job, outDir: tmp });

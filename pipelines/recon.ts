@@ -13,7 +13,7 @@ import {
   volumeMetrics, writeComparisonFigures, writeMethodOutputs, writeReport, type MethodResult,
 } from '../src/recon/outputs.js';
 import { ProgressBar } from '../src/util/progress.js';
-import { ensureDir } from '../src/util/fs.js';
+import { checkOutputLocation, ensureDir } from '../src/util/fs.js';
 
 export interface ReconJob {
   input: string;
@@ -46,12 +46,13 @@ export const DEFAULT_RECON_JOB: Omit<ReconJob, 'input' | 'outDir'> = {
 };
 
 export async function runReconJob(job: ReconJob): Promise<{ results: MethodResult[]; report: string }> {
-  ensureDir(job.outDir);
+  checkOutputLocation(job.outDir, 'folder');
   const study = await loadStudy(job.input, {
     maps: job.maps, simulate: job.simulate, series: job.series, slices: job.slices,
     onProgress: (m) => process.stderr.write(`\r${m}   `),
   });
   process.stderr.write('\n');
+  ensureDir(job.outDir);
   const results: MethodResult[] = [];
   for (const method of job.methods) {
     const bar = new ProgressBar(study.samples.length, { label: method });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import '../generative/generators.js';
-import { ModlError } from '../util/errors.js';
+import { fileSystemMessage, ModlError } from '../util/errors.js';
 import type { Command } from './command.js';
 
 /** Sub-commands, loaded lazily so that `modl info` does not pay for tfjs start-up. */
@@ -29,28 +29,6 @@ function usage(): string {
     ...Object.keys(commands).map((c) => `  ${c}`),
     `  submit recon|synth …   the same as recon|synth … --queue URL`,
   ].join('\n');
-}
-
-/** What a failed file-system call means for the user, by its errno code. */
-const FILE_PROBLEMS: Record<string, string> = {
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'read-only file system',
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'disk quota exceeded',
-  ENOTDIR: 'a part of this path is a file, not a folder',
-  EISDIR: 'is a folder, not a file',
-  EEXIST: 'already exists',
-  ENOENT: 'no such file or folder',
-  EMFILE: 'too many open files',
-};
-
-/** A Node file-system error (it carries `code` and `path`) as one line naming the path; other errors as null. */
-export function fileSystemMessage(err: unknown): string | null {
-  if (!(err instanceof Error)) return null;
-  const { code, path, dest } = err as NodeJS.ErrnoException & { dest?: string };
-  if (typeof code !== 'string' || typeof path !== 'string' || !(code in FILE_PROBLEMS)) return null;
-  return `${dest ?? path}: ${FILE_PROBLEMS[code]} (${code})`;
 }
 
 /** `modl submit recon|synth ARGS` is `modl recon|synth ARGS`, which needs --queue to enqueue. */

@@ -15,7 +15,6 @@
  * inference (whole missing lines), and readout windows stay exact.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { CArray } from '../physics/complex.js';
 import { maskKspace, SenseOp } from '../physics/sense.js';
 import { isColumnMask } from '../physics/readout-window.js';
 import type { Rng } from '../util/random.js';

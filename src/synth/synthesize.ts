@@ -26,7 +26,7 @@ import {
 } from './manifest.js';
 import { makeShard, type ShardContext } from './shard.js';
 import type { ShardWorkerData } from './shard-worker.js';
-import { ensureDir } from '../util/fs.js';
+import { checkOutputLocation, ensureDir, removeStaleTemps } from '../util/fs.js';
 
 export interface SynthesizeOptions {
   dir: string;
@@ -69,6 +69,11 @@ export function newManifest(p: SynthParameters, plannedShards: number): Manifest
   };
 }
 
+/** About a shard's size on disk (uncompressed: k-space, maps and target complex64, mask and RSS float32, HDF5 headers). */
+export function shardBytes(job: ShardJob, [H, W]: [number, number]): number {
+  return job.count * H * W * (16 * job.coils + 16) + 16 * 1024;
+}
+
 export async function synthesize(o: SynthesizeOptions): Promise<SynthesizeResult> {
   const t0 = performance.now();
   const p = o.parameters;
@@ -78,14 +83,14 @@ export async function synthesize(o: SynthesizeOptions): Promise<SynthesizeResult
   if (o.overwrite) removeDataset(o.dir);
   const manifest = readManifest(o.dir);
   if (manifest) checkSameParameters(o.dir, manifest.parameters, p);
-  removeTempFiles(o.dir);
-
   const { coilMapSets, jobs } = await planDataset(p);
+  for (const job of jobs) removeStaleTemps(join(o.dir, job.file));
   const kept = (manifest?.shards ?? []).filter((s) => statSync(join(o.dir, s.file), { throwIfNoEntry: false })?.size === s.bytes);
   if (manifest && kept.length < manifest.shards.length) log(`${manifest.shards.length - kept.length} recorded shard(s) missing or changed on disk: making them again`);
   const keptIndex = new Set(kept.map((s) => s.index));
   const pending = jobs.filter((j) => !keptIndex.has(j.index));
   if (manifest && kept.length > 0) log(`resuming: ${kept.length} of ${jobs.length} shards already done`);
+  checkOutputLocation(o.dir, 'folder', pending.reduce((sum, j) => sum + shardBytes(j, p.size), 0));
 
   const entry = generatorEntry(p.generator.name);
   const workers = Math.min(o.workers ?? availableParallelism(), pending.length);
@@ -265,7 +270,3 @@ function removeDataset(dir: string): void {
 }
 
 /** Temp files of shards an interrupted run was writing. */
-function removeTempFiles(dir: string): void {
-  const data = join(dir, SHARD_DIR);
-  for (const f of readdirSync(data)) if (/^\.shard-\d+\.h5\..*\.tmp$/.test(f)) rmSync(join(data, f), { force: true });
-}

@@ -13,3 +13,25 @@ export class ModlError extends Error {
 export function fileError(file: string, problem: string): ModlError {
   return new ModlError(`${file}: ${problem}`);
 }
+
+/** What a failed file-system call means for the user, by its errno code. */
+export const FILE_PROBLEMS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  ENOTDIR: 'a part of this path is a file, not a folder',
+  EISDIR: 'is a folder, not a file',
+  EEXIST: 'already exists',
+  ENOENT: 'no such file or folder',
+  EMFILE: 'too many open files',
+};
+
+/** A Node file-system error (it carries `code` and `path`) as one line naming the path; other errors as null. */
+export function fileSystemMessage(err: unknown): string | null {
+  if (!(err instanceof Error)) return null;
+  const { code, path, dest } = err as NodeJS.ErrnoException & { dest?: string };
+  if (typeof code !== 'string' || typeof path !== 'string' || !(code in FILE_PROBLEMS)) return null;
+  return `${dest ?? path}: ${FILE_PROBLEMS[code]} (${code})`;
+}

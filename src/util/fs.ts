@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
-import { fileError } from './errors.js';
+import { FILE_PROBLEMS, fileError } from './errors.js';
 
 /**
  * mkdir -p. Node's recursive mkdirSync never returns for a path under /proc
@@ -43,12 +43,33 @@ export function readRegularFile(path: string): Buffer {
 }
 
 /**
+ * The temporary name beside `path` that an atomic write of it uses while it
+ * runs (`kind` 'tmp'), or for the old version while it is being replaced ('old').
+ */
+function besideName(path: string, kind: 'tmp' | 'old'): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${kind}`);
+}
+
+/**
+ * Removes what a killed atomic write of `path` left beside it (its temporary
+ * and moved-aside names, of any process), so that a rerun starts clean.
+ */
+export function removeStaleTemps(path: string): void {
+  const parent = dirname(path);
+  if (!existsSync(parent)) return;
+  const prefix = `.${basename(path)}.`;
+  for (const f of readdirSync(parent)) {
+    if (f.startsWith(prefix) && /^\d+\.(tmp|old)$/.test(f.slice(prefix.length))) rmSync(join(parent, f), { recursive: true, force: true });
+  }
+}
+
+/**
  * Writes a file atomically: to a temporary name beside it, then renames, so a
  * killed process never leaves a half-written output under the final name.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   ensureDir(dirname(path));
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const tmp = besideName(path, 'tmp');
   try {
     writeFileSync(tmp, data);
     renameSync(tmp, path);
@@ -61,7 +82,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 /** Runs `write(tmpPath)` and renames the result to `path` once it succeeded. */
 export async function withAtomicPath<T>(path: string, write: (tmp: string) => Promise<T> | T): Promise<T> {
   ensureDir(dirname(path));
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const tmp = besideName(path, 'tmp');
   try {
     const result = await write(tmp);
     renameSync(tmp, path);
@@ -77,7 +98,7 @@ export async function withAtomicPath<T>(path: string, write: (tmp: string) => Pr
  * which then replaces `dir` (the old one is moved aside first and removed last).
  */
 export async function writeFolderAtomic(dir: string, write: (tmp: string) => Promise<void>): Promise<void> {
-  const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
+  const tmp = besideName(dir, 'tmp');
   rmSync(tmp, { recursive: true, force: true });
   try {
     await write(tmp);
@@ -85,11 +106,54 @@ export async function writeFolderAtomic(dir: string, write: (tmp: string) => Pro
     rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  const old = `${dir}.old-${process.pid}`;
+  const old = besideName(dir, 'old');
   if (existsSync(dir)) renameSync(dir, old);
   renameSync(tmp, dir);
   rmSync(old, { recursive: true, force: true });
 }
+
+/**
+ * Checks, before any work, that an output can be written where the user asked:
+ * `path` is not of the other kind (a file where a folder goes, or the reverse), no
+ * part of it is a file, a file can be created in the nearest existing folder
+ * (tried: permissions, read-only mounts and /proc all show only when one writes),
+ * and, given `bytes`, that the file system has that much space free.
+ */
+export function checkOutputLocation(path: string, kind: 'file' | 'folder', bytes = 0): void {
+  const stat = (p: string) => {
+    try {
+      return statSync(p, { throwIfNoEntry: false });
+    } catch {
+      return undefined; // ENOTDIR: found as a file further up
+    }
+  };
+  const st = stat(path);
+  if (st && kind === 'folder' && !st.isDirectory()) throw fileError(path, 'exists and is not a folder; choose another output folder');
+  if (st && kind === 'file' && st.isDirectory()) throw fileError(path, 'is a folder; the output is a file');
+  let dir = kind === 'folder' && st ? path : dirname(path);
+  for (;;) {
+    const up = stat(dir);
+    if (up && !up.isDirectory()) throw fileError(path, `a part of this path is a file, not a folder (${dir})`);
+    if (up || dirname(dir) === dir) break;
+    dir = dirname(dir);
+  }
+  const probe = join(dir, `.modl-write-check-${process.pid}`);
+  try {
+    writeFileSync(probe, '');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    throw fileError(path, `cannot write in ${dir}: ${FILE_PROBLEMS[code] ?? (e as Error).message}${code ? ` (${code})` : ''}`);
+  } finally {
+    rmSync(probe, { force: true });
+  }
+  if (bytes > 0) {
+    const fsStat = statfsSync(dir);
+    const free = fsStat.bavail * fsStat.bsize;
+    if (free < bytes) throw fileError(path, `needs about ${mib(bytes)} but only ${mib(free)} is free on its file system`);
+  }
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 /** The checkpoint folder a training run's latest.json points at, or `dir` itself when it is a checkpoint. */
 export function resolveCheckpoint(dir: string): string {

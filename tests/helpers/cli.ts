@@ -1,17 +1,24 @@
 import { spawn } from 'node:child_process';
 
-export interface CliResult { status: number | null; stdout: string; stderr: string }
+export interface CliResult { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
 /**
  * `modl ARGS` from the sources, run without blocking this test worker's event loop
  * (a long spawnSync starves vitest's RPC on a busy machine and fails a passing run).
+ * A run past `LIMIT_MS` is killed (signal SIGKILL): a hang fails its test instead of the suite.
  */
+const LIMIT_MS = 180_000;
+
 export function modl(...args: string[]): Promise<CliResult> {
   return new Promise((done) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '', stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), LIMIT_MS);
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('close', (status) => done({ status, stdout, stderr }));
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      done({ status, signal, stdout, stderr });
+    });
   });
 }

@@ -11,18 +11,18 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeCfl } from '../../src/io/cfl.js';
 import { writeNiftiArray } from '../../src/io/nifti.js';
+import { modl } from '../helpers/cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'modl-special-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-const modl = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 60_000 });
 const hasMkfifo = spawnSync('mkfifo', ['--version']).status === 0;
 
 describe('hostile input: special, oversized, tiny and non-finite files', () => {
-  it.skipIf(!hasMkfifo)('a FIFO named .nii is refused by info and recon at once (no hang)', () => {
+  it.skipIf(!hasMkfifo)('a FIFO named .nii is refused by info and recon at once (no hang)', async () => {
     const fifo = join(tmp, 'pipe.nii');
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
     for (const args of [['info', fifo], ['recon', fifo, '--out', join(tmp, 'out-fifo'), '--simulate-accel', '4']]) {
-      const run = modl(...args);
+      const run = await modl(...args);
       expect(run.signal).toBeNull();
       expect(run.status).not.toBe(0);
       expect(run.stderr).toContain(`${fifo}: not a regular file`);
@@ -30,22 +30,22 @@ describe('hostile input: special, oversized, tiny and non-finite files', () => {
     }
   });
 
-  it('a 3 GiB k-space (sparse .cfl whose header matches) is refused with its size, not read', () => {
+  it('a 3 GiB k-space (sparse .cfl whose header matches) is refused with its size, not read', async () => {
     const base = join(tmp, 'huge');
     writeFileSync(`${base}.hdr`, '# Dimensions\n256 256 1 6144 1 1 1 1 1 1 1 1 1 1 1 1\n');
     writeFileSync(`${base}.cfl`, '');
     truncateSync(`${base}.cfl`, 256 * 256 * 6144 * 8);
-    const run = modl('recon', `${base}.cfl`, '--out', join(tmp, 'out-huge'));
+    const run = await modl('recon', `${base}.cfl`, '--out', join(tmp, 'out-huge'));
     expect(run.status).not.toBe(0);
     expect(run.stderr).toMatch(/huge\.cfl: is 3\.0 GiB; inputs over 2 GiB are not supported/);
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('a 5×5×3 volume is reconstructed with every output, SSIM reported as not available', () => {
+  it('a 5×5×3 volume is reconstructed with every output, SSIM reported as not available', async () => {
     const file = join(tmp, 'tiny.nii');
     writeNiftiArray(file, new Float32Array(75).map((_, i) => 1 + (i % 7)), [5, 5, 3], false);
     const out = join(tmp, 'out-tiny');
-    const run = modl('recon', file, '--simulate-accel', '2', '--out', out);
+    const run = await modl('recon', file, '--simulate-accel', '2', '--out', out);
     expect(run.stderr).not.toMatch(/\n\s+at /);
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/MoDL\s+[\d.]+\s+n\/a/);
@@ -57,13 +57,13 @@ describe('hostile input: special, oversized, tiny and non-finite files', () => {
     }
   });
 
-  it('k-space holding NaN or Inf is refused at load time with the count; NaN image pixels become 0 with a warning', () => {
+  it('k-space holding NaN or Inf is refused at load time with the count; NaN image pixels become 0 with a warning', async () => {
     const base = join(tmp, 'nan');
     const data = new Float32Array(2 * 4 * 16 * 16).fill(0.5);
     data[10] = NaN;
     data[77] = Infinity;
     writeCfl(base, { data, shape: [4, 16, 16] }, [16, 16, 1, 4]);
-    const bad = modl('recon', `${base}.cfl`, '--out', join(tmp, 'out-nan'));
+    const bad = await modl('recon', `${base}.cfl`, '--out', join(tmp, 'out-nan'));
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toContain(`${base}.cfl: complex data: 2 of 2048 values are NaN or infinite`);
     expect(bad.stderr).not.toMatch(/\n\s+at /);
@@ -74,7 +74,7 @@ describe('hostile input: special, oversized, tiny and non-finite files', () => {
     const pixels = new Float32Array(16 * 16 * 2).map((_, i) => (i % 16 < 3 ? NaN : 1 + (i % 5)));
     writeNiftiArray(image, pixels, [16, 16, 2], false);
     const out = join(tmp, 'out-nan-image');
-    const run = modl('recon', image, '--simulate-accel', '2', '--methods', 'zero-filled,cgsense', '--out', out);
+    const run = await modl('recon', image, '--simulate-accel', '2', '--methods', 'zero-filled,cgsense', '--out', out);
     expect(run.status).toBe(0);
     expect(run.stderr).toContain(`warning: ${image}: 96 of 512 pixels are NaN or infinite; set to 0`);
     const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')).metrics;

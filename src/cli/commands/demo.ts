@@ -2,6 +2,7 @@ import type { Command } from '../command.js';
 import { commandUsage, parseCommandArgs } from '../args.js';
 import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { metricsText } from '../../recon/outputs.js';
+import { checkOutputLocation } from '../../util/fs.js';
 
 const options = {
   out: { type: 'string', arg: 'DIR', help: 'report folder (default: out/demo in the modl folder)' },
@@ -21,6 +22,7 @@ const demo: Command = {
   usage,
   async run(argv) {
     const { values } = parseCommandArgs('demo', argv, options);
+    if (values.out) checkOutputLocation(values.out, 'folder');
     await initBackendFromCli(values);
     const { runDemo } = await import('../../../pipelines/demo.js');
     const { report, results } = await runDemo({ outDir: values.out, checkpoint: values.checkpoint });

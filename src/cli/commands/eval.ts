@@ -10,7 +10,7 @@ import { loadRealCase, REAL_ACCELERATIONS, REAL_CASE, REAL_SEEDS } from '../../n
 import { hasBart } from '../../recon/bart.js';
 import { evaluateRealCase, realCaseTable, writeRealCaseFigures } from '../../recon/real-case.js';
 import { shippedCheckpoint } from '../../util/paths.js';
-import { writeFileAtomic } from '../../util/fs.js';
+import { checkOutputLocation, writeFileAtomic } from '../../util/fs.js';
 import { ModlError } from '../../util/errors.js';
 
 const options = {
@@ -47,6 +47,8 @@ const command: Command = {
   usage,
   async run(argv) {
     const { values: v } = parseCommandArgs('eval', argv, options);
+    if (v.json) checkOutputLocation(v.json, 'file');
+    if (v.figure) checkOutputLocation(`${v.figure}-4x.png`, 'file');
     if (v.real) {
       const realCase = loadRealCase(v.real);
       await initBackendFromCli(v);

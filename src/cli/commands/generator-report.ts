@@ -9,6 +9,7 @@ import { commandUsage, numberOption, parseCommandArgs, requireOption } from '../
 import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { reportForCheckpoint } from '../../generative/report.js';
 import { ProgressBar } from '../../util/progress.js';
+import { checkOutputLocation } from '../../util/fs.js';
 
 const options = {
   checkpoint: { type: 'string', arg: 'DIR', help: 'a generator checkpoint (or a train-generator run folder: its last epoch)' },
@@ -33,6 +34,7 @@ const command: Command = {
   async run(argv) {
     const { values: v } = parseCommandArgs('generator-report', argv, options);
     const checkpoint = resolve(requireOption('generator-report', 'checkpoint', v.checkpoint));
+    if (v.out) checkOutputLocation(v.out, 'folder');
     await initBackendFromCli(v);
     const bars = new Map<string, ProgressBar>();
     const { numbers, outDir } = await reportForCheckpoint(checkpoint, {

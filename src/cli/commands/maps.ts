@@ -9,6 +9,7 @@ import { espiritMaps } from '../../physics/espirit.js';
 import { cflBase, loadCflSlice, writeCfl, type CflSliceLayout } from '../../io/cfl.js';
 import { writePngTiles } from '../../io/png.js';
 import { fileError, ModlError } from '../../util/errors.js';
+import { checkOutputLocation } from '../../util/fs.js';
 
 const options = {
   kspace: { type: 'string', arg: 'K.cfl', help: `multi-coil k-space, BART dims with the slice in two of dims 0-2, coils in dim 3,
@@ -49,6 +50,7 @@ const maps: Command = {
     const out = cflBase(requireOption('maps', 'out', values.out));
     const kCfl = `${cflBase(kPath)}.cfl`;
     if (!existsSync(kCfl)) throw fileError(kCfl, 'file not found');
+    for (const p of [`${out}.cfl`, values.png ?? `${out}.png`, ...(values.eigenvalues ? [`${cflBase(values.eigenvalues)}.cfl`] : [])]) checkOutputLocation(p, 'file');
     const positiveInt = (v: number) => Number.isInteger(v) && v > 0;
     const calib = numberOption('calib', values.calib, 24, positiveInt);
     const kernel = numberOption('kernel', values.kernel, 6, positiveInt);

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ReconJob } from '../../../pipelines/recon.js';
 import type { Command } from '../command.js';
@@ -14,6 +14,7 @@ import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { fileError, ModlError } from '../../util/errors.js';
 import { MASK_KINDS, type MaskKind } from '../../physics/masks.js';
 import { adaptProgressText, adaptSummary, type AdaptProgress, type AdaptReport } from '../../nn/adapt.js';
+import { checkOutputLocation } from '../../util/fs.js';
 
 const options = {
   method: { type: 'string', default: 'cgsense', arg: 'M', choices: METHODS, help: `single-slice mode:
@@ -42,6 +43,7 @@ default: ESPIRiT maps from the k-space's calibration region (like bart ecalib -m
   adapt: { type: 'string', arg: 'STEPS', help: `MoDL: first fine-tune the network on this study's own undersampled k-space, at most
 STEPS steps (zero-shot SSDU; 20 % of the samples held out to stop early; off by default)` },
   'no-images': { type: 'boolean', help: 'write metrics and the report only (no NIfTI, DICOM or PNG per method)' },
+  force: { type: 'boolean', help: 'study mode: replace what an earlier run left in --out (default: refuse a non-empty --out)' },
   queue: { type: 'string', arg: 'URL', help: `study mode: enqueue the job on redis://HOST:PORT/NAME for \`modl worker\`s instead of
 running it (the same as modl submit recon …); submitting it again adds nothing` },
   ...backendCliOptions,
@@ -88,6 +90,7 @@ async function reconCfl(values: Values): Promise<void> {
   if (!values.out) throw new ModlError('recon: --out is required (see modl recon --help)');
   const out = cflBase(values.out);
   for (const p of [kPath, values.maps, values.mask]) if (p) requireCfl(p);
+  for (const p of [`${out}.cfl`, values.png ?? `${out}.png`]) checkOutputLocation(p, 'file');
   const lambda = numberOption('lambda', values.lambda, 0.001, (v) => v >= 0);
   const iterations = numberOption('iterations', values.iterations, 30, (v) => Number.isInteger(v) && v > 0);
 
@@ -130,7 +133,7 @@ async function reconCfl(values: Values): Promise<void> {
 }
 
 /** The study mode: the pipelines/recon.ts job. */
-async function reconStudy(input: string, v: Values, noImages: boolean): Promise<void> {
+async function reconStudy(input: string, v: Values, flags: { noImages: boolean; force: boolean }): Promise<void> {
   const { DEFAULT_RECON_JOB, runReconJob } = await import('../../../pipelines/recon.js');
   const { metricsText } = await import('../../recon/outputs.js');
   if (!existsSync(input)) throw fileError(input, 'not found');
@@ -160,13 +163,17 @@ async function reconStudy(input: string, v: Values, noImages: boolean): Promise<
     iterations: numberOption('iterations', v.iterations, DEFAULT_RECON_JOB.iterations, (x) => Number.isInteger(x) && x > 0),
     batchSize: numberOption('batch-size', v['batch-size'], DEFAULT_RECON_JOB.batchSize, (x) => Number.isInteger(x) && x > 0),
     adaptSteps: adaptOption(v),
-    writeImages: !noImages,
+    writeImages: !flags.noImages,
   };
   if (v.queue) {
     const { parseQueueUrl, submitRecon } = await import('../../../pipelines/queue.js');
     const [id] = await submitRecon(parseQueueUrl(v.queue), [job]);
     console.log(`recon: queued as ${id} on ${v.queue} (results in ${resolve(v.out)})`);
     return;
+  }
+  checkOutputLocation(v.out, 'folder');
+  if (!flags.force && existsSync(v.out) && readdirSync(v.out).length > 0) {
+    throw fileError(v.out, 'is not empty: add --force to replace the outputs of an earlier run, or choose another --out');
   }
   if (methods.includes('modl')) await initBackendFromCli(v);
   const { results, report } = await runReconJob(job);
@@ -188,7 +195,7 @@ const recon: Command = {
       return reconCfl(values as Values);
     }
     if (positionals.length !== 1) throw new ModlError('recon: give --kspace K.cfl, or one INPUT file or folder (see modl recon --help)');
-    await reconStudy(positionals[0]!, values as Values, values['no-images'] === true);
+    await reconStudy(positionals[0]!, values as Values, { noImages: values['no-images'] === true, force: values.force === true });
   },
 };
 

@@ -9,6 +9,7 @@ import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { MASK_KINDS, type MaskKind } from '../../physics/masks.js';
 import { fileError, ModlError } from '../../util/errors.js';
 import { formatDuration } from '../../util/progress.js';
+import { checkOutputLocation } from '../../util/fs.js';
 
 const options = {
   images: { type: 'string', arg: 'SITE', help: "the site's DICOM file or folder, or NIfTI volume" },
@@ -90,6 +91,7 @@ const command: Command = {
   async run(argv) {
     const { values: v } = parseCommandArgs('site-retrain', argv, options);
     const outDir = requireOption('site-retrain', 'out', v.out);
+    checkOutputLocation(outDir, 'folder');
     if (v.kspace !== undefined) {
       if (v.images !== undefined) throw new ModlError('site-retrain: give --images or --kspace, not both');
       return siteFromKspace(v, outDir);

@@ -13,6 +13,7 @@ import { SHARD_DIR } from '../../synth/manifest.js';
 import { synthesize } from '../../synth/synthesize.js';
 import { ModlError } from '../../util/errors.js';
 import { formatDuration } from '../../util/progress.js';
+import { checkOutputLocation } from '../../util/fs.js';
 
 const options = {
   out: { type: 'string', arg: 'DIR', help: `output folder: DIR/manifest.json and DIR/${SHARD_DIR}/shard-NNNNN.h5` },
@@ -67,6 +68,7 @@ const synth: Command = {
   async run(argv) {
     const { values } = parseCommandArgs('synth', argv, options);
     const out = requireOption('synth', 'out', values.out);
+    checkOutputLocation(out, 'folder');
     const name = values.generator ?? (values.images ? 'images' : 'phantom');
     const known = listGenerators().map((g) => g.name);
     if (!known.includes(name)) throw new ModlError(`synth: unknown --generator '${name}' (available: ${known.join(', ')})`);

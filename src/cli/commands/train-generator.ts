@@ -17,7 +17,7 @@ import { reportForCheckpoint } from '../../generative/report.js';
 import { describeTrainingSet, trainGenerator } from '../../generative/train.js';
 import { DEFAULT_VAE, type VaeConfig } from '../../generative/vae.js';
 import { fileError, ModlError } from '../../util/errors.js';
-import { resolveCheckpoint, writeFileAtomic } from '../../util/fs.js';
+import { checkOutputLocation, resolveCheckpoint, writeFileAtomic } from '../../util/fs.js';
 import { formatDuration, ProgressBar } from '../../util/progress.js';
 
 const options = {
@@ -143,6 +143,7 @@ const command: Command = {
   async run(argv) {
     const { values: v } = parseCommandArgs('train-generator', argv, options);
     const out = resolve(requireOption('train-generator', 'out', v.out));
+    checkOutputLocation(out, 'folder');
     const runFile = join(out, 'run.json');
     let settings: RunSettings;
     if (v.resume && existsSync(runFile)) {

@@ -8,7 +8,7 @@ import { DEFAULT_MODL_CONFIG, Modl } from '../../nn/modl.js';
 import { loadCheckpoint } from '../../nn/checkpoint.js';
 import { concat, datasetSources, kspaceFileSource, limit, remask, type MaskPlan } from '../../nn/sources.js';
 import { train, type PairSource } from '../../nn/train.js';
-import { resolveCheckpoint, writeFileAtomic } from '../../util/fs.js';
+import { checkOutputLocation, resolveCheckpoint, writeFileAtomic } from '../../util/fs.js';
 import { ProgressBar } from '../../util/progress.js';
 import { fileError, ModlError } from '../../util/errors.js';
 
@@ -90,6 +90,7 @@ const command: Command = {
     const { values: v } = parseCommandArgs('train', argv, options);
     if (!v.out) throw new ModlError('train: --out RUN is required (see modl train --help)');
     if (!v.data && !v.kspace) throw new ModlError('train: give --data DIR or --kspace FILE (see modl train --help)');
+    checkOutputLocation(v.out, 'folder');
     const seed = numberOption('seed', v.seed, 0, Number.isInteger);
     const loss = (v.loss ?? 'mse') as 'mse' | 'l1';
     const int = (name: string, value: string | undefined, fallback: number) => numberOption(name, value, fallback, (x) => Number.isInteger(x) && x > 0);
