@@ -159,14 +159,8 @@ export async function runQueuedJob(data: QueuedJob, progress: (pct: number) => P
   if (data.kind === 'recon') {
     const { runReconJob } = await import('./recon.js');
     const job = data.job;
-    // the folder is written beside its final name and renamed: what a killed attempt left is removed first
-    const { removeStaleTemps, writeFolderAtomic } = await import('../src/util/fs.js');
-    removeStaleTemps(job.outDir);
-    let metrics: unknown;
-    await writeFolderAtomic(job.outDir, async (tmp) => {
-      const { results } = await runReconJob({ ...job, outDir: tmp });
-      metrics = results.map((r) => ({ method: r.method, metrics: r.metrics ?? null }));
-    });
+    const { results } = await runReconJob(job); // written beside its final name and renamed when complete
+    const metrics = results.map((r) => ({ method: r.method, metrics: r.metrics ?? null }));
     await progress(100);
     return metrics;
   }

@@ -10,10 +10,11 @@ import { CG_SENSE_DEFAULTS } from '../src/physics/recon.js';
 import { reconstruct, type ReconMethod } from '../src/recon/methods.js';
 import { adaptProgressText, type AdaptProgress, type AdaptReport } from '../src/nn/adapt.js';
 import {
-  volumeMetrics, writeComparisonFigures, writeMethodOutputs, writeReport, type MethodResult,
+  REPORT_FILE, volumeMetrics, writeComparisonFigures, writeMethodOutputs, writeReport, type MethodResult,
 } from '../src/recon/outputs.js';
 import { ProgressBar } from '../src/util/progress.js';
-import { checkOutputLocation, ensureDir } from '../src/util/fs.js';
+import { join } from 'node:path';
+import { checkOutputLocation, ensureDir, removeStaleTemps, writeFolderAtomic } from '../src/util/fs.js';
 
 export interface ReconJob {
   input: string;
@@ -45,6 +46,11 @@ export const DEFAULT_RECON_JOB: Omit<ReconJob, 'input' | 'outDir'> = {
   writeImages: true,
 };
 
+/**
+ * Runs the job. The output folder is written beside its final name and renamed
+ * when complete, replacing what was there: a failed or killed run (a full disk
+ * included) leaves no partial folder under the final name.
+ */
 export async function runReconJob(job: ReconJob): Promise<{ results: MethodResult[]; report: string }> {
   checkOutputLocation(job.outDir, 'folder');
   const study = await loadStudy(job.input, {
@@ -52,28 +58,31 @@ export async function runReconJob(job: ReconJob): Promise<{ results: MethodResul
     onProgress: (m) => process.stderr.write(`\r${m}   `),
   });
   process.stderr.write('\n');
-  ensureDir(job.outDir);
+  removeStaleTemps(job.outDir);
   const results: MethodResult[] = [];
-  for (const method of job.methods) {
-    const bar = new ProgressBar(study.samples.length, { label: method });
-    const t0 = performance.now();
-    let adapted: AdaptReport | undefined;
-    const images = await reconstruct(study.samples, method, {
-      lambda: job.lambda, iterations: job.iterations, checkpoint: job.checkpoint, batchSize: job.batchSize,
-      ...(job.adaptSteps > 0 ? {
-        adapt: { steps: job.adaptSteps, seed: job.simulate?.seed ?? 0, onProgress: (p: AdaptProgress) => process.stderr.write(`\r${adaptProgressText(p)}   `) },
-        onAdapted: (a: AdaptReport) => { process.stderr.write('\n'); adapted = a; },
-      } : {}),
-      onProgress: (done) => bar.update(done),
-    });
-    bar.finish();
-    const r: MethodResult = { method, images, seconds: (performance.now() - t0) / 1000, ...(adapted ? { adapted, label: 'MoDL + adapt' } : {}) };
-    if (study.reference) r.metrics = volumeMetrics(study.reference, images.map((x) => cabs(x)), study.H, study.W);
-    if (job.writeImages) await writeMethodOutputs(job.outDir, study, r);
-    results.push(r);
-  }
-  const shown = Math.floor(study.samples.length / 2);
-  const figures = [writeComparisonFigures(job.outDir, study, results, shown)];
-  const report = writeReport(job.outDir, { title: job.title ?? `modl reconstruction of ${study.input}`, study, results, figures });
-  return { results, report };
+  await writeFolderAtomic(job.outDir, async (outDir) => {
+    ensureDir(outDir);
+    for (const method of job.methods) {
+      const bar = new ProgressBar(study.samples.length, { label: method });
+      const t0 = performance.now();
+      let adapted: AdaptReport | undefined;
+      const images = await reconstruct(study.samples, method, {
+        lambda: job.lambda, iterations: job.iterations, checkpoint: job.checkpoint, batchSize: job.batchSize,
+        ...(job.adaptSteps > 0 ? {
+          adapt: { steps: job.adaptSteps, seed: job.simulate?.seed ?? 0, onProgress: (p: AdaptProgress) => process.stderr.write(`\r${adaptProgressText(p)}   `) },
+          onAdapted: (a: AdaptReport) => { process.stderr.write('\n'); adapted = a; },
+        } : {}),
+        onProgress: (done) => bar.update(done),
+      });
+      bar.finish();
+      const r: MethodResult = { method, images, seconds: (performance.now() - t0) / 1000, ...(adapted ? { adapted, label: 'MoDL + adapt' } : {}) };
+      if (study.reference) r.metrics = volumeMetrics(study.reference, images.map((x) => cabs(x)), study.H, study.W);
+      if (job.writeImages) await writeMethodOutputs(outDir, study, r);
+      results.push(r);
+    }
+    const shown = Math.floor(study.samples.length / 2);
+    const figures = [writeComparisonFigures(outDir, study, results, shown)];
+    writeReport(outDir, { title: job.title ?? `modl reconstruction of ${study.input}`, study, results, figures });
+  });
+  return { results, report: join(job.outDir, REPORT_FILE) };
 }

@@ -65,7 +65,10 @@ const COMPOUND = 6;
 
 let ready: Promise<unknown> | undefined;
 async function init(): Promise<void> {
-  ready ??= h5ready;
+  // HDF5 prints its error stack to stderr and returns a status by default; thrown
+  // instead, a failure (a full disk among them) cannot pass unnoticed, and the
+  // stack becomes one line (hdf5Problem)
+  ready ??= h5ready.then(() => Module.activate_throwing_error_handler());
   await ready;
 }
 
@@ -107,13 +110,22 @@ function openH5(path: string, mode: 'r' | 'w'): H5File {
   try {
     file = new H5File(path, mode);
   } catch (e) {
-    throw fileError(path, `cannot open HDF5 file (${e instanceof Error ? e.message : String(e)})`);
+    throw fileError(path, `cannot open HDF5 file (${errText(e)})`);
   }
   if (file.file_id < 0n) throw fileError(path, 'HDF5 library could not open the file (corrupt or unreadable)');
   return file;
 }
 
-const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+/** An error's message; HDF5's error stack reduced to its innermost cause (the system's message where there is one). */
+function errText(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  if (!text.startsWith('HDF5-DIAG')) return text;
+  const system = /error message = '([^']+)'/.exec(text);
+  if (system) return system[1]!;
+  const frames = [...text.matchAll(/#\d+: .* in (\w+)\(\): (.*)/g)];
+  const inner = frames.at(-1);
+  return inner ? `${inner[2]!.trim()} (${inner[1]})` : text.split('\n')[0]!;
+}
 
 /** Reads a fastMRI-layout HDF5 file; `slices` = [start, end) restricts every per-slice dataset. */
 export async function readFastmri(path: string, opts: { slices?: [number, number] } = {}): Promise<FastmriFile> {
@@ -294,6 +306,7 @@ export async function writeFastmri(path: string, content: FastmriWrite): Promise
   for (const [name, array] of Object.entries(content.datasets ?? {})) datasets.push([name, array]);
   await withAtomicPath(path, (tmp) => {
     const file = openH5(tmp, 'w');
+    let written = false;
     try {
       for (const [name, array] of datasets) {
         if ('complex' in array) writeComplex(file, name, array.complex);
@@ -308,8 +321,16 @@ export async function writeFastmri(path: string, content: FastmriWrite): Promise
         if (typeof value === 'number') file.create_attribute(name, value, null, '<d');
         else file.create_attribute(name, value);
       }
+      written = true;
+    } catch (e) {
+      if (e instanceof ModlError) throw e;
+      throw fileError(path, `cannot write HDF5: ${errText(e)}`);
     } finally {
-      file.close();
+      try {
+        file.close();
+      } catch (e) {
+        if (written) throw fileError(path, `cannot write HDF5: ${errText(e)}`); // the data are flushed at close
+      }
     }
   });
 }

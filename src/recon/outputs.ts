@@ -123,6 +123,8 @@ export function metricsText(results: MethodResult[]): string {
   })].join('\n');
 }
 
+export const REPORT_FILE = 'report.md';
+
 /** Writes report.md and metrics.json into outDir. */
 export function writeReport(outDir: string, c: ReportContent): string {
   const rel = (p: string) => p.slice(outDir.length + 1);
@@ -136,7 +138,7 @@ export function writeReport(outDir: string, c: ReportContent): string {
     ...c.results.filter((r) => r.adapted).map((r) => `${labelOf(r)}: fine-tuned on this study's own k-space first (zero-shot SSDU): ${adaptSummary(r.adapted!)}.\n`),
     ...(c.notes ?? []), '',
   ];
-  const path = join(outDir, 'report.md');
+  const path = join(outDir, REPORT_FILE);
   writeFileAtomic(path, lines.join('\n'));
   const metrics = Object.fromEntries(c.results.map((r) => [r.label ?? r.method, { ...r.metrics, seconds: r.seconds, ...(r.adapted ? { adapted: r.adapted } : {}) }]));
   writeFileAtomic(join(outDir, 'metrics.json'), JSON.stringify({ input: c.study.input, slices: c.study.samples.length, metrics }, null, 2));

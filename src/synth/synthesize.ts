@@ -79,7 +79,6 @@ export async function synthesize(o: SynthesizeOptions): Promise<SynthesizeResult
   const p = o.parameters;
   checkParameters(p);
   const log = o.log ?? (() => {});
-  ensureDir(join(o.dir, SHARD_DIR));
   if (o.overwrite) removeDataset(o.dir);
   const manifest = readManifest(o.dir);
   if (manifest) checkSameParameters(o.dir, manifest.parameters, p);
@@ -91,6 +90,7 @@ export async function synthesize(o: SynthesizeOptions): Promise<SynthesizeResult
   const pending = jobs.filter((j) => !keptIndex.has(j.index));
   if (manifest && kept.length > 0) log(`resuming: ${kept.length} of ${jobs.length} shards already done`);
   checkOutputLocation(o.dir, 'folder', pending.reduce((sum, j) => sum + shardBytes(j, p.size), 0));
+  ensureDir(join(o.dir, SHARD_DIR));
 
   const entry = generatorEntry(p.generator.name);
   const workers = Math.min(o.workers ?? availableParallelism(), pending.length);

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
-import { FILE_PROBLEMS, fileError } from './errors.js';
+import { FILE_PROBLEMS, fileError, ModlError } from './errors.js';
 
 /**
  * mkdir -p. Node's recursive mkdirSync never returns for a path under /proc
@@ -75,8 +75,20 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw e;
+    throw withPath(e, path, tmp);
   }
+}
+
+/**
+ * An error of an atomic write, about `path`: a file-system error that does not
+ * say which file (a failed write(2) does not) gets the path, and one naming the
+ * temporary `tmp` names the final path instead.
+ */
+function withPath(e: unknown, path: string, tmp: string): unknown {
+  if (e instanceof ModlError) return e.message.includes(tmp) ? new ModlError(e.message.replaceAll(tmp, path)) : e;
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err?.code !== 'string' || err.path !== undefined || !(err.code in FILE_PROBLEMS)) return e;
+  return fileError(path, `${FILE_PROBLEMS[err.code]} (${err.code})`);
 }
 
 /** Runs `write(tmpPath)` and renames the result to `path` once it succeeded. */
@@ -89,7 +101,7 @@ export async function withAtomicPath<T>(path: string, write: (tmp: string) => Pr
     return result;
   } catch (e) {
     rmSync(tmp, { force: true, recursive: true });
-    throw e;
+    throw withPath(e, path, tmp);
   }
 }
 
@@ -104,7 +116,7 @@ export async function writeFolderAtomic(dir: string, write: (tmp: string) => Pro
     await write(tmp);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
-    throw e;
+    throw withPath(e, dir, tmp);
   }
   const old = besideName(dir, 'old');
   if (existsSync(dir)) renameSync(dir, old);

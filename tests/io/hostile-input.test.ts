@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { File as H5File, ready as h5ready } from 'h5wasm/node';
 import { writeCfl } from '../../src/io/cfl.js';
 import { writeNiftiArray } from '../../src/io/nifti.js';
 import { modl } from '../helpers/cli.js';
@@ -79,5 +80,19 @@ describe('hostile input: special, oversized, tiny and non-finite files', () => {
     expect(run.stderr).toContain(`warning: ${image}: 96 of 512 pixels are NaN or infinite; set to 0`);
     const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')).metrics;
     expect(Number.isFinite(metrics.cgsense.psnr)).toBe(true);
+  });
+
+  it("an HDF5 file whose 'kspace' is a soft link to itself: one line from HDF5's error stack, not its diagnostics", async () => {
+    await h5ready;
+    const file = join(tmp, 'self-link.h5');
+    const f = new H5File(file, 'w');
+    f.create_soft_link('/kspace', 'kspace');
+    f.close();
+    for (const args of [['info', file], ['recon', file, '--out', join(tmp, 'out-link')]]) {
+      const run = await modl(...args);
+      expect(run.status).toBe(1);
+      const lines = run.stderr.split('\n').filter((l) => l && !l.startsWith('backend:'));
+      expect(lines).toEqual([`modl: error: ${file}: corrupt HDF5 content (too many links (H5G__traverse_special))`]);
+    }
   });
 });

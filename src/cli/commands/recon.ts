@@ -43,7 +43,7 @@ default: ESPIRiT maps from the k-space's calibration region (like bart ecalib -m
   adapt: { type: 'string', arg: 'STEPS', help: `MoDL: first fine-tune the network on this study's own undersampled k-space, at most
 STEPS steps (zero-shot SSDU; 20 % of the samples held out to stop early; off by default)` },
   'no-images': { type: 'boolean', help: 'write metrics and the report only (no NIfTI, DICOM or PNG per method)' },
-  force: { type: 'boolean', help: 'study mode: replace what an earlier run left in --out (default: refuse a non-empty --out)' },
+  force: { type: 'boolean', help: 'study mode: replace a non-empty --out, all of it (default: refuse)' },
   queue: { type: 'string', arg: 'URL', help: `study mode: enqueue the job on redis://HOST:PORT/NAME for \`modl worker\`s instead of
 running it (the same as modl submit recon …); submitting it again adds nothing` },
   ...backendCliOptions,

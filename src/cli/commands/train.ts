@@ -90,7 +90,6 @@ const command: Command = {
     const { values: v } = parseCommandArgs('train', argv, options);
     if (!v.out) throw new ModlError('train: --out RUN is required (see modl train --help)');
     if (!v.data && !v.kspace) throw new ModlError('train: give --data DIR or --kspace FILE (see modl train --help)');
-    checkOutputLocation(v.out, 'folder');
     const seed = numberOption('seed', v.seed, 0, Number.isInteger);
     const loss = (v.loss ?? 'mse') as 'mse' | 'l1';
     const int = (name: string, value: string | undefined, fallback: number) => numberOption(name, value, fallback, (x) => Number.isInteger(x) && x > 0);
@@ -104,6 +103,7 @@ const command: Command = {
       'batch-size': int('batch-size', v['batch-size'], 2), 'steps-per-epoch': v['steps-per-epoch'] ? int('steps-per-epoch', v['steps-per-epoch'], 1) : null,
       lr: numberOption('lr', v.lr, 1e-3, (x) => x > 0), clip: numberOption('clip', v.clip, 1, (x) => x >= 0), loss, seed,
     };
+    checkOutputLocation(v.out, 'folder');
     checkRunFolder(v.out, settings, v.resume === true);
 
     const trains: PairSource[] = [], vals: PairSource[] = [];
