@@ -9,7 +9,7 @@
  * The affine is the one nifti-reader-js selects (sform, or qform when its code is
  * higher), in NIfTI's RAS frame; ImageVolume carries it converted to LPS.
  */
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { constants, gunzipSync, gzipSync } from 'node:zlib';
 import * as nifti from 'nifti-reader-js';
 import type { CArray } from '../physics/complex.js';
 import { fileError, ModlError } from '../util/errors.js';
@@ -37,7 +37,10 @@ export interface NiftiImage {
   littleEndian: boolean;
 }
 
-const GZIP_LIMIT = 2 ** 31; // bytes: a larger decompressed file is refused (also stops gzip bombs)
+/** Decompressed bytes a .nii.gz may hold beyond what its header describes (extensions aside, there should be none). */
+const GZIP_SLACK = 2 ** 20;
+/** Compressed bytes decompressed to find the header (at most ~1000× that as output, whatever the file holds). */
+const GZIP_HEAD = 4096;
 
 /** datatype code -> name, bytes per value, and whether complex. */
 const DATATYPES: Record<number, { name: string; bytes: number; complex?: boolean }> = {
@@ -59,27 +62,34 @@ function toArrayBuffer(buf: Buffer): ArrayBuffer {
   return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
 }
 
-/** The file's bytes, gunzipped when they start with the gzip magic. */
-function readMaybeGzipped(path: string): Buffer {
-  const raw = readRegularFile(path);
-  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
-    try {
-      return gunzipSync(raw, { maxOutputLength: GZIP_LIMIT });
-    } catch (e) {
-      const msg = (e as Error).message;
-      if (/maxOutputLength|Cannot create a Buffer larger/i.test(msg)) {
-        throw fileError(path, `decompresses to more than ${GZIP_LIMIT} bytes; refusing`);
-      }
-      throw fileError(path, `corrupt or truncated gzip data (${msg})`);
+const isGzip = (b: Buffer) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
+
+function gunzip(path: string, raw: Buffer, maxOutputLength: number, opts: { partial?: boolean } = {}): Buffer {
+  try {
+    return gunzipSync(raw, { maxOutputLength, ...(opts.partial ? { finishFlush: constants.Z_SYNC_FLUSH } : {}) });
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (/maxOutputLength|Cannot create a Buffer larger/i.test(msg)) {
+      throw fileError(path, `decompresses to more than its header describes (over ${maxOutputLength} bytes); refusing`);
     }
+    throw fileError(path, `corrupt or truncated gzip data (${msg})`);
   }
-  return raw;
 }
 
-/** Reads a .nii or .nii.gz file (NIfTI-1 or NIfTI-2). */
-export function readNifti(path: string): NiftiImage {
-  const bytes = readMaybeGzipped(path);
-  const buffer = toArrayBuffer(bytes);
+/** What a NIfTI header describes, checked: enough to size the read before any data is decoded. */
+interface NiftiLayout {
+  header: nifti.NIFTI1 | nifti.NIFTI2;
+  version: 1 | 2;
+  dims: number[];
+  type: { name: string; bytes: number; complex?: boolean };
+  count: number;
+  offset: number;
+  /** Bytes the file must hold: the header, extensions and the voxel data. */
+  needed: number;
+}
+
+function niftiLayout(path: string, bytes: Buffer): NiftiLayout {
+  const buffer = toArrayBuffer(bytes.subarray(0, Math.min(bytes.length, 1024)));
   if (bytes.length < 348) throw fileError(path, `too short for a NIfTI header (${bytes.length} bytes)`);
   if (!nifti.isNIFTI(buffer)) {
     if (nifti.isNIFTI(buffer, true)) throw fileError(path, 'NIfTI .hdr/.img pairs are not supported; convert to a single .nii');
@@ -105,7 +115,28 @@ export function readNifti(path: string): NiftiImage {
   checkAllocation(path, count * (type.complex ? 2 : 1), 'NIfTI image');
   const headerBytes = version === 2 ? 540 : 348;
   const offset = header.vox_offset >= headerBytes ? Math.floor(header.vox_offset) : headerBytes + 4;
-  const needed = offset + count * type.bytes;
+  return { header, version, dims, type, count, offset, needed: offset + count * type.bytes };
+}
+
+/**
+ * The file's bytes and layout. A .nii.gz is decompressed twice over: its first
+ * bytes for the header, then the whole, capped at what the header describes, so
+ * a small file that inflates to gigabytes costs neither the time nor the memory.
+ */
+function readNiftiBytes(path: string): { bytes: Buffer; layout: NiftiLayout } {
+  const raw = readRegularFile(path);
+  if (!isGzip(raw)) return { bytes: raw, layout: niftiLayout(path, raw) };
+  const head = gunzip(path, raw.subarray(0, GZIP_HEAD), 2 ** 24, { partial: true });
+  const { needed } = niftiLayout(path, head);
+  const bytes = gunzip(path, raw, needed + GZIP_SLACK);
+  return { bytes, layout: niftiLayout(path, bytes) };
+}
+
+/** Reads a .nii or .nii.gz file (NIfTI-1 or NIfTI-2). */
+export function readNifti(path: string): NiftiImage {
+  const { bytes, layout } = readNiftiBytes(path);
+  const { header, version, dims, type, count, offset, needed } = layout;
+  const ndim = dims.length;
   if (needed > bytes.length) {
     throw fileError(path, `truncated: header (dims ${dims.join('x')} ${type.name}) needs ${needed} bytes, file has ${bytes.length}`);
   }

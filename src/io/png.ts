@@ -9,7 +9,7 @@
 import pngjs from 'pngjs';
 import { fileError, ModlError } from '../util/errors.js';
 import { readRegularFile, writeFileAtomic } from '../util/fs.js';
-import { percentiles } from './volume.js';
+import { checkAllocation, percentiles } from './volume.js';
 
 const { PNG } = pngjs;
 
@@ -91,6 +91,10 @@ export function writePngTiles(path: string, tiles: Tile[], options: { gap?: numb
 /** Reads a PNG as grey values 0..255 (RGB averaged), row-major. */
 export function readPng(path: string): { data: Float32Array; rows: number; cols: number } {
   const bytes = readRegularFile(path);
+  // IHDR (width, height) comes first: the decoder's RGBA buffer and ours are sized before decoding
+  if (bytes.length >= 24 && bytes.toString('latin1', 12, 16) === 'IHDR') {
+    checkAllocation(path, 2 * bytes.readUInt32BE(16) * bytes.readUInt32BE(20), 'PNG image');
+  }
   let png: InstanceType<typeof PNG>;
   try {
     png = PNG.sync.read(bytes);

@@ -18,6 +18,7 @@
  * real counterpart of physics/complex.ts's CArray.
  */
 import { fileError } from '../util/errors.js';
+import { checkMemory } from '../util/memory.js';
 
 export interface RealArray {
   data: Float32Array;
@@ -62,11 +63,19 @@ export interface ImageVolume {
 /** Largest volume a reader will allocate (float32 elements): 4 GiB. Hostile headers are refused. */
 export const MAX_VOLUME_ELEMENTS = 2 ** 30;
 
-/** Refuses an allocation of `elements` values that a file's header asks for, naming the file. */
+/**
+ * Refuses an allocation of `elements` float32 values that a file's header asks
+ * for, naming the file: over `limit`, or over the memory budget (util/memory.ts).
+ */
 export function checkAllocation(file: string, elements: number, what: string, limit = MAX_VOLUME_ELEMENTS): void {
   if (!Number.isSafeInteger(elements) || elements < 0) throw fileError(file, `${what}: invalid size ${elements}`);
   if (elements > limit) {
     throw fileError(file, `${what} would need ${elements} values (limit ${limit}); the header is corrupt or the data too large`);
+  }
+  try {
+    checkMemory(4 * elements, what);
+  } catch (e) {
+    throw fileError(file, (e as Error).message);
   }
 }
 

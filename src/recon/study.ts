@@ -24,6 +24,7 @@ import { affineFromSpacing, subVolume, type ImageVolume } from '../io/volume.js'
 import { simulatePair } from '../synth/simulate.js';
 import type { ReconSample } from '../nn/batch.js';
 import { fileError, ModlError } from '../util/errors.js';
+import { checkMemory } from '../util/memory.js';
 
 export interface SimulateOptions {
   acceleration: number;
@@ -148,6 +149,8 @@ async function imageStudy(input: string, opts: StudyOptions): Promise<Study> {
   const [S, H, W] = vol.shape;
   const slices = pickSlices(S, opts.slices, input);
   const sim = opts.simulate;
+  // k-space and maps of every slice are held (complex64), and a CG solve needs a few more of one slice's
+  checkMemory(8 * H * W * (2 * sim.coils * slices.length + 6 * sim.coils), `${input}: simulating ${slices.length} slice(s) of ${H}×${W} with ${sim.coils} coils`);
   const samples: ReconSample[] = [];
   const reference: Float32Array[] = [];
   for (const s of slices) {

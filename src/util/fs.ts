@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { FILE_PROBLEMS, fileError, ModlError } from './errors.js';
+import { formatBytes } from './memory.js';
 
 /**
  * mkdir -p. Node's recursive mkdirSync never returns for a path under /proc
@@ -161,11 +162,9 @@ export function checkOutputLocation(path: string, kind: 'file' | 'folder', bytes
   if (bytes > 0) {
     const fsStat = statfsSync(dir);
     const free = fsStat.bavail * fsStat.bsize;
-    if (free < bytes) throw fileError(path, `needs about ${mib(bytes)} but only ${mib(free)} is free on its file system`);
+    if (free < bytes) throw fileError(path, `needs about ${formatBytes(bytes)} but only ${formatBytes(free)} is free on its file system`);
   }
 }
-
-const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 /** The checkpoint folder a training run's latest.json points at, or `dir` itself when it is a checkpoint. */
 export function resolveCheckpoint(dir: string): string {

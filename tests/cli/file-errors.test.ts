@@ -57,7 +57,7 @@ describe('file-system errors at the command line', () => {
     const big = join(tmp, 'too-big');
     const run = await modl('synth', '--out', big, '--count', '1000000', '--size', '512', '--coils', '32');
     expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/too-big: needs about \d+\.\d MiB but only \d+\.\d MiB is free/);
+    expect(run.stderr).toMatch(/too-big: needs about \d+\.\d [MG]iB but only \d+\.\d [MG]iB is free/);
     expect(existsSync(join(big, 'manifest.json'))).toBe(false);
   });
 

@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { crc32, deflateSync, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { File as H5File, ready as h5ready } from 'h5wasm/node';
@@ -93,6 +94,47 @@ describe('hostile input: special, oversized, tiny and non-finite files', () => {
       expect(run.status).toBe(1);
       const lines = run.stderr.split('\n').filter((l) => l && !l.startsWith('backend:'));
       expect(lines).toEqual([`modl: error: ${file}: corrupt HDF5 content (too many links (H5G__traverse_special))`]);
+    }
+  });
+
+  it('decompression bombs: a small .nii.gz inflating far past its header, and a huge PNG, stop at once in bounded memory', async () => {
+    // a 2×2×2 float32 header followed by 64 MiB of zeros (64 KiB compressed)
+    const header = Buffer.alloc(352);
+    header.writeInt32LE(348, 0);
+    [3, 2, 2, 2, 1, 1, 1, 1].forEach((d, i) => header.writeInt16LE(d, 40 + 2 * i));
+    header.writeInt16LE(16, 70);
+    header.writeInt16LE(32, 72);
+    for (let i = 0; i < 8; i++) header.writeFloatLE(1, 76 + 4 * i);
+    header.writeFloatLE(352, 108);
+    header.write('n+1\0', 344, 'latin1');
+    const nii = join(tmp, 'bomb.nii.gz');
+    writeFileSync(nii, gzipSync(Buffer.concat([header, Buffer.alloc(64 * 2 ** 20)]), { level: 9 }));
+    // a 20000×20000 grey PNG header (400 M pixels; the data are never reached)
+    const row = Buffer.alloc(1 + 20000);
+    const chunk = (type: string, data: Buffer) => {
+      const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+      const out = Buffer.alloc(12 + data.length);
+      out.writeUInt32BE(data.length, 0);
+      body.copy(out, 4);
+      out.writeUInt32BE(crc32(body), 8 + data.length);
+      return out;
+    };
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(20000, 0);
+    ihdr.writeUInt32BE(20000, 4);
+    ihdr[8] = 8; // 8-bit grey
+    const png = join(tmp, 'bomb.png');
+    writeFileSync(png, Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr),
+      chunk('IDAT', deflateSync(Buffer.concat(Array.from({ length: 200 }, () => row)))), chunk('IEND', Buffer.alloc(0))]));
+    process.env.MODL_MEMORY_BUDGET = '1G';
+    try {
+      for (const [file, why] of [[nii, 'decompresses to more than its header describes'], [png, 'PNG image needs about 3.0 GiB of memory; the budget is 1.0 GiB']]) {
+        const run = await modl('info', file!);
+        expect(run.status).toBe(1);
+        expect(run.stderr).toContain(`modl: error: ${file}: ${why}`);
+      }
+    } finally {
+      delete process.env.MODL_MEMORY_BUDGET;
     }
   });
 });
