@@ -54,7 +54,7 @@ describe('modl train options', () => {
     try {
       const fresh = await modl('train', '--out', run, '--data', '/nonexistent/data', '--resume');
       expect(fresh.status).not.toBe(0);
-      expect(fresh.stderr).toMatch(/holds no training run to resume \(no latest\.json\); leave out --resume to start one/);
+      expect(fresh.stderr).toMatch(/holds no training run to resume \(no latest\.json or run\.json\); leave out --resume to start one/);
       // a run started with --lr 1e-3 --data /nonexistent/data (the defaults otherwise)
       writeFileSync(join(run, 'latest.json'), JSON.stringify({ checkpoint: 'epoch-0001', epoch: 1 }));
       writeFileSync(join(run, 'run.json'), JSON.stringify({

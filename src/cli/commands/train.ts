@@ -71,7 +71,8 @@ function checkRunFolder(out: string, settings: RunSettings, resume: boolean): vo
     if (hasRun) throw new ModlError(`${out} already holds a training run: add --resume to continue it, or choose another --out`);
     return;
   }
-  if (!existsSync(join(out, 'latest.json'))) throw new ModlError(`${out} holds no training run to resume (no latest.json); leave out --resume to start one`);
+  // run.json alone: killed before its first checkpoint, so resuming starts it again from the beginning
+  if (!hasRun) throw new ModlError(`${out} holds no training run to resume (no latest.json or run.json); leave out --resume to start one`);
   if (!existsSync(runFile)) return; // a run from before run.json: nothing to compare
   const before = JSON.parse(readFileSync(runFile, 'utf8')) as RunSettings;
   const changed = Object.keys({ ...before, ...settings }).filter((k) => before[k] !== settings[k]);
