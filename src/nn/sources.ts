@@ -6,10 +6,8 @@
  *   seeded retrospective mask is drawn per slice;
  * plus combinators to subset, concatenate and re-mask sources.
  */
-import type { CArray } from '../physics/complex.js';
-import { espiritMaps } from '../physics/espirit.js';
 import { makeMask, type MaskKind } from '../physics/masks.js';
-import { zeroFilledSense } from '../physics/recon.js';
+import { isFullySampled, kspaceSample, type KspaceSample } from '../physics/sample.js';
 import { loadKspace, type KspaceVolume } from '../io/kspace.js';
 import { openDataset, splitDataset, type SynthDataset } from '../synth/dataset.js';
 import { ModlError } from '../util/errors.js';
@@ -47,9 +45,9 @@ export function datasetSources(dir: string, validationFraction = 0.1, seed = 0):
 }
 
 /**
- * Fully sampled k-space files as training pairs. Each slice's maps come from
- * ESPIRiT on its own calibration region and its target is the SENSE
- * combination of the full data; both are cached (one volume's worth at a time).
+ * Fully sampled k-space files as training pairs: each slice with its mask drawn
+ * from `masks`, then the one sample policy (physics/sample.ts: maps by ESPIRiT of
+ * the masked k-space, target = SENSE combination of the full data).
  */
 export async function kspaceFileSource(paths: string[], masks: MaskPlan): Promise<PairSource> {
   const index: { path: string; slice: number }[] = [];
@@ -58,7 +56,8 @@ export async function kspaceFileSource(paths: string[], masks: MaskPlan): Promis
     for (let s = 0; s < vol.kspace.shape[0]!; s++) index.push({ path, slice: s });
   }
   let cached: { path: string; vol: KspaceVolume } | null = null;
-  const derived = new Map<number, { maps: CArray; target: CArray }>();
+  // each pair keeps its mask (a seeded draw by index), so its maps and target are computed once
+  const samples = new Map<number, KspaceSample>();
   return {
     length: index.length,
     async load(i) {
@@ -67,13 +66,13 @@ export async function kspaceFileSource(paths: string[], masks: MaskPlan): Promis
       const [, C, H, W] = cached.vol.kspace.shape as [number, number, number, number];
       const n = 2 * C * H * W;
       const kspace = { data: cached.vol.kspace.data.subarray(slice * n, (slice + 1) * n), shape: [C, H, W] };
-      let d = derived.get(i);
-      if (!d) {
-        const maps = espiritMaps(kspace).maps;
-        d = { maps, target: zeroFilledSense(kspace, maps, null) };
-        derived.set(i, d);
+      let sample = samples.get(i);
+      if (!sample) {
+        if (!isFullySampled(kspace)) throw new ModlError(`${path}: slice ${slice} is undersampled; training and evaluation need fully sampled k-space`);
+        sample = kspaceSample(kspace, { mask: drawMask(masks, i, H, W) });
+        samples.set(i, sample);
       }
-      return { kspace, maps: d.maps, mask: drawMask(masks, i, H, W), target: d.target };
+      return { ...sample, target: sample.target! };
     },
     describe: () => ({ kind: 'kspace-files', paths, slices: index.length, masks }),
   };

@@ -13,10 +13,8 @@
  *   the reference.
  */
 import { type CArray } from '../physics/complex.js';
-import { espiritMaps } from '../physics/espirit.js';
 import { makeMask, type MaskKind } from '../physics/masks.js';
-import { maskFromKspace, maskKspace } from '../physics/sense.js';
-import { zeroFilledRss } from '../physics/recon.js';
+import { isFullySampled, kspaceSample } from '../physics/sample.js';
 import { detectFormat, loadImageVolumes } from '../io/detect.js';
 import { loadKspace, type KspaceVolume } from '../io/kspace.js';
 import { loadCflSlice } from '../io/cfl.js';
@@ -112,28 +110,23 @@ async function kspaceStudy(input: string, opts: StudyOptions): Promise<Study> {
   const reference: Float32Array[] = [];
   for (const s of slices) {
     const kspace = sliceOf(vol.kspace, s);
-    let mask: Float32Array;
-    const fullySampled = maskFromKspace(kspace).every((v) => v === 1);
+    let mask: Float32Array | undefined;
     if (opts.simulate) {
-      if (!fullySampled) throw new ModlError(`${input}: --simulate-accel needs fully sampled k-space, but slice ${s} is undersampled`);
+      if (!isFullySampled(kspace)) throw new ModlError(`${input}: --simulate-accel needs fully sampled k-space, but slice ${s} is undersampled`);
       const sim = opts.simulate;
       mask = makeMask(sim.mask, H, W, { acceleration: sim.acceleration, seed: sim.seed + s }).mask;
     } else if (vol.mask) {
       mask = storedMaskOf(vol.mask.data, vol.mask.shape, s, H, W, input);
-    } else {
-      mask = maskFromKspace(kspace);
     }
-    let maps = fileMaps ?? (storedMaps ? sliceOf(storedMaps, s) : undefined);
-    if (!maps) {
-      opts.onProgress?.(`ESPIRiT slice ${s + 1}/${S}`);
-      maps = espiritMaps(maskKspace(kspace, mask)).maps;
-    }
-    samples.push({ kspace, maps, mask, target: storedTarget ? sliceOf(storedTarget, s) : undefined });
-    if (storedTarget) reference.push(mag(sliceOf(storedTarget, s)));
-    else if (fullySampled) reference.push(zeroFilledRss(kspace));
+    const maps = fileMaps ?? (storedMaps ? sliceOf(storedMaps, s) : undefined);
+    if (!maps) opts.onProgress?.(`ESPIRiT slice ${s + 1}/${S}`);
+    const sample = kspaceSample(kspace, { mask, maps });
+    const target = storedTarget ? sliceOf(storedTarget, s) : sample.target;
+    samples.push({ ...sample, target });
+    if (target) reference.push(mag(target));
   }
   if (opts.simulate) prep.push(`retrospective ${opts.simulate.mask} mask at ${opts.simulate.acceleration}× (seed ${opts.simulate.seed} + slice)`);
-  if (reference.length) prep.push(storedTarget ? 'reference: the stored target image' : 'reference: RSS of the fully sampled k-space');
+  if (reference.length) prep.push(storedTarget ? 'reference: the stored target image' : 'reference: SENSE combination of the fully sampled k-space with the same maps');
   return {
     input, kind: 'kspace', samples, reference: reference.length === samples.length ? reference : undefined, H, W,
     geometry: placeholderGeometry(input, slices.length, H, W, vol.source.affineLps), preparation: prep,

@@ -4,8 +4,8 @@ import type { ReconJob } from '../../../pipelines/recon.js';
 import type { Command } from '../command.js';
 import { commandUsage, numberOption, parseCommandArgs } from '../args.js';
 import type { CArray } from '../../physics/complex.js';
-import { espiritMaps } from '../../physics/espirit.js';
-import { checkSenseShapes, maskFromKspace } from '../../physics/sense.js';
+import { kspaceSample } from '../../physics/sample.js';
+import { checkSenseShapes } from '../../physics/sense.js';
 import { reconMagnitude } from '../../physics/recon.js';
 import { cflBase, imageDimsLike, loadCflSlice, writeCfl } from '../../io/cfl.js';
 import { writePng } from '../../io/png.js';
@@ -96,23 +96,19 @@ async function reconCfl(values: Values): Promise<void> {
 
   const { kspace, layout } = loadCflSlice(kPath);
   const [C, H, W] = kspace.shape as [number, number, number];
-  let maps: CArray;
+  let fileMaps: CArray | undefined;
   if (values.maps) {
     // several ESPIRiT map sets (ecalib -m2): soft-SENSE, one image per set, as bart pics
-    const m = loadCflSlice(values.maps, { allSets: true });
-    maps = m.kspace;
+    fileMaps = loadCflSlice(values.maps, { allSets: true }).kspace;
     try {
-      checkSenseShapes(kspace, maps);
+      checkSenseShapes(kspace, fileMaps);
     } catch (e) {
       throw new ModlError(`${kPath} and ${values.maps}: ${(e as Error).message}`);
     }
-  } else {
-    const t = performance.now();
-    const est = espiritMaps(kspace);
-    maps = est.maps;
-    console.error(`ESPIRiT maps from a ${est.calibSize.join('×')} calibration region (${((performance.now() - t) / 1000).toFixed(2)} s)`);
   }
-  const mask = values.mask ? readMask(values.mask, H, W) : maskFromKspace(kspace);
+  const t = performance.now();
+  const { maps, mask } = kspaceSample(kspace, { mask: values.mask ? readMask(values.mask, H, W) : undefined, maps: fileMaps });
+  if (!fileMaps) console.error(`ESPIRiT maps of the acquired k-space (${((performance.now() - t) / 1000).toFixed(2)} s)`);
   if (method === 'modl') await initBackendFromCli(values);
 
   const t0 = performance.now();

@@ -1,0 +1,34 @@
+/**
+ * The one policy from a k-space slice to a reconstruction sample, shared by every
+ * road from a file (`modl recon` of a study or a single slice, `eval --kspace`,
+ * `train --kspace`):
+ * - mask: the one given (a retrospective draw), else the slice's own non-zero pattern;
+ * - maps: the ones given, else ESPIRiT of the k-space as acquired, i.e. masked (what a
+ *   scan's own calibration gives, as `bart ecalib` on the undersampled data);
+ * - target, when the slice is fully sampled: its SENSE combination with those maps
+ *   (complex and consistent with A = M·F·S: the training target, and the metrics'
+ *   reference).
+ */
+import type { CArray } from './complex.js';
+import { espiritMaps } from './espirit.js';
+import { zeroFilledSense } from './recon.js';
+import { maskFromKspace, maskKspace } from './sense.js';
+
+export interface KspaceSample {
+  kspace: CArray;
+  maps: CArray;
+  mask: Float32Array;
+  target?: CArray;
+}
+
+/** Whether every k-space location of the slice holds data (some coil non-zero). */
+export function isFullySampled(kspace: CArray): boolean {
+  return maskFromKspace(kspace).every((v) => v === 1);
+}
+
+export function kspaceSample(kspace: CArray, given: { mask?: Float32Array; maps?: CArray } = {}): KspaceSample {
+  const mask = given.mask ?? maskFromKspace(kspace);
+  const maps = given.maps ?? espiritMaps(maskKspace(kspace, mask)).maps;
+  const target = isFullySampled(kspace) ? zeroFilledSense(kspace, maps) : undefined;
+  return { kspace, maps, mask, ...(target ? { target } : {}) };
+}
