@@ -92,7 +92,7 @@ describe('the shipped MoDL checkpoint', () => {
     expect(Math.min(...gains)).toBeGreaterThan(0);
     expect(gains.reduce((s, g) => s + g, 0) / gains.length).toBeGreaterThanOrEqual(3);
     expect(tf.memory().numTensors).toBeLessThan(200);
-  });
+  }, 300_000); // 40 s alone; far more with both cores busy elsewhere
 
   it.skipIf(!HAS_SHARED)('on the real 8× k-space lands closer to BART\'s L1-wavelet image than CG-SENSE does', () => {
     const base = shared('kspace/brain_8coil_poisson8x');
@@ -133,7 +133,7 @@ describe('the shipped MoDL checkpoint', () => {
         expect(modl.psnr - l1.psnr).toBeGreaterThan(overBart.psnr);
         expect(modl.ssim - l1.ssim).toBeGreaterThan(overBart.ssim);
       }
-    }, 300_000);
+    }, 600_000);
   }
 
 });
