@@ -26,6 +26,18 @@ export function isFullySampled(kspace: CArray): boolean {
   return maskFromKspace(kspace).every((v) => v === 1);
 }
 
+/**
+ * Checks coil maps given for k-space: the same coils and matrix (a soft-SENSE map
+ * set dimension in front allowed) and not zero everywhere, which would make every
+ * image and metric zero or NaN. Returns the problem, or null when they are usable.
+ */
+export function mapsProblem(maps: CArray, kspace: CArray): string | null {
+  const k = kspace.shape.slice(-3).join(', '), m = maps.shape.slice(-3).join(', ');
+  if (m !== k || maps.shape.length < 3 || maps.shape.length > 4) return `maps [${maps.shape.join(', ')}] do not match the k-space's [${k}] (coils, H, W)`;
+  if (!maps.data.some((v) => v !== 0)) return 'maps are zero everywhere';
+  return null;
+}
+
 export function kspaceSample(kspace: CArray, given: { mask?: Float32Array; maps?: CArray } = {}): KspaceSample {
   const mask = given.mask ?? maskFromKspace(kspace);
   const maps = given.maps ?? espiritMaps(maskKspace(kspace, mask)).maps;

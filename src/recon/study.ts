@@ -14,7 +14,7 @@
  */
 import { type CArray } from '../physics/complex.js';
 import { makeMask, type MaskKind } from '../physics/masks.js';
-import { isFullySampled, kspaceSample } from '../physics/sample.js';
+import { isFullySampled, kspaceSample, mapsProblem } from '../physics/sample.js';
 import { detectFormat, loadImageVolumes } from '../io/detect.js';
 import { loadKspace, type KspaceVolume } from '../io/kspace.js';
 import { loadCflSlice } from '../io/cfl.js';
@@ -99,11 +99,17 @@ async function kspaceStudy(input: string, opts: StudyOptions): Promise<Study> {
   const storedMaps = vol.extra?.maps && 'complex' in vol.extra.maps ? vol.extra.maps.complex : undefined;
   const storedTarget = vol.extra?.target && 'complex' in vol.extra.target ? vol.extra.target.complex : undefined;
   let fileMaps: CArray | undefined;
+  const firstSlice = sliceOf(vol.kspace, slices[0]!);
   if (opts.maps) {
     fileMaps = loadCflSlice(opts.maps).kspace;
-    if (fileMaps.shape.join() !== [C, H, W].join()) throw fileError(opts.maps, `maps [${fileMaps.shape}] do not match the k-space's [${C}, ${H}, ${W}]`);
+    const problem = mapsProblem(fileMaps, firstSlice);
+    if (problem) throw fileError(opts.maps, problem);
     prep.push(`coil maps from ${opts.maps}`);
-  } else if (storedMaps) prep.push('coil maps stored in the file');
+  } else if (storedMaps) {
+    const problem = storedMaps.shape[0] === S ? mapsProblem(sliceOf(storedMaps, slices[0]!), firstSlice) : `'maps' has ${storedMaps.shape[0]} slices, 'kspace' ${S}`;
+    if (problem) throw fileError(input, `stored ${problem}`);
+    prep.push('coil maps stored in the file');
+  }
   else prep.push('coil maps: ESPIRiT per slice (24×24 calibration, 6×6 kernel, t 0.001, crop 0.8)');
 
   const samples: ReconSample[] = [];

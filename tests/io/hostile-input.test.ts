@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { File as H5File, ready as h5ready } from 'h5wasm/node';
 import { writeCfl } from '../../src/io/cfl.js';
+import { writeFastmri } from '../../src/io/hdf5.js';
 import { writeNiftiArray } from '../../src/io/nifti.js';
 import { modl } from '../helpers/cli.js';
 
@@ -135,6 +136,22 @@ describe('hostile input: special, oversized, tiny and non-finite files', () => {
       }
     } finally {
       delete process.env.MODL_MEMORY_BUDGET;
+    }
+  });
+
+  it('coil maps that do not fit the k-space or are zero everywhere are refused before the work, naming the file', async () => {
+    const kspace = { data: Float32Array.from({ length: 2 * 4 * 32 * 32 }, (_, i) => Math.cos(i)), shape: [1, 4, 32, 32] };
+    const cases = [
+      ['wrong-maps.h5', { data: new Float32Array(2 * 3 * 32 * 32).fill(0.1), shape: [1, 3, 32, 32] }, 'stored maps [3, 32, 32] do not match the k-space\'s [4, 32, 32] (coils, H, W)'],
+      ['zero-maps.h5', { data: new Float32Array(2 * 4 * 32 * 32), shape: [1, 4, 32, 32] }, 'stored maps are zero everywhere'],
+    ] as const;
+    for (const [name, maps, why] of cases) {
+      const file = join(tmp, name);
+      await writeFastmri(file, { kspace, datasets: { maps: { complex: { data: maps.data, shape: [...maps.shape] } } } });
+      const run = await modl('recon', file, '--methods', 'zero-filled', '--out', join(tmp, `out-${name}`));
+      expect(run.status).toBe(1);
+      expect(run.stderr.trim().split('\n').at(-1)).toBe(`modl: error: ${file}: ${why}`);
+      expect(existsSync(join(tmp, `out-${name}`))).toBe(false);
     }
   });
 });

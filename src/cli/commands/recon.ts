@@ -4,8 +4,7 @@ import type { ReconJob } from '../../../pipelines/recon.js';
 import type { Command } from '../command.js';
 import { commandUsage, numberOption, parseCommandArgs } from '../args.js';
 import type { CArray } from '../../physics/complex.js';
-import { kspaceSample } from '../../physics/sample.js';
-import { checkSenseShapes } from '../../physics/sense.js';
+import { kspaceSample, mapsProblem } from '../../physics/sample.js';
 import { reconMagnitude } from '../../physics/recon.js';
 import { cflBase, imageDimsLike, loadCflSlice, writeCfl } from '../../io/cfl.js';
 import { writePng } from '../../io/png.js';
@@ -100,11 +99,8 @@ async function reconCfl(values: Values): Promise<void> {
   if (values.maps) {
     // several ESPIRiT map sets (ecalib -m2): soft-SENSE, one image per set, as bart pics
     fileMaps = loadCflSlice(values.maps, { allSets: true }).kspace;
-    try {
-      checkSenseShapes(kspace, fileMaps);
-    } catch (e) {
-      throw new ModlError(`${kPath} and ${values.maps}: ${(e as Error).message}`);
-    }
+    const problem = mapsProblem(fileMaps, kspace);
+    if (problem) throw fileError(values.maps, `${problem} (k-space: ${kPath})`);
   }
   const t = performance.now();
   const { maps, mask } = kspaceSample(kspace, { mask: values.mask ? readMask(values.mask, H, W) : undefined, maps: fileMaps });
