@@ -210,6 +210,8 @@ function readArray(path: string, ds: Dataset, nSlices: number, slices: [number, 
   const count = shape.reduce((a, b) => a * b, 1);
   if (isComplexType(meta)) {
     checkAllocation(path, count, `dataset ${ds.path}`, MAX_COMPLEX);
+    const parts = complexParts(meta);
+    if (!parts) throw fileError(path, `dataset ${ds.path}: compound members [${meta.compound_type!.members.map((m) => m.name).join(', ')}] are not named r/i (h5py), re/im or real/imag`);
     const data = new Float32Array(2 * count);
     const perSlice = shape.length > 0 ? count / Math.max(1, shape[0]!) : count;
     const rows = shape.length > 0 ? shape[0]! : 1;
@@ -218,7 +220,7 @@ function readArray(path: string, ds: Dataset, nSlices: number, slices: [number, 
       const start = shape.map((_, d) => (d === 0 ? s + (bySlice ? slices[0] : 0) : 0));
       const size = shape.map((n, d) => (d === 0 ? 1 : n));
       const bytes = readRaw(ds, meta, start, size, perSlice * meta.size);
-      decodeComplex(bytes, meta, data.subarray(2 * s * perSlice, 2 * (s + 1) * perSlice));
+      decodeComplex(bytes, meta.size, parts, data.subarray(2 * s * perSlice, 2 * (s + 1) * perSlice));
     }
     return { complex: { data, shape } };
   }
@@ -246,10 +248,17 @@ function readRaw(ds: Dataset, meta: Metadata, start: number[], count: number[], 
   }
 }
 
-function decodeComplex(bytes: Uint8Array, meta: Metadata, out: Float32Array): void {
-  const [re, im] = meta.compound_type!.members as [CompoundMember, CompoundMember];
+/** The real and imaginary members of a complex compound, found by name (in whichever order they are stored). */
+function complexParts(meta: Metadata): [CompoundMember, CompoundMember] | null {
+  const members = meta.compound_type!.members;
+  const named = (names: string[]) => members.find((m) => names.includes(m.name.toLowerCase()));
+  const re = named(['r', 're', 'real']), im = named(['i', 'im', 'imag']);
+  return re && im ? [re, im] : null;
+}
+
+function decodeComplex(bytes: Uint8Array, size: number, [re, im]: [CompoundMember, CompoundMember], out: Float32Array): void {
   const n = out.length / 2;
-  if (meta.size === 8 && re.offset === 0 && im.offset === 4 && re.size === 4 && re.littleEndian && im.littleEndian) {
+  if (size === 8 && re.offset === 0 && im.offset === 4 && re.size === 4 && re.littleEndian && im.littleEndian) {
     out.set(new Float32Array(bytes.buffer, bytes.byteOffset, 2 * n)); // h5py complex64: already interleaved
     return;
   }
@@ -257,8 +266,8 @@ function decodeComplex(bytes: Uint8Array, meta: Metadata, out: Float32Array): vo
   const get = (m: CompoundMember, at: number) =>
     m.size === 4 ? view.getFloat32(at + m.offset, m.littleEndian) : view.getFloat64(at + m.offset, m.littleEndian);
   for (let i = 0; i < n; i++) {
-    out[2 * i] = get(re, i * meta.size);
-    out[2 * i + 1] = get(im, i * meta.size);
+    out[2 * i] = get(re, i * size);
+    out[2 * i + 1] = get(im, i * size);
   }
 }
 

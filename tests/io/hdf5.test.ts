@@ -1,4 +1,5 @@
 /** fastMRI-layout HDF5: write -> read round trips and bad files. */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,5 +109,34 @@ describe('fastMRI HDF5', () => {
       expect((err as Error).message).toContain(p);
       expect((err as Error).message).toMatch(why);
     }
+  });
+});
+
+const HAS_H5PY = spawnSync('/usr/bin/python3', ['-c', 'import h5py, numpy'], { stdio: 'ignore' }).status === 0;
+
+describe.skipIf(!HAS_H5PY)('complex compounds written by other tools (h5py)', () => {
+  /** A [1, 1, 2, 2] compound k-space of r = 1.5, i = −2 with the members named and ordered as given. */
+  const write = (name: string, members: [string, string]) => {
+    const path = join(dir, name);
+    const script = `import h5py, numpy as np
+dt = np.dtype([('${members[0]}', '<f4'), ('${members[1]}', '<f4')])
+a = np.zeros((1, 1, 2, 2), dtype=dt)
+a['${members[0]}'] = ${members[0].startsWith('i') ? -2 : 1.5}
+a['${members[1]}'] = ${members[1].startsWith('i') ? -2 : 1.5}
+h5py.File('${path}', 'w').create_dataset('kspace', data=a)`;
+    expect(spawnSync('/usr/bin/python3', ['-c', script]).status).toBe(0);
+    return path;
+  };
+
+  it('finds the real and imaginary members by name, in either order', async () => {
+    for (const members of [['i', 'r'], ['real', 'imag'], ['im', 're']] as [string, string][]) {
+      const { kspace } = await readFastmri(write(`${members.join('-')}.h5`, members));
+      expect(Array.from(kspace.data.subarray(0, 2))).toEqual([1.5, -2]);
+    }
+  });
+
+  it('refuses members it cannot tell apart, naming them', async () => {
+    const path = write('a-b.h5', ['a', 'b']);
+    await expect(readFastmri(path)).rejects.toThrow(`${path}: dataset /kspace: compound members [a, b] are not named r/i (h5py), re/im or real/imag`);
   });
 });
