@@ -149,12 +149,20 @@ export function orderFrames(frames: DicomFrame[]): DicomFrame[][] {
   return Array.from({ length: reps }, (_, r) => positions.map((p) => p[r]!));
 }
 
+/** PixelSpacing as given when both are positive and finite; otherwise 1 mm, with a warning (a zero spacing would make the affine singular). */
+function usableSpacing(file: string, spacing: [number, number] | undefined): [number, number] {
+  if (!spacing) return [1, 1];
+  if (spacing.every((v) => Number.isFinite(v) && v > 0)) return spacing;
+  console.warn(`warning: ${file}: PixelSpacing ${spacing.join('\\')} is not positive; 1 mm is used`);
+  return [1, 1];
+}
+
 function stackToVolume(path: string, stack: DicomFrame[], file: DicomFile, index: number, count: number): ImageVolume {
   const first = stack[0]!;
   const last = stack[stack.length - 1]!;
   const { rows, cols } = first;
   const n = stack.length;
-  const [rowSpacing, colSpacing] = first.pixelSpacing ?? [1, 1];
+  const [rowSpacing, colSpacing] = usableSpacing(first.file, first.pixelSpacing);
   const o = first.orientation ?? [1, 0, 0, 0, 1, 0];
   const rowDir = o.slice(0, 3);
   const colDir = o.slice(3, 6);

@@ -6,7 +6,7 @@
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { readDicomFile, type DicomFrame } from '../../src/io/dicom.js';
 import { orderFrames, readDicom } from '../../src/io/dicom-series.js';
 import { volumeSlice, voxelToPatient, type ImageVolume } from '../../src/io/volume.js';
@@ -155,5 +155,26 @@ describe('DICOM: ordering and errors', () => {
     writeFileSync(join(dir, 'notes.txt'), 'hello');
     await expect(readDicom(dir)).rejects.toThrow(/no DICOM files/);
     await expect(readDicom(join(dir, 'missing'))).rejects.toThrow(/no such file/);
+  });
+});
+
+describe.skipIf(!HAS_SHARED)('DICOM geometry that cannot be used', () => {
+  it('a PixelSpacing of 0 becomes 1 mm with a warning naming the file, not a singular affine', async () => {
+    const bytes = readFileSync(shared('dicom', 'pydicom', 'MR_small.dcm'));
+    const at = bytes.indexOf(Buffer.from([0x28, 0x00, 0x30, 0x00, 0x44, 0x53])); // (0028,0030) DS, explicit VR little endian
+    expect(at).toBeGreaterThan(0);
+    const length = bytes.readUInt16LE(at + 6);
+    bytes.write('0\\0'.padEnd(length, ' '), at + 8, length, 'latin1');
+    const file = join(mkdtempSync(join(tmpdir(), 'modl-dicom-')), 'zero-spacing.dcm');
+    writeFileSync(file, bytes);
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      const [vol] = (await readDicom(file)).volumes as [ImageVolume];
+      expect(vol.spacing.slice(1)).toEqual([1, 1]);
+      expect(Math.abs(vol.affine[0]! * vol.affine[5]! - vol.affine[1]! * vol.affine[4]!)).toBeGreaterThan(0.5); // in-plane columns not degenerate
+      expect(warn).toHaveBeenCalledWith(`warning: ${file}: PixelSpacing 0\\0 is not positive; 1 mm is used`);
+    } finally {
+      warn.mockRestore();
+    }
   });
 });
