@@ -15,7 +15,7 @@
 import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { ensureDir, resolveCheckpoint, writeFileAtomic } from '../util/fs.js';
+import { ensureDir, removeStaleTempsIn, resolveCheckpoint, writeFileAtomic } from '../util/fs.js';
 import { Rng } from '../util/random.js';
 import { loadGenerator, loadTrainingState, saveGenerator } from './checkpoint.js';
 import type { TrainingSet } from './data.js';
@@ -82,6 +82,7 @@ export async function trainGenerator(opts: TrainGeneratorOptions): Promise<{ mod
   if (set.spec.size !== opts.config.size) throw new Error(`training images are ${set.spec.size}², the network makes ${opts.config.size}²`);
   if (set.count < batchSize) throw new Error(`the training set holds ${set.count} images, fewer than one batch of ${batchSize}`);
   ensureDir(join(outDir, 'samples'));
+  for (const dir of [outDir, join(outDir, 'samples')]) removeStaleTempsIn(dir); // what a killed run was writing
   const log = join(outDir, 'train.jsonl');
   let model = await createModel(opts.config, opts.seed);
   let state: TrainState = { epoch: 0, globalStep: 0, seconds: 0, seed: opts.seed, history: [] };

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { CG_SENSE_DEFAULTS, cgSense, reconMagnitude } from '../physics/recon.js';
 import { imageMetrics, type Metrics } from '../physics/metrics.js';
-import { ensureDir, resolveCheckpoint, writeFileAtomic } from '../util/fs.js';
+import { ensureDir, removeStaleTempsIn, resolveCheckpoint, writeFileAtomic } from '../util/fs.js';
 import { Rng } from '../util/random.js';
 import { Adam, clipByGlobalNorm } from './adam.js';
 import { prepareBatch, unbatch, type ReconSample } from './batch.js';
@@ -126,6 +126,7 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
   let state: TrainState = { epoch: 0, globalStep: 0, adamSteps: 0, stages: opts.stages, seed: opts.seed, history: [] };
   const log = join(opts.outDir, 'train.jsonl');
   ensureDir(opts.outDir);
+  removeStaleTempsIn(opts.outDir); // what a killed run was writing
 
   if (opts.resume && existsSync(join(opts.outDir, LATEST))) {
     const dir = resolveCheckpoint(opts.outDir);

@@ -26,7 +26,7 @@ import {
 } from './manifest.js';
 import { makeShard, type ShardContext } from './shard.js';
 import type { ShardWorkerData } from './shard-worker.js';
-import { checkOutputLocation, ensureDir, removeStaleTemps } from '../util/fs.js';
+import { checkOutputLocation, ensureDir, removeStaleTempsIn } from '../util/fs.js';
 
 export interface SynthesizeOptions {
   dir: string;
@@ -83,7 +83,7 @@ export async function synthesize(o: SynthesizeOptions): Promise<SynthesizeResult
   const manifest = readManifest(o.dir);
   if (manifest) checkSameParameters(o.dir, manifest.parameters, p);
   const { coilMapSets, jobs } = await planDataset(p);
-  for (const job of jobs) removeStaleTemps(join(o.dir, job.file));
+  for (const dir of [o.dir, join(o.dir, SHARD_DIR)]) removeStaleTempsIn(dir); // what a killed run was writing
   const kept = (manifest?.shards ?? []).filter((s) => statSync(join(o.dir, s.file), { throwIfNoEntry: false })?.size === s.bytes);
   if (manifest && kept.length < manifest.shards.length) log(`${manifest.shards.length - kept.length} recorded shard(s) missing or changed on disk: making them again`);
   const keptIndex = new Set(kept.map((s) => s.index));

@@ -51,16 +51,23 @@ function besideName(path: string, kind: 'tmp' | 'old'): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${kind}`);
 }
 
+/** besideName's names, of any process: `.NAME.PID.tmp` or `.NAME.PID.old`. */
+const BESIDE = /^\.(.+)\.\d+\.(tmp|old)$/;
+
 /**
  * Removes what a killed atomic write of `path` left beside it (its temporary
  * and moved-aside names, of any process), so that a rerun starts clean.
  */
 export function removeStaleTemps(path: string): void {
-  const parent = dirname(path);
-  if (!existsSync(parent)) return;
-  const prefix = `.${basename(path)}.`;
-  for (const f of readdirSync(parent)) {
-    if (f.startsWith(prefix) && /^\d+\.(tmp|old)$/.test(f.slice(prefix.length))) rmSync(join(parent, f), { recursive: true, force: true });
+  removeStaleTempsIn(dirname(path), basename(path));
+}
+
+/** Removes every killed atomic write's leftovers in folder `dir` (or only those of `name`). */
+export function removeStaleTempsIn(dir: string, name?: string): void {
+  if (!existsSync(dir)) return;
+  for (const f of readdirSync(dir)) {
+    const m = BESIDE.exec(f);
+    if (m && (name === undefined || m[1] === name)) rmSync(join(dir, f), { recursive: true, force: true });
   }
 }
 
