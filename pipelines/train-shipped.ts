@@ -19,7 +19,9 @@
  *
  * continues exactly where the committed state stopped. `--export` writes the
  * newest checkpoint of the last stage reached to checkpoints/modl, with its
- * scores on the real case (`modl eval --real`'s table) in its modl.json.
+ * scores on the real case (`modl eval --real`'s table) in its modl.json; it
+ * refuses (unless --force) when MoDL scores below the shipped checkpoint at any
+ * acceleration.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -195,6 +197,17 @@ export async function exportShipped(runDir: string, to: string, scores?: object)
   return from;
 }
 
+/** The accelerations at which MoDL's real-case PSNR is below the one recorded for the shipped checkpoint. */
+function worseThanShipped(shipped: string, real: { acceleration: number; method: string; psnr: number }[]): string[] {
+  const record = join(shipped, 'modl.json');
+  if (!existsSync(record)) return [];
+  const before = ((JSON.parse(readFileSync(record, 'utf8')) as { validation?: { real?: typeof real } }).validation?.real ?? []).filter((r) => r.method === 'MoDL');
+  return real.filter((r) => r.method === 'MoDL').flatMap((r) => {
+    const old = before.find((b) => b.acceleration === r.acceleration);
+    return old && r.psnr < old.psnr ? [`${r.acceleration}×: ${r.psnr.toFixed(2)} vs ${old.psnr.toFixed(2)} dB`] : [];
+  });
+}
+
 const isMain = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\/dist\//, '/dist/'));
 if (isMain) {
   const { values } = parseArgs({
@@ -203,6 +216,7 @@ if (isMain) {
       data: { type: 'string', default: join(packageRoot(), '..', 'shared', 'data') },
       'until-minutes': { type: 'string' },
       export: { type: 'boolean' },
+      force: { type: 'boolean' },
     },
   });
   const backend = await initBackend({});
@@ -216,7 +230,13 @@ if (isMain) {
     console.log(`synthetic held-out 4× (${heldOut4x.slices} slices): ${JSON.stringify(heldOut4x)}`);
     net.dispose();
     const scores = { real: rows.map(({ acceleration, method, metrics }) => ({ acceleration, method, ...metrics })), syntheticHeldOut4x: heldOut4x };
-    console.log(`exported ${await exportShipped(values.run!, join(packageRoot(), 'checkpoints', 'modl'), scores)}`);
+    const shipped = join(packageRoot(), 'checkpoints', 'modl');
+    const worse = worseThanShipped(shipped, scores.real);
+    if (worse.length > 0 && !values.force) {
+      console.log(`not exported: on the real case it is below the shipped checkpoint (${worse.join('; ')}); --force to export anyway`);
+      process.exit(1);
+    }
+    console.log(`exported ${await exportShipped(values.run!, shipped, scores)}`);
   } else {
     await trainShipped({ runDir: values.run!, sharedData: values.data!, untilMinutes: values['until-minutes'] ? Number(values['until-minutes']) : undefined });
   }
