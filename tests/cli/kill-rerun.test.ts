@@ -50,10 +50,10 @@ function latestWeights(run: string): Buffer {
 
 describe('killed with SIGKILL and run again: nothing partial, the same outputs', () => {
   it('synth', async () => {
-    const args = (out: string) => ['synth', '--out', out, '--count', '40', '--shard-size', '2', '--size', '32', '--coils', '2', '--workers', '0', '--quiet'];
+    const args = (out: string) => ['synth', '--out', out, '--count', '60', '--shard-size', '2', '--size', '32', '--coils', '2', '--workers', '0', '--quiet'];
     expect((await modl(...args(join(tmp, 'synth-ref')))).status).toBe(0);
     const out = join(tmp, 'synth');
-    const killed = await killAfter(args(out), () => existsSync(join(out, 'data', 'shard-00001.h5')), 500);
+    const killed = await killAfter(args(out), () => existsSync(join(out, 'data', 'shard-00001.h5')), 300);
     expect(killed).toBe(true);
     expect((await modl(...args(out))).status).toBe(0);
     noTemporaries(out);
@@ -67,7 +67,7 @@ describe('killed with SIGKILL and run again: nothing partial, the same outputs',
       '--width', '8', '--depth', '3', '--val-fraction', '0.25', '--val-slices', '1', '--backend', 'cpu'];
     expect((await modl(...args(join(tmp, 'train-ref')))).status).toBe(0);
     const out = join(tmp, 'train');
-    const killed = await killAfter(args(out), () => existsSync(join(out, 'epoch-0002')), 800);
+    const killed = await killAfter(args(out), () => existsSync(join(out, 'epoch-0002')), 300);
     expect(killed).toBe(true);
     const rerun = await modl(...args(out), '--resume');
     expect(rerun.status, rerun.stderr).toBe(0);
@@ -77,11 +77,11 @@ describe('killed with SIGKILL and run again: nothing partial, the same outputs',
 
   it('train-generator (--resume on the rerun)', async () => {
     const args = (out: string) => ['train-generator', '--model', 'vae', '--out', out, '--phantom', '8', '--size', '32', '--latent', '8',
-      '--base-channels', '4', '--max-channels', '8', '--epochs', '4', '--batch-size', '8', '--report-samples', '8', '--backend', 'cpu'];
+      '--base-channels', '4', '--max-channels', '8', '--epochs', '3', '--batch-size', '8', '--report-samples', '8', '--backend', 'cpu'];
     const ref = await modl(...args(join(tmp, 'gen-ref')));
     expect(ref.status, ref.stderr).toBe(0);
     const out = join(tmp, 'gen');
-    const killed = await killAfter(args(out), () => existsSync(join(out, 'epoch-0002')), 800);
+    const killed = await killAfter(args(out), () => existsSync(join(out, 'epoch-0001')), 800);
     expect(killed).toBe(true);
     const rerun = await modl(...args(out), '--resume');
     expect(rerun.status, rerun.stderr).toBe(0);
