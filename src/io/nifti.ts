@@ -89,8 +89,10 @@ interface NiftiLayout {
 }
 
 function niftiLayout(path: string, bytes: Buffer): NiftiLayout {
-  const buffer = toArrayBuffer(bytes.subarray(0, Math.min(bytes.length, 1024)));
   if (bytes.length < 348) throw fileError(path, `too short for a NIfTI header (${bytes.length} bytes)`);
+  // the header alone (348 or 540 bytes, by sizeof_hdr): extensions are not needed, and a copy of the whole file is not made
+  const nifti2 = bytes.readInt32LE(0) === 540 || bytes.readInt32BE(0) === 540;
+  const buffer = toArrayBuffer(bytes.subarray(0, Math.min(bytes.length, nifti2 ? 540 : 348)));
   if (!nifti.isNIFTI(buffer)) {
     if (nifti.isNIFTI(buffer, true)) throw fileError(path, 'NIfTI .hdr/.img pairs are not supported; convert to a single .nii');
     throw fileError(path, 'not a NIfTI file (no NIfTI-1/NIfTI-2 magic)');

@@ -1,0 +1,10 @@
+import { initBackend } from './src/backend/index.js';
+import { ModlReconstructor } from './src/nn/infer.js';
+import { loadRealCase } from './src/nn/real-validation.js';
+import { evaluateRealCase } from './src/recon/real-case.js';
+await initBackend({});
+const c = loadRealCase('/work/shared/data/kspace');
+const net = ModlReconstructor.load('checkpoints/modl');
+const t0 = performance.now();
+const rows = evaluateRealCase(c, { net, bart: false, seeds: [0], accelerations: [4], adapt: { steps: 20 }, onAdapt: (R, s, rep) => console.log(R, s, JSON.stringify(rep).slice(0, 300)) });
+console.log(rows.filter((r) => r.method.startsWith('MoDL')).map((r) => `${r.method} ${r.metrics.psnr.toFixed(3)}/${r.metrics.ssim.toFixed(4)}`).join('  '), `${((performance.now() - t0) / 1000).toFixed(0)} s`);
