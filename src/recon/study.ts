@@ -6,8 +6,9 @@
  * - k-space (BART .cfl, fastMRI/ISMRMRD HDF5, complex NIfTI): the mask is the
  *   file's own (or the non-zero pattern); `simulate` undersamples fully sampled
  *   data retrospectively. Maps come from a file, from the file itself (modl's
- *   synthetic datasets carry them), or from ESPIRiT per slice. The reference is
- *   the synthetic target, or the RSS of fully sampled data, when there is one.
+ *   synthetic datasets carry them), or from ESPIRiT of each slice as acquired;
+ *   the reference is the synthetic target, or the SENSE combination of fully
+ *   sampled data (physics/sample.ts: the policy every road from k-space shares).
  * - magnitude images (DICOM, NIfTI): each slice is simulated into multi-coil
  *   k-space (smooth phase, birdcage coils, noise, mask) and the slice itself is
  *   the reference.

@@ -265,7 +265,7 @@ function removeDataset(dir: string): void {
   const data = join(dir, SHARD_DIR);
   if (!existsSync(data)) return;
   for (const f of readdirSync(data)) {
-    if (/^shard-\d+\.h5$/.test(f) || /^\.shard-\d+\.h5\..*\.tmp$/.test(f)) rmSync(join(data, f), { force: true });
+    if (/^shard-\d+\.h5$/.test(f)) rmSync(join(data, f), { force: true });
   }
 }
 
