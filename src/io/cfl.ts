@@ -10,7 +10,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { CArray, numel } from '../physics/complex.js';
 import { fileError, ModlError } from '../util/errors.js';
-import { readRegularFile, writeFileAtomic } from '../util/fs.js';
+import { readRegularFile, readRegularFileInto, writeFileAtomic } from '../util/fs.js';
+import { checkMemory } from '../util/memory.js';
 import { checkFinite } from './volume.js';
 
 /** Strips a .cfl/.hdr extension, as BART accepts either or none. */
@@ -19,6 +20,7 @@ export function cflBase(path: string): string {
 }
 
 const MAX_CFL_ELEMENTS = 2 ** 31; // 16 GiB of complex64: refuse hostile headers
+const MAX_FLOAT32_ARRAY = 2 ** 30; // floats in one Float32Array (Node's 4 GiB ArrayBuffer limit)
 
 export function readCflDims(path: string): number[] {
   const hdr = `${cflBase(path)}.hdr`;
@@ -44,9 +46,14 @@ export function readCfl(path: string): { dims: number[]; array: CArray } {
   if (size !== expected) {
     throw fileError(cfl, `holds ${size} bytes but its header (dims ${dims.join(' ')}) needs ${expected}`);
   }
-  const buf = readRegularFile(cfl);
+  if (2 * numel(dims) > MAX_FLOAT32_ARRAY) throw fileError(cfl, `is ${(expected / 2 ** 30).toFixed(1)} GiB; one array holds at most 4 GiB (split the volume)`);
+  try {
+    checkMemory(expected, 'its data');
+  } catch (e) {
+    throw fileError(cfl, (e as Error).message);
+  }
   const data = new Float32Array(numel(dims) * 2);
-  new Uint8Array(data.buffer).set(buf);
+  readRegularFileInto(cfl, new Uint8Array(data.buffer)); // in slices: studies over 2 GiB are read too
   checkFinite(cfl, data, 'complex data');
   if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new ModlError('big-endian hosts are not supported');
   return { dims, array: { data, shape: [...dims].reverse() } };

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statfsSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { FILE_PROBLEMS, fileError, ModlError } from './errors.js';
 import { formatBytes } from './memory.js';
@@ -68,6 +68,31 @@ export function removeStaleTempsIn(dir: string, name?: string): void {
   for (const f of readdirSync(dir)) {
     const m = BESIDE.exec(f);
     if (m && (name === undefined || m[1] === name)) rmSync(join(dir, f), { recursive: true, force: true });
+  }
+}
+
+/** Bytes read per call when a file is read into memory in slices. */
+const READ_SLICE = 2 ** 30;
+
+/**
+ * Reads a whole regular file into `target`, which must be its size, slice by
+ * slice: files over 2 GiB (one read's limit) too, with no second copy.
+ */
+export function readRegularFileInto(path: string, target: Uint8Array, sliceBytes = READ_SLICE): void {
+  const st = regularFileStat(path);
+  if (st.size !== target.byteLength) throw fileError(path, `holds ${st.size} bytes, expected ${target.byteLength}`);
+  const fd = openSync(path, 'r');
+  try {
+    for (let at = 0; at < target.byteLength;) {
+      const n = readSync(fd, target, at, Math.min(sliceBytes, target.byteLength - at), at);
+      if (n === 0) throw fileError(path, `ended after ${at} of ${target.byteLength} bytes`);
+      at += n;
+    }
+  } catch (e) {
+    if (e instanceof ModlError) throw e;
+    throw fileError(path, `cannot read: ${(e as Error).message}`);
+  } finally {
+    closeSync(fd);
   }
 }
 

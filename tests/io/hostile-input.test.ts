@@ -14,6 +14,7 @@ import { File as H5File, ready as h5ready } from 'h5wasm/node';
 import { writeCfl } from '../../src/io/cfl.js';
 import { writeFastmri } from '../../src/io/hdf5.js';
 import { writeNiftiArray } from '../../src/io/nifti.js';
+import { readRegularFileInto } from '../../src/util/fs.js';
 import { modl } from '../helpers/cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'modl-special-'));
@@ -33,15 +34,28 @@ describe('hostile input: special, oversized, tiny and non-finite files', () => {
     }
   });
 
-  it('a 3 GiB k-space (sparse .cfl whose header matches) is refused with its size, not read', async () => {
+  it('k-space over 2 GiB (sparse .cfl whose header matches) is read in slices when it fits the memory budget, refused with its size when not', async () => {
     const base = join(tmp, 'huge');
     writeFileSync(`${base}.hdr`, '# Dimensions\n256 256 1 6144 1 1 1 1 1 1 1 1 1 1 1 1\n');
     writeFileSync(`${base}.cfl`, '');
-    truncateSync(`${base}.cfl`, 256 * 256 * 6144 * 8);
-    const run = await modl('recon', `${base}.cfl`, '--out', join(tmp, 'out-huge'));
-    expect(run.status).not.toBe(0);
-    expect(run.stderr).toMatch(/huge\.cfl: is 3\.0 GiB; inputs over 2 GiB are not supported/);
-    expect(run.stderr).not.toMatch(/\n\s+at /);
+    truncateSync(`${base}.cfl`, 256 * 256 * 6144 * 8); // 3 GiB
+    process.env.MODL_MEMORY_BUDGET = '1G';
+    try {
+      const run = await modl('recon', `${base}.cfl`, '--out', join(tmp, 'out-huge'));
+      expect(run.status).not.toBe(0);
+      expect(run.stderr).toContain(`${base}.cfl: its data needs about 3.0 GiB of memory; the budget is 1.0 GiB`);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      delete process.env.MODL_MEMORY_BUDGET;
+    }
+    // the slices themselves, on a small file: every byte lands where it belongs
+    const small = join(tmp, 'slices.bin');
+    const bytes = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7) % 251);
+    writeFileSync(small, bytes);
+    const into = new Uint8Array(1000);
+    readRegularFileInto(small, into, 37);
+    expect(into).toEqual(bytes);
+    expect(() => readRegularFileInto(small, new Uint8Array(999))).toThrow(/holds 1000 bytes, expected 999/);
   });
 
   it('a 5×5×3 volume is reconstructed with every output, SSIM reported as not available', async () => {
