@@ -4,6 +4,7 @@
  * Markdown report. Copy this file to build a variant (other methods, other
  * outputs); each step is one call into src/.
  */
+import { join } from 'node:path';
 import { loadStudy, type SimulateOptions } from '../src/recon/study.js';
 import { cabs } from '../src/physics/complex.js';
 import { CG_SENSE_DEFAULTS } from '../src/physics/recon.js';
@@ -13,7 +14,6 @@ import {
   REPORT_FILE, volumeMetrics, writeComparisonFigures, writeMethodOutputs, writeReport, type MethodResult,
 } from '../src/recon/outputs.js';
 import { ProgressBar } from '../src/util/progress.js';
-import { join } from 'node:path';
 import { checkOutputLocation, ensureDir, removeStaleTemps, writeFolderAtomic } from '../src/util/fs.js';
 
 export interface ReconJob {

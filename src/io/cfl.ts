@@ -11,7 +11,7 @@ import { existsSync, statSync } from 'node:fs';
 import { CArray, numel } from '../physics/complex.js';
 import { fileError, ModlError } from '../util/errors.js';
 import { readRegularFile, readRegularFileInto, writeFileAtomic } from '../util/fs.js';
-import { checkMemory } from '../util/memory.js';
+import { checkMemory, formatBytes } from '../util/memory.js';
 import { checkFinite } from './volume.js';
 
 /** Strips a .cfl/.hdr extension, as BART accepts either or none. */
@@ -46,12 +46,8 @@ export function readCfl(path: string): { dims: number[]; array: CArray } {
   if (size !== expected) {
     throw fileError(cfl, `holds ${size} bytes but its header (dims ${dims.join(' ')}) needs ${expected}`);
   }
-  if (2 * numel(dims) > MAX_FLOAT32_ARRAY) throw fileError(cfl, `is ${(expected / 2 ** 30).toFixed(1)} GiB; one array holds at most 4 GiB (split the volume)`);
-  try {
-    checkMemory(expected, 'its data');
-  } catch (e) {
-    throw fileError(cfl, (e as Error).message);
-  }
+  if (2 * numel(dims) > MAX_FLOAT32_ARRAY) throw fileError(cfl, `is ${formatBytes(expected)}; one array holds at most 4 GiB (split the volume)`);
+  checkMemory(expected, 'its data', cfl);
   const data = new Float32Array(numel(dims) * 2);
   readRegularFileInto(cfl, new Uint8Array(data.buffer)); // in slices: studies over 2 GiB are read too
   checkFinite(cfl, data, 'complex data');

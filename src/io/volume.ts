@@ -72,11 +72,7 @@ export function checkAllocation(file: string, elements: number, what: string, li
   if (elements > limit) {
     throw fileError(file, `${what} would need ${elements} values (limit ${limit}); the header is corrupt or the data too large`);
   }
-  try {
-    checkMemory(4 * elements, what);
-  } catch (e) {
-    throw fileError(file, (e as Error).message);
-  }
+  checkMemory(4 * elements, what, file);
 }
 
 function countNonFinite(data: ArrayLike<number>): number {

@@ -150,7 +150,7 @@ async function imageStudy(input: string, opts: StudyOptions): Promise<Study> {
   const slices = pickSlices(S, opts.slices, input);
   const sim = opts.simulate;
   // k-space and maps of every slice are held (complex64), and a CG solve needs a few more of one slice's
-  checkMemory(8 * H * W * (2 * sim.coils * slices.length + 6 * sim.coils), `${input}: simulating ${slices.length} slice(s) of ${H}×${W} with ${sim.coils} coils`);
+  checkMemory(8 * H * W * (2 * sim.coils * slices.length + 6 * sim.coils), `simulating ${slices.length} slice(s) of ${H}×${W} with ${sim.coils} coils`, input);
   const samples: ReconSample[] = [];
   const reference: Float32Array[] = [];
   for (const s of slices) {

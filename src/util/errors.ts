@@ -15,7 +15,7 @@ export function fileError(file: string, problem: string): ModlError {
 }
 
 /** What a failed file-system call means for the user, by its errno code. */
-export const FILE_PROBLEMS: Record<string, string> = {
+const FILE_PROBLEMS: Record<string, string> = {
   EACCES: 'permission denied',
   EPERM: 'operation not permitted',
   EROFS: 'read-only file system',
@@ -28,10 +28,15 @@ export const FILE_PROBLEMS: Record<string, string> = {
   EMFILE: 'too many open files',
 };
 
+/** 'problem (CODE)' for a file-system error code a user can act on; null for any other. */
+export function errnoProblem(code: unknown): string | null {
+  return typeof code === 'string' && code in FILE_PROBLEMS ? `${FILE_PROBLEMS[code]} (${code})` : null;
+}
+
 /** A Node file-system error (it carries `code` and `path`) as one line naming the path; other errors as null. */
 export function fileSystemMessage(err: unknown): string | null {
   if (!(err instanceof Error)) return null;
   const { code, path, dest } = err as NodeJS.ErrnoException & { dest?: string };
-  if (typeof code !== 'string' || typeof path !== 'string' || !(code in FILE_PROBLEMS)) return null;
-  return `${dest ?? path}: ${FILE_PROBLEMS[code]} (${code})`;
+  const problem = errnoProblem(code);
+  return problem && typeof path === 'string' ? `${dest ?? path}: ${problem}` : null;
 }

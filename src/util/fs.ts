@@ -1,6 +1,6 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statfsSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
-import { FILE_PROBLEMS, fileError, ModlError } from './errors.js';
+import { errnoProblem, fileError, ModlError } from './errors.js';
 import { formatBytes } from './memory.js';
 
 /**
@@ -35,7 +35,7 @@ export function regularFileStat(path: string): Stats {
  */
 export function readRegularFile(path: string): Buffer {
   const st = regularFileStat(path);
-  if (st.size > MAX_WHOLE_FILE_BYTES) throw fileError(path, `is ${(st.size / 2 ** 30).toFixed(1)} GiB; inputs over 2 GiB are not supported (split the volume)`);
+  if (st.size > MAX_WHOLE_FILE_BYTES) throw fileError(path, `is ${formatBytes(st.size)}; inputs over 2 GiB are not supported (split the volume)`);
   try {
     return readFileSync(path);
   } catch (e) {
@@ -120,8 +120,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 function withPath(e: unknown, path: string, tmp: string): unknown {
   if (e instanceof ModlError) return e.message.includes(tmp) ? new ModlError(e.message.replaceAll(tmp, path)) : e;
   const err = e as NodeJS.ErrnoException;
-  if (typeof err?.code !== 'string' || err.path !== undefined || !(err.code in FILE_PROBLEMS)) return e;
-  return fileError(path, `${FILE_PROBLEMS[err.code]} (${err.code})`);
+  const problem = errnoProblem(err?.code);
+  return problem && err.path === undefined ? fileError(path, problem) : e;
 }
 
 /** Runs `write(tmpPath)` and renames the result to `path` once it succeeded. */
@@ -186,8 +186,7 @@ export function checkOutputLocation(path: string, kind: 'file' | 'folder', bytes
   try {
     writeFileSync(probe, '');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? '';
-    throw fileError(path, `cannot write in ${dir}: ${FILE_PROBLEMS[code] ?? (e as Error).message}${code ? ` (${code})` : ''}`);
+    throw fileError(path, `cannot write in ${dir}: ${errnoProblem((e as NodeJS.ErrnoException).code) ?? (e as Error).message}`);
   } finally {
     rmSync(probe, { force: true });
   }

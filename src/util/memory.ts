@@ -6,7 +6,7 @@
  * swapping or the out-of-memory killer.
  */
 import { freemem } from 'node:os';
-import { ModlError } from './errors.js';
+import { fileError, ModlError } from './errors.js';
 
 const UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
 
@@ -20,10 +20,14 @@ export function memoryBudget(): number {
 
 export const formatBytes = (bytes: number) => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
 
-/** Refuses work that needs about `bytes` of memory when the budget is smaller; `what` says what it is for. */
-export function checkMemory(bytes: number, what: string): void {
+/**
+ * Refuses work that needs about `bytes` of memory when the budget is smaller;
+ * `what` says what it is for, `file` (when given) is named first.
+ */
+export function checkMemory(bytes: number, what: string, file?: string): void {
   const budget = memoryBudget();
   if (bytes > budget) {
-    throw new ModlError(`${what} needs about ${formatBytes(bytes)} of memory; the budget is ${formatBytes(budget)} (half the available memory, or MODL_MEMORY_BUDGET)`);
+    const problem = `${what} needs about ${formatBytes(bytes)} of memory; the budget is ${formatBytes(budget)} (half the available memory, or MODL_MEMORY_BUDGET)`;
+    throw file === undefined ? new ModlError(problem) : fileError(file, problem);
   }
 }

@@ -48,6 +48,22 @@ function latestWeights(run: string): Buffer {
   return readFileSync(join(run, checkpoint, 'weights.bin'));
 }
 
+/**
+ * A training run killed `spreadMs` at most after its folder holds `marker`, then
+ * resumed: the same final weights as the run `name`-ref never killed, no temporaries.
+ */
+async function expectResumedAsUninterrupted(name: string, args: (out: string) => string[], marker: string, spreadMs: number): Promise<void> {
+  const reference = join(tmp, `${name}-ref`);
+  const ref = await modl(...args(reference));
+  expect(ref.status, ref.stderr).toBe(0);
+  const out = join(tmp, name);
+  expect(await killAfter(args(out), () => existsSync(join(out, marker)), spreadMs)).toBe(true);
+  const rerun = await modl(...args(out), '--resume');
+  expect(rerun.status, rerun.stderr).toBe(0);
+  noTemporaries(out);
+  expect(latestWeights(out)).toEqual(latestWeights(reference));
+}
+
 describe('killed with SIGKILL and run again: nothing partial, the same outputs', () => {
   it('synth', async () => {
     const args = (out: string) => ['synth', '--out', out, '--count', '60', '--shard-size', '2', '--size', '32', '--coils', '2', '--workers', '0', '--quiet'];
@@ -65,28 +81,13 @@ describe('killed with SIGKILL and run again: nothing partial, the same outputs',
     expect((await modl('synth', '--out', data, '--count', '8', '--shard-size', '2', '--size', '32', '--coils', '2', '--workers', '0', '--quiet')).status).toBe(0);
     const args = (out: string) => ['train', '--data', data, '--out', out, '--epochs', '6', '--steps-per-epoch', '2', '--batch-size', '1',
       '--width', '8', '--depth', '3', '--val-fraction', '0.25', '--val-slices', '1', '--backend', 'cpu'];
-    expect((await modl(...args(join(tmp, 'train-ref')))).status).toBe(0);
-    const out = join(tmp, 'train');
-    const killed = await killAfter(args(out), () => existsSync(join(out, 'epoch-0002')), 300);
-    expect(killed).toBe(true);
-    const rerun = await modl(...args(out), '--resume');
-    expect(rerun.status, rerun.stderr).toBe(0);
-    noTemporaries(out);
-    expect(latestWeights(out)).toEqual(latestWeights(join(tmp, 'train-ref')));
+    await expectResumedAsUninterrupted('train', args, 'epoch-0002', 300);
   });
 
   it('train-generator (--resume on the rerun)', async () => {
     const args = (out: string) => ['train-generator', '--model', 'vae', '--out', out, '--phantom', '8', '--size', '32', '--latent', '8',
       '--base-channels', '4', '--max-channels', '8', '--epochs', '3', '--batch-size', '8', '--report-samples', '8', '--backend', 'cpu'];
-    const ref = await modl(...args(join(tmp, 'gen-ref')));
-    expect(ref.status, ref.stderr).toBe(0);
-    const out = join(tmp, 'gen');
-    const killed = await killAfter(args(out), () => existsSync(join(out, 'epoch-0001')), 800);
-    expect(killed).toBe(true);
-    const rerun = await modl(...args(out), '--resume');
-    expect(rerun.status, rerun.stderr).toBe(0);
-    noTemporaries(out);
-    expect(latestWeights(out)).toEqual(latestWeights(join(tmp, 'gen-ref')));
+    await expectResumedAsUninterrupted('gen', args, 'epoch-0001', 800);
   });
 
   it('recon of a study (the same command: the killed run left no folder)', async () => {
