@@ -14,8 +14,6 @@ import FFT from 'fft.js';
 
 const MAX_DIRECT_PRIME = 64;
 
-type Stage = { r: number; m: number; cos: Float64Array; sin: Float64Array };
-
 function factorize(n: number): number[] {
   const f: number[] = [];
   while (n % 4 === 0 && n > 4) { f.push(4); n /= 4; } // keep a final 4 or 2 below
@@ -36,40 +34,56 @@ export interface Dft1d {
   run(x: Float64Array, y: Float64Array, batch: number, sign: 1 | -1): Float64Array;
 }
 
+/** One radix-r pass of a Stockham FFT: twiddles cos/sin(−2π p k / len) at [p r + k], p < m. */
+export type Stage = { r: number; m: number; cos: Float64Array; sin: Float64Array };
+
+/** The Stockham passes of a length-n DFT, or null when a prime factor above MAX_DIRECT_PRIME needs Bluestein. */
+export function stockhamStages(n: number): Stage[] | null {
+  const radices = factorize(n);
+  if (radices.length > 0 && radices[radices.length - 1]! > MAX_DIRECT_PRIME) return null;
+  const stages: Stage[] = [];
+  let len = n;
+  for (const r of radices) {
+    const m = len / r;
+    const cos = new Float64Array(m * r);
+    const sin = new Float64Array(m * r);
+    for (let p = 0; p < m; p++) {
+      for (let k = 0; k < r; k++) {
+        const a = (-2 * Math.PI * p * k) / len;
+        cos[p * r + k] = Math.cos(a);
+        sin[p * r + k] = Math.sin(a);
+      }
+    }
+    stages.push({ r, m, cos, sin });
+    len = m;
+  }
+  return stages;
+}
+
+/** cos/sin(2π jk / r), j, k = 1..(r−1)/2, as [k−1][j−1] tables: the generic odd radix's butterfly. */
+export function oddRootTables(r: number): { c: Float64Array; s: Float64Array } {
+  const h = (r - 1) >> 1;
+  const c = new Float64Array(h * h);
+  const s = new Float64Array(h * h);
+  for (let k = 1; k <= h; k++) {
+    for (let j = 1; j <= h; j++) {
+      c[(k - 1) * h + j - 1] = Math.cos((2 * Math.PI * ((j * k) % r)) / r);
+      s[(k - 1) * h + j - 1] = Math.sin((2 * Math.PI * ((j * k) % r)) / r);
+    }
+  }
+  return { c, s };
+}
+
 class StockhamDft implements Dft1d {
-  readonly stages: Stage[] = [];
-  // cos/sin(2π jk / r) for generic odd radices, keyed by r, as [k−1][j−1] tables
   private uv = new Float64Array(0); // the pair sums/differences of one butterfly
   private readonly rootTables = new Map<number, { c: Float64Array; s: Float64Array }>();
 
-  constructor(readonly n: number) {
-    let len = n;
-    for (const r of factorize(n)) {
-      const m = len / r;
-      const cos = new Float64Array(m * r);
-      const sin = new Float64Array(m * r);
-      for (let p = 0; p < m; p++) {
-        for (let k = 0; k < r; k++) {
-          const a = (-2 * Math.PI * p * k) / len;
-          cos[p * r + k] = Math.cos(a);
-          sin[p * r + k] = Math.sin(a);
-        }
-      }
-      this.stages.push({ r, m, cos, sin });
+  constructor(readonly n: number, readonly stages: Stage[]) {
+    for (const { r } of stages) {
       if (r > 5 && !this.rootTables.has(r)) {
-        const h = (r - 1) >> 1;
-        const c = new Float64Array(h * h);
-        const sn = new Float64Array(h * h);
-        for (let k = 1; k <= h; k++) {
-          for (let j = 1; j <= h; j++) {
-            c[(k - 1) * h + j - 1] = Math.cos((2 * Math.PI * ((j * k) % r)) / r);
-            sn[(k - 1) * h + j - 1] = Math.sin((2 * Math.PI * ((j * k) % r)) / r);
-          }
-        }
-        this.rootTables.set(r, { c, s: sn });
-        this.uv = new Float64Array(Math.max(this.uv.length, 4 * h));
+        this.rootTables.set(r, oddRootTables(r));
+        this.uv = new Float64Array(Math.max(this.uv.length, 2 * (r - 1)));
       }
-      len = m;
     }
   }
 
@@ -329,8 +343,8 @@ export function dftPlan(n: number): Dft1d {
   if (!Number.isInteger(n) || n < 1) throw new Error(`FFT length must be a positive integer, got ${n}`);
   let plan = dftCache.get(n);
   if (!plan) {
-    const f = factorize(n);
-    plan = f.length > 0 && f[f.length - 1]! > MAX_DIRECT_PRIME ? new BluesteinDft(n) : new StockhamDft(n);
+    const stages = stockhamStages(n);
+    plan = stages ? new StockhamDft(n, stages) : new BluesteinDft(n);
     dftCache.set(n, plan);
   }
   return plan;

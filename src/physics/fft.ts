@@ -6,15 +6,19 @@
  */
 import { CArray, czeros } from './complex.js';
 import { Dft1d, dftPlan } from './dft.js';
+import { prepareMask, type Fft2, type PreparedMask } from './fft-mask.js';
+import { WasmFft2, wasmFftSupports } from './fft-wasm.js';
 
 export { dftPlan } from './dft.js';
+export type { Fft2, PreparedMask } from './fft-mask.js';
 
 /**
  * Centred unitary 2D FFT of one H×W complex image (row-major, W fastest):
  * forward = fftshift(fft2(ifftshift(x)))/sqrt(HW), inverse the same with ifft2·HW.
- * Holds its own work buffers, so repeated calls allocate nothing.
+ * Holds its own work buffers, so repeated calls allocate nothing. The reference
+ * engine (float64 work buffers): fft2Plan serves WasmFft2 where it can.
  */
-export class CenteredFft2 {
+export class CenteredFft2 implements Fft2 {
   private readonly dftH: Dft1d;
   private readonly dftW: Dft1d;
   private readonly bufs: [Float64Array, Float64Array, Float64Array];
@@ -64,31 +68,8 @@ export class CenteredFft2 {
       }
     }
   }
-  /**
-   * A sampling mask [H, W] prepared for maskedRoundTrip: mask values moved to
-   * uncentred k-space order, M'[j] = M[(j + floor(n/2)) mod n] per axis, which
-   * lets Fᴴ M F skip the shifts between its forward and inverse halves. Masks
-   * that are constant along one axis (1D Cartesian sampling) are separable:
-   * Fᴴ M F = I ⊗ F₁ᴴ M₁ F₁, so only 1D transforms along the other axis remain.
-   */
   prepareMask(mask: Float32Array): PreparedMask {
-    const { H, W } = this;
-    if (mask.length !== H * W) throw new Error(`mask has ${mask.length} elements, expected ${H}×${W}`);
-    const cH = H >> 1, cW = W >> 1;
-    let colsOnly = true, rowsOnly = true;
-    for (let h = 0; h < H && (colsOnly || rowsOnly); h++) {
-      for (let w = 0; w < W; w++) {
-        if (mask[h * W + w] !== mask[w]) colsOnly = false;
-        if (mask[h * W + w] !== mask[h * W]) rowsOnly = false;
-      }
-    }
-    if (colsOnly && rowsOnly) return { kind: 'constant', value: mask[0]!, data: new Float64Array(0) };
-    if (colsOnly) return { kind: 'columns', value: 0, data: Float64Array.from({ length: W }, (_, w) => mask[(w + cW) % W]!) };
-    if (rowsOnly) return { kind: 'rows', value: 0, data: Float64Array.from({ length: H }, (_, h) => mask[((h + cH) % H) * W]!) };
-    // general: stored transposed, [W][H], the layout after the W-axis transform
-    const data = new Float64Array(H * W);
-    for (let w = 0; w < W; w++) for (let h = 0; h < H; h++) data[w * H + h] = mask[((h + cH) % H) * W + ((w + cW) % W)]!;
-    return { kind: 'general', value: 0, data };
+    return prepareMask(mask, this.H, this.W);
   }
 
   /** buf[off .. off + 2HW) ← Fᴴ M F buf, in place: the k-space projection inside the SENSE normal operator. */
@@ -140,12 +121,6 @@ export class CenteredFft2 {
       }
     }
   }
-}
-
-export interface PreparedMask {
-  kind: 'constant' | 'rows' | 'columns' | 'general';
-  value: number;
-  data: Float64Array;
 }
 
 function copyRow(src: ArrayLike<number>, from: number, dst: Float64Array, to: number, len: number): void {
@@ -210,13 +185,20 @@ function transposeOut(src: Float64Array, dst: Float32Array, off: number, H: numb
 }
 
 
-const fft2Cache = new Map<string, CenteredFft2>();
+export type FftEngine = 'wasm' | 'js';
 
-/** A cached CenteredFft2 for H×W (one per size; not for concurrent use across workers). */
-export function fft2Plan(H: number, W: number): CenteredFft2 {
+/** The engine fft2Plan uses for H×W: WebAssembly SIMD unless MODL_FFT=js or a length needs Bluestein. */
+export function fftEngine(H: number, W: number): FftEngine {
+  return process.env.MODL_FFT !== 'js' && wasmFftSupports(H, W) ? 'wasm' : 'js';
+}
+
+const fft2Cache = new Map<string, Fft2>();
+
+/** A cached 2D FFT for H×W (one per size and thread; not for concurrent use). */
+export function fft2Plan(H: number, W: number): Fft2 {
   const key = `${H}x${W}`;
   let p = fft2Cache.get(key);
-  if (!p) fft2Cache.set(key, (p = new CenteredFft2(H, W)));
+  if (!p) fft2Cache.set(key, (p = fftEngine(H, W) === 'wasm' ? new WasmFft2(H, W) : new CenteredFft2(H, W)));
   return p;
 }
 

@@ -13,7 +13,8 @@
  * each writes into a caller-provided buffer and allocates nothing per call.
  */
 import { CArray, numel } from './complex.js';
-import { CenteredFft2, PreparedMask, fft2Plan } from './fft.js';
+import { fft2Plan, type Fft2, type PreparedMask } from './fft.js';
+import { WasmFft2 } from './fft-wasm.js';
 
 /** A batch of self-adjoint normal operators, one per sample, as CG needs them. */
 export interface NormalOperator {
@@ -33,7 +34,7 @@ export class SenseOp implements NormalOperator {
   readonly W: number;
   readonly batch = 1;
   readonly sampleSize: number;
-  private readonly fft: CenteredFft2;
+  private readonly fft: Fft2;
   private readonly coilBuf: Float32Array;
   private readonly preparedMask: PreparedMask;
 
@@ -114,6 +115,12 @@ export class SenseOp implements NormalOperator {
 
   /** acc += S_cᴴ Fᴴ M² F S_c x: one coil's share of AᴴA x (the unit of work split across threads). */
   accumulateNormalCoil(x: Float32Array, c: number, acc: Float32Array): void {
+    if (this.fft instanceof WasmFft2) {
+      // the whole term in WebAssembly: the maps' products there too, not only the transforms
+      const offsets = Array.from({ length: this.sets }, (_, s) => this.mapOffset(s, c));
+      this.fft.senseNormalCoil(this.maps.data, offsets, x, 0, acc, 0, this.preparedMask);
+      return;
+    }
     this.coilImage(x, c, this.coilBuf, 0);
     this.fft.maskedRoundTrip(this.coilBuf, 0, this.preparedMask);
     this.accumulateCoil(this.coilBuf, c, acc);
