@@ -33,6 +33,8 @@ export interface ReconJob {
   batchSize: number;
   /** Scan-specific fine-tuning of MoDL before reconstructing (steps at most; 0: off). */
   adaptSteps: number;
+  /** MoDL's self-ensemble over 1 (default), 2, 4 or 8 symmetries of each slice. */
+  ensemble?: number;
   /** Write NIfTI/DICOM/PNG per method (metrics, figures and the report are always written). */
   writeImages: boolean;
   title?: string;
@@ -67,7 +69,7 @@ export async function runReconJob(job: ReconJob): Promise<{ results: MethodResul
       const t0 = performance.now();
       let adapted: AdaptReport | undefined;
       const images = await reconstruct(study.samples, method, {
-        lambda: job.lambda, iterations: job.iterations, checkpoint: job.checkpoint, batchSize: job.batchSize,
+        lambda: job.lambda, iterations: job.iterations, checkpoint: job.checkpoint, batchSize: job.batchSize, ensemble: job.ensemble,
         ...(job.adaptSteps > 0 ? {
           adapt: { steps: job.adaptSteps, seed: job.simulate?.seed ?? 0, onProgress: (p: AdaptProgress) => process.stderr.write(`\r${adaptProgressText(p)}   `) },
           onAdapted: (a: AdaptReport) => { process.stderr.write('\n'); adapted = a; },

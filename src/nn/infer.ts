@@ -6,11 +6,25 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { CArray } from '../physics/complex.js';
+import { symmetries, transformImage, transformScan } from '../physics/symmetry.js';
 import { prepareBatch, unbatch, type ReconSample } from './batch.js';
 import { loadCheckpoint, type CheckpointMeta } from './checkpoint.js';
 import type { Modl } from './modl.js';
 import { adaptToScan, type AdaptOptions, type AdaptReport } from './adapt.js';
 import { resolveCheckpoint } from '../util/fs.js';
+
+export interface ReconstructOptions {
+  /** Slices per network batch (default 4). */
+  batchSize?: number;
+  /**
+   * Self-ensemble: the mean of the network's reconstructions of 1 (default), 2,
+   * 4 or 8 exact symmetries of each scan (physics/symmetry.ts), at as many
+   * times the run time.
+   */
+  ensemble?: number;
+  /** Called after each batch with the number of slices done. */
+  onBatch?: (done: number) => void;
+}
 
 export class ModlReconstructor {
   private constructor(readonly model: Modl, readonly meta: CheckpointMeta, readonly path: string) {}
@@ -22,19 +36,39 @@ export class ModlReconstructor {
     return new ModlReconstructor(model, meta, path);
   }
 
-  /** Reconstructs every sample (in input order), `batchSize` slices at a time; [H, W] images, or [S, H, W] with S map sets. */
-  reconstruct(samples: ReconSample[], batchSize = 4, onBatch?: (done: number) => void): CArray[] {
+  /** Reconstructs every sample (in input order); [H, W] images, or [S, H, W] with S map sets. */
+  reconstruct(samples: ReconSample[], o: ReconstructOptions = {}): CArray[] {
+    const batchSize = o.batchSize ?? 4;
+    const variants = symmetries(o.ensemble ?? 1);
     const out: CArray[] = [];
     for (let i = 0; i < samples.length; i += batchSize) {
       const group = samples.slice(i, i + batchSize);
-      const batch = prepareBatch(group.map(({ kspace, maps, mask }) => ({ kspace, maps, mask })));
-      const x = tf.tidy(() => this.model.apply(batch.aty, batch.problem, 'infer'));
-      out.push(...unbatch(x, batch.scales, batch.sets));
-      x.dispose();
-      batch.dispose();
-      onBatch?.(Math.min(samples.length, i + batchSize));
+      const sums = variants.reduce<CArray[] | null>((sum, s) => {
+        const identity = !s.flipH && !s.flipW && !s.conj;
+        const images = this.run(identity ? group : group.map((x) => transformScan(x, s)));
+        const back = identity ? images : images.map((x) => transformImage(x, s));
+        if (!sum) return back;
+        sum.forEach((acc, b) => { const d = back[b]!.data; for (let j = 0; j < d.length; j++) acc.data[j] += d[j]!; });
+        return sum;
+      }, null)!;
+      if (variants.length > 1) for (const x of sums) for (let j = 0; j < x.data.length; j++) x.data[j] /= variants.length;
+      out.push(...sums);
+      o.onBatch?.(Math.min(samples.length, i + batchSize));
     }
     return out;
+  }
+
+  /** One pass of the network over one batch. */
+  private run(group: ReconSample[]): CArray[] {
+    const batch = prepareBatch(group.map(({ kspace, maps, mask }) => ({ kspace, maps, mask })));
+    try {
+      const x = tf.tidy(() => this.model.apply(batch.aty, batch.problem, 'infer'));
+      const images = unbatch(x, batch.scales, batch.sets);
+      x.dispose();
+      return images;
+    } finally {
+      batch.dispose();
+    }
   }
 
   /** Fine-tunes the network on these slices' own k-space (zero-shot SSDU, nn/adapt.ts); reset() undoes it. */

@@ -17,6 +17,8 @@ export interface MethodSettings {
   /** MoDL checkpoint folder (default: the shipped one) and slices per network batch. */
   checkpoint?: string;
   batchSize?: number;
+  /** MoDL self-ensemble over 1, 2, 4 or 8 symmetries of each scan (default 1; see ReconstructOptions). */
+  ensemble?: number;
   /** Fine-tune MoDL on the slices' own k-space first (zero-shot SSDU; off when absent). */
   adapt?: AdaptOptions;
   onAdapted?(report: AdaptReport): void;
@@ -49,7 +51,7 @@ export async function reconstruct(samples: ReconSample[], method: ReconMethod, s
       const net = ModlReconstructor.load(s.checkpoint ?? shippedCheckpoint('modl'));
       try {
         if (s.adapt) s.onAdapted?.(net.adapt(samples, s.adapt));
-        return net.reconstruct(samples, s.batchSize ?? 4, (done) => s.onProgress?.(done, total));
+        return net.reconstruct(samples, { batchSize: s.batchSize, ensemble: s.ensemble, onBatch: (done) => s.onProgress?.(done, total) });
       } finally {
         net.dispose();
       }

@@ -48,6 +48,8 @@ export interface RealCaseOptions {
   accelerations?: readonly number[];
   /** Only these of the seeds 0, 1, 2 (default all; the protocol's scores are their mean). */
   seeds?: readonly number[];
+  /** Also MoDL's self-ensemble over this many symmetries of each case (2, 4 or 8; row 'MoDL ×N'). */
+  ensemble?: number;
   /** Also MoDL fine-tuned on each case's undersampled k-space first ('MoDL + adapt'; the net is reset after each). */
   adapt?: AdaptOptions;
   onAdapt?: (acceleration: number, seed: number, report: AdaptReport) => void;
@@ -56,7 +58,7 @@ export interface RealCaseOptions {
   onProgress?: (what: string) => void;
 }
 
-/** Rows per acceleration: zero-filled, CG-SENSE, [BART L1-wavelet], [MoDL], [MoDL + adapt]. */
+/** Rows per acceleration: zero-filled, CG-SENSE, [BART L1-wavelet], [MoDL], [MoDL ×N], [MoDL + adapt]. */
 export function evaluateRealCase(c: RealCase, o: RealCaseOptions = {}): RealCaseRow[] {
   const maps = caseMaps(c, 2);
   let at = { R: 0, seed: 0 };
@@ -66,6 +68,7 @@ export function evaluateRealCase(c: RealCase, o: RealCaseOptions = {}): RealCase
     return imageMetrics(c.reference, m, c.H, c.W);
   };
   const rows: RealCaseRow[] = [];
+  const ensembled = o.ensemble && o.ensemble > 1 ? `MoDL ×${o.ensemble}` : null;
   const lambdas = o.bartLambdas ?? BART_L1_LAMBDAS;
   for (const R of o.accelerations ?? REAL_ACCELERATIONS) {
     const per: Record<string, Metrics[]> = {};
@@ -82,6 +85,7 @@ export function evaluateRealCase(c: RealCase, o: RealCaseOptions = {}): RealCase
         for (const lambda of lambdas) add(`L1 ${lambda}`, score(transposeComplex(bartPics(k, m, ['-S', '-R', `W:3:0:${lambda}`, '-i', '100'])), `L1 ${lambda}`));
       }
       if (o.net) add('MoDL', score(o.net.reconstruct([{ kspace: c.kspace, maps, mask }])[0]!, 'MoDL'));
+      if (o.net && ensembled) add(ensembled, score(o.net.reconstruct([{ kspace: c.kspace, maps, mask }], { ensemble: o.ensemble })[0]!, ensembled));
       if (o.net && o.adapt) {
         const sample = { kspace: maskKspace(c.kspace, mask), maps, mask };
         o.onAdapt?.(R, s, o.net.adapt([sample], o.adapt));
@@ -97,6 +101,7 @@ export function evaluateRealCase(c: RealCase, o: RealCaseOptions = {}): RealCase
       row(`BART L1-wavelet (λ ${best})`, `L1 ${best}`);
     }
     if (o.net) row('MoDL');
+    if (o.net && ensembled) row(`${ensembled} (self-ensemble)`, ensembled);
     if (o.net && o.adapt) row('MoDL + adapt');
   }
   return rows;

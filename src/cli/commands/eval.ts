@@ -1,5 +1,5 @@
 import type { Command } from '../command.js';
-import { commandUsage, numberOption, parseCommandArgs } from '../args.js';
+import { commandUsage, ensembleOption, numberOption, parseCommandArgs } from '../args.js';
 import { parseMaskSpec } from './train.js';
 import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { ModlReconstructor } from '../../nn/infer.js';
@@ -24,6 +24,8 @@ seeds), with zero-filled, CG-SENSE and, when \`bart\` is installed, BART's tuned
   adapt: { type: 'string', arg: 'STEPS', help: `with --real: also MoDL fine-tuned on each case's own undersampled k-space for at most
 STEPS steps first (zero-shot SSDU, early-stopped on held-out k-space): row 'MoDL + adapt'` },
   'adapt-lr': { type: 'string', arg: 'LR', help: 'Adam step size of --adapt (default 1e-4)' },
+  ensemble: { type: 'string', arg: 'N', help: `with --real: also MoDL's self-ensemble over N exact symmetries of each case (flips,
+conjugation; 2, 4 or 8; default 8; 1: none): row 'MoDL ×N'` },
   accelerations: { type: 'string', arg: 'R,...', help: 'with --real: only these of 4,6,8 (default all)' },
   figure: { type: 'string', arg: 'PREFIX', help: 'with --real: PREFIX-4x.png, … (seed 0: reference and each method, PSNR in the labels)' },
   slices: { type: 'string', arg: 'N', help: 'evaluate at most N slices (default: all)' },
@@ -36,7 +38,7 @@ const usage = commandUsage(`modl eval: the metrics table of MoDL against zero-fi
 
 usage: modl eval [--checkpoint DIR] --data DIR[,DIR...] [--masks SPEC] [--slices N] [--json OUT.json]
        modl eval [--checkpoint DIR] --kspace FILE[,FILE...] --masks SPEC [--slices N]
-       modl eval [--checkpoint DIR] --real DIR [--accelerations 4,6] [--adapt STEPS] [--json OUT.json] [--figure PREFIX]
+       modl eval [--checkpoint DIR] --real DIR [--accelerations 4,6] [--ensemble 8] [--adapt STEPS] [--json OUT.json] [--figure PREFIX]
 
 Metrics (mean over slices): PSNR and SSIM with data range = max of each reference, NMSE (fastMRI).`, options);
 
@@ -62,8 +64,9 @@ const command: Command = {
         learningRate: numberOption('adapt-lr', v['adapt-lr'], ADAPT_LEARNING_RATE, (x) => x > 0),
         onProgress: (p: AdaptProgress) => process.stderr.write(`\r${adaptProgressText(p)}   `),
       };
+      const ensemble = ensembleOption(v.ensemble, 8);
       const rows = evaluateRealCase(realCase, {
-        net, bart, accelerations, adapt,
+        net, bart, accelerations, adapt, ensemble,
         onAdapt: (R, seed, a) => console.log(`\n${R}× seed ${seed}: adapted, ${adaptSummary(a)}`),
         onProgress: (w) => process.stderr.write(`\r${w}   `),
         onImage: (R, seed, method, m) => { if (v.figure && seed === REAL_SEEDS[0]) seed0.set(`${R}/${method}`, m); },

@@ -1,0 +1,78 @@
+/**
+ * Exact symmetries of the SENSE problem, for self-ensembling a learned
+ * reconstruction (as fastMRI challenge entries did): the same scan seen
+ * flipped or conjugated is the same inverse problem, so a network that is not
+ * exactly equivariant gives slightly different answers, and their mean is
+ * better than any one of them.
+ *
+ * With the centred FFT (c = ⌊n/2⌋ per axis), flipping an image about its centre
+ * pixel, x'[n] = x[(2c − n) mod n], flips its k-space about the centre sample
+ * the same way, with no phase; conjugating an image gives conj(y) flipped on
+ * both axes. So a variant (flipH, flipW, conj) of a scan is: the maps flipped
+ * and conjugated as the image, the k-space and mask flipped on an axis when
+ * exactly one of (that flip, conj) is set, the k-space conjugated with conj.
+ * The reconstruction of the variant, transformed back (each variant is its own
+ * inverse), is again an estimate of the original image.
+ */
+import type { CArray } from './complex.js';
+
+export interface Symmetry {
+  flipH: boolean;
+  flipW: boolean;
+  conj: boolean;
+}
+
+/** The first `n` of the eight symmetries (1, 2, 4 or 8): identity, flips, then their conjugates. */
+export function symmetries(n: number): Symmetry[] {
+  if (![1, 2, 4, 8].includes(n)) throw new Error(`the self-ensemble takes 1, 2, 4 or 8 variants, got ${n}`);
+  const all: Symmetry[] = [];
+  for (const conj of [false, true]) for (const flipH of [false, true]) for (const flipW of [false, true]) all.push({ flipH, flipW, conj });
+  // with 2: identity and the conjugate, the variant that changes the most (phase and both axes)
+  return n === 2 ? [all[0]!, all[7]!] : all.slice(0, n);
+}
+
+/**
+ * Planes of H×W (the last two dimensions; complex interleaved when `complex`)
+ * flipped about their centre on the chosen axes, optionally conjugated. A new array.
+ */
+function transformPlanes(data: Float32Array, H: number, W: number, flipH: boolean, flipW: boolean, conj: boolean, complex: boolean): Float32Array {
+  const ch = complex ? 2 : 1, plane = H * W * ch;
+  if (data.length % plane !== 0) throw new Error(`array of ${data.length} values is not made of ${H}×${W} planes`);
+  const out = new Float32Array(data.length);
+  const cH = H >> 1, cW = W >> 1;
+  for (let p = 0; p < data.length; p += plane) {
+    for (let i = 0; i < H; i++) {
+      const si = flipH ? (2 * cH - i + H) % H : i;
+      for (let j = 0; j < W; j++) {
+        const sj = flipW ? (2 * cW - j + W) % W : j;
+        const to = p + (i * W + j) * ch, from = p + (si * W + sj) * ch;
+        out[to] = data[from]!;
+        if (complex) out[to + 1] = conj ? -data[from + 1]! : data[from + 1]!;
+      }
+    }
+  }
+  return out;
+}
+
+/** An image-domain array [..., H, W] (images, coil maps) under the symmetry; applying it twice gives the original. */
+export function transformImage(x: CArray, s: Symmetry): CArray {
+  const [H, W] = x.shape.slice(-2) as [number, number];
+  return { data: transformPlanes(x.data, H, W, s.flipH, s.flipW, s.conj, true), shape: [...x.shape] };
+}
+
+/** k-space [..., H, W] under the symmetry (see the module comment). */
+export function transformKspace(k: CArray, s: Symmetry): CArray {
+  const [H, W] = k.shape.slice(-2) as [number, number];
+  return { data: transformPlanes(k.data, H, W, s.flipH !== s.conj, s.flipW !== s.conj, s.conj, true), shape: [...k.shape] };
+}
+
+/** A real sampling mask [H, W] under the symmetry: flipped as the k-space. */
+export function transformMask(mask: Float32Array, H: number, W: number, s: Symmetry): Float32Array {
+  return transformPlanes(mask, H, W, s.flipH !== s.conj, s.flipW !== s.conj, false, false);
+}
+
+/** A scan (k-space, maps, mask) as seen under the symmetry. */
+export function transformScan(scan: { kspace: CArray; maps: CArray; mask: Float32Array }, s: Symmetry): { kspace: CArray; maps: CArray; mask: Float32Array } {
+  const [H, W] = scan.kspace.shape.slice(-2) as [number, number];
+  return { kspace: transformKspace(scan.kspace, s), maps: transformImage(scan.maps, s), mask: transformMask(scan.mask, H, W, s) };
+}
