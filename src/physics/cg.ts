@@ -3,7 +3,8 @@
  * sample of a batch: each sample has its own step sizes α, β and its own
  * stopping test, so one slice never steers another's solve.
  */
-import { cdotRe, cnorm2 } from './complex.js';
+import { cnorm2 } from './complex.js';
+import { cgVectors } from './cg-vectors.js';
 import type { NormalOperator } from './sense.js';
 
 export interface CgOptions {
@@ -32,21 +33,17 @@ export function conjugateGradient(op: NormalOperator, b: Float32Array, opts: CgO
   const lam = (s: number) => (typeof opts.lambda === 'number' ? opts.lambda : opts.lambda[s]!);
   const tol = opts.tol ?? 0;
 
-  const x = opts.x0 ? Float32Array.from(opts.x0) : new Float32Array(b.length);
-  const r = new Float32Array(b.length);
-  const p = new Float32Array(b.length);
-  const Ap = new Float32Array(b.length);
+  const vec = cgVectors();
+  const [x, r, p, Ap] = vec.alloc(4, b.length) as [Float32Array, Float32Array, Float32Array, Float32Array];
 
-  // (AᴴA + λI) v for the whole batch.
-  const apply = (v: Float32Array, out: Float32Array) => {
+  // Ap = (AᴴA + λI) p for the whole batch; returns Re⟨p, Ap⟩ per sample
+  const apply = (v: Float32Array, out: Float32Array): number[] => {
     op.normal(v, out);
-    for (let s = 0; s < batch; s++) {
-      const l = lam(s);
-      if (l !== 0) for (let i = s * n; i < (s + 1) * n; i++) out[i] += l * v[i]!;
-    }
+    return Array.from({ length: batch }, (_, s) => vec.addScaledDot(out, v, lam(s), s * n, n));
   };
 
   if (opts.x0) {
+    x.set(opts.x0);
     apply(x, Ap);
     for (let i = 0; i < r.length; i++) r[i] = b[i]! - Ap[i]!;
   } else {
@@ -60,25 +57,20 @@ export function conjugateGradient(op: NormalOperator, b: Float32Array, opts: CgO
   const iterations = new Array<number>(batch).fill(0);
 
   for (let it = 0; it < opts.maxIter && done.includes(false); it++) {
-    apply(p, Ap);
+    const pAp = apply(p, Ap);
     for (let s = 0; s < batch; s++) {
       if (done[s]) continue;
       const off = s * n;
-      const pAp = cdotRe(p, Ap, off, n);
-      if (!(pAp > 0)) { done[s] = true; continue; } // converged to round-off (or not positive definite)
-      const alpha = rs[s]! / pAp;
-      for (let i = off; i < off + n; i++) {
-        x[i] += alpha * p[i]!;
-        r[i] -= alpha * Ap[i]!;
-      }
-      const rsNew = cnorm2(r, off, n);
+      if (!(pAp[s]! > 0)) { done[s] = true; continue; } // converged to round-off (or not positive definite)
+      const alpha = rs[s]! / pAp[s]!;
+      const rsNew = vec.stepAndNorm(x, r, p, Ap, alpha, off, n);
       iterations[s] = it + 1;
       if (Math.sqrt(rsNew) <= tol * bNorm[s]!) done[s] = true;
       const beta = rsNew / rs[s]!;
       rs[s] = rsNew;
-      for (let i = off; i < off + n; i++) p[i] = r[i]! + beta * p[i]!;
+      vec.newDirection(p, r, beta, off, n);
     }
   }
   const relResidual = rs.map((v, s) => (bNorm[s]! > 0 ? Math.sqrt(v) / bNorm[s]! : 0));
-  return { x, iterations, relResidual };
+  return { x: x.slice(), iterations, relResidual }; // x may live in the kernels' memory, reused by the next solve
 }

@@ -9,42 +9,21 @@
  */
 import { oddRootTables, stockhamStages, type Stage } from './dft.js';
 import { prepareMask, type Fft2, type PreparedMask } from './fft-mask.js';
-import { FFT_WASM_BASE64 } from './wasm/fft-wasm-bytes.js';
+import { WASM_BASE64 } from './wasm/fft-wasm-bytes.js';
+import { ensureMemory, kernelModule, type KernelExports } from './wasm-module.js';
 
-interface FftExports {
-  memory: { buffer: ArrayBuffer; grow(pages: number): number };
-  __heap_base: { value: number };
+interface FftExports extends KernelExports {
   fft2c(planH: number, planW: number, io: number, b0: number, b1: number, H: number, W: number, sign: number): void;
   maskedRoundTrip(planH: number, planW: number, io: number, b0: number, b1: number, mask: number, kind: number, H: number, W: number): void;
   senseNormalCoil(planH: number, planW: number, maps: number, x: number, acc: number, sets: number,
     io: number, b0: number, b1: number, mask: number, kind: number, H: number, W: number): void;
 }
 
-/** The WebAssembly global (this project compiles without the DOM typings that declare it). */
-const WebAssemblyApi = (globalThis as unknown as {
-  WebAssembly: {
-    Module: new (bytes: Uint8Array) => object;
-    Instance: new (module: object, imports: object) => { exports: unknown };
-  };
-}).WebAssembly;
-
-let compiled: object | null | undefined;
-
-/** The compiled module, or null where this runtime has no WebAssembly SIMD. */
-function fftModule(): object | null {
-  if (compiled === undefined) {
-    try {
-      compiled = new WebAssemblyApi.Module(Buffer.from(FFT_WASM_BASE64, 'base64'));
-    } catch {
-      compiled = null;
-    }
-  }
-  return compiled;
-}
+const fftModule = kernelModule<FftExports>(WASM_BASE64);
 
 /** Whether WasmFft2 can serve an H×W transform (WebAssembly SIMD, and no prime factor that needs Bluestein). */
 export function wasmFftSupports(H: number, W: number): boolean {
-  return fftModule() !== null && stockhamStages(H) !== null && stockhamStages(W) !== null;
+  return fftModule.available() && stockhamStages(H) !== null && stockhamStages(W) !== null;
 }
 
 const MASK_KIND = { constant: 0, rows: 1, columns: 2, general: 3 } as const;
@@ -66,10 +45,9 @@ export class WasmFft2 implements Fft2 {
   private senseBufs: { sets: number; maps: number; x: number; acc: number } | null = null;
 
   constructor(readonly H: number, readonly W: number) {
-    const module = fftModule();
     const stagesH = stockhamStages(H), stagesW = stockhamStages(W);
-    if (!module || !stagesH || !stagesW) throw new Error(`no WebAssembly FFT for ${H}×${W}`);
-    this.wasm = new WebAssemblyApi.Instance(module, {}).exports as FftExports;
+    if (!stagesH || !stagesW) throw new Error(`no WebAssembly FFT for ${H}×${W}: a prime factor above 64`);
+    this.wasm = fftModule.instantiate();
 
     // Layout from the heap base: the two plans with their tables, then io, b0, b1 (2HW floats each) and the mask (HW).
     const tableFloats = (stages: Stage[]) => stages.reduce((n, { r, m }) => n + 2 * m * r + (r > 5 ? 2 * ((r - 1) >> 1) ** 2 : 0), 0);
@@ -90,11 +68,7 @@ export class WasmFft2 implements Fft2 {
   private reserve(bytes: number): number {
     const at = (this.top + 15) & ~15;
     this.top = (at + bytes + 15) & ~15;
-    const pages = Math.ceil((this.top - this.wasm.memory.buffer.byteLength) / 65536);
-    if (pages > 0) {
-      this.wasm.memory.grow(pages);
-      this.f32 = new Float32Array(this.wasm.memory.buffer);
-    }
+    if (ensureMemory(this.wasm.memory, this.top)) this.f32 = new Float32Array(this.wasm.memory.buffer);
     return at;
   }
 

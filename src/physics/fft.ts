@@ -8,6 +8,7 @@ import { CArray, czeros } from './complex.js';
 import { Dft1d, dftPlan } from './dft.js';
 import { prepareMask, type Fft2, type PreparedMask } from './fft-mask.js';
 import { WasmFft2, wasmFftSupports } from './fft-wasm.js';
+import { requestedEngine, type KernelEngine } from './wasm-module.js';
 
 export { dftPlan } from './dft.js';
 export type { Fft2, PreparedMask } from './fft-mask.js';
@@ -185,11 +186,10 @@ function transposeOut(src: Float64Array, dst: Float32Array, off: number, H: numb
 }
 
 
-export type FftEngine = 'wasm' | 'js';
 
-/** The engine fft2Plan uses for H×W: WebAssembly SIMD unless MODL_FFT=js or a length needs Bluestein. */
-export function fftEngine(H: number, W: number): FftEngine {
-  return process.env.MODL_FFT !== 'js' && wasmFftSupports(H, W) ? 'wasm' : 'js';
+/** The engine fft2Plan uses for H×W: WebAssembly SIMD unless MODL_KERNELS=js or a length needs Bluestein. */
+export function fftEngine(H: number, W: number): KernelEngine {
+  return requestedEngine() === 'wasm' && wasmFftSupports(H, W) ? 'wasm' : 'js';
 }
 
 const fft2Cache = new Map<string, Fft2>();

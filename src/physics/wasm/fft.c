@@ -18,6 +18,9 @@
 
 typedef v128_t V;
 
+/* What the module exports (scripts/build-wasm.sh links with --export-dynamic). */
+#define EXPORT __attribute__((visibility("default")))
+
 static inline V ld(const float *p, int half) { return half ? wasm_v128_load64_zero(p) : wasm_v128_load(p); }
 static inline void st(float *p, V v, int half) {
   if (half) wasm_v128_store64_lane(p, v, 0);
@@ -177,7 +180,7 @@ static void radixOdd(int r, int m, int s, const float *x, float *y, const float 
 }
 
 /* The unnormalised DFT along the leading axis of x [n][batch] (y: scratch); returns x or y, whichever holds it. */
-float *dft(const int *plan, float *x, float *y, int batch, float sign) {
+EXPORT float *dft(const int *plan, float *x, float *y, int batch, float sign) {
   int s = batch;
   for (int i = 0; i < plan[0]; i++) {
     const int *stage = plan + 1 + 4 * i;
@@ -252,7 +255,7 @@ static void scaleRows(float *x, const float *w, int rows, int rowLen) {
  * io [H][W] ← the centred unitary 2D FFT of io (sign -1) or its inverse (+1):
  * fftshift(fft2(ifftshift(x)))/sqrt(HW). b0, b1: scratch of 2HW floats each.
  */
-void fft2c(const int *planH, const int *planW, float *io, float *b0, float *b1, int H, int W, float sign) {
+EXPORT void fft2c(const int *planH, const int *planW, float *io, float *b0, float *b1, int H, int W, float sign) {
   int cH = H >> 1, cW = W >> 1;
   rollRows(io, b0, H, W, cH, 1.f); /* ifftshift along H */
   float *r = dft(planH, b0, b1, W, sign), *t = r == b0 ? b1 : b0;
@@ -266,7 +269,7 @@ void fft2c(const int *planH, const int *planW, float *io, float *b0, float *b1, 
  * kind 1: M varies along H only (mask [H]); 2: along W only (mask [W]);
  * 3: general (mask [W][H], transposed). b0, b1: scratch of 2HW floats each.
  */
-void maskedRoundTrip(const int *planH, const int *planW, float *io, float *b0, float *b1,
+EXPORT void maskedRoundTrip(const int *planH, const int *planW, float *io, float *b0, float *b1,
                      const float *mask, int kind, int H, int W) {
   int cH = H >> 1, cW = W >> 1;
   if (kind == 1) {
@@ -320,7 +323,7 @@ static void cmaccAll(float *out, const float *a, const float *b, int n2, int con
   if (i < n2) cmacc(out + i, a + i, b + i, conj, 1);
 }
 
-void senseNormalCoil(const int *planH, const int *planW, const float *maps, const float *x, float *acc, int sets,
+EXPORT void senseNormalCoil(const int *planH, const int *planW, const float *maps, const float *x, float *acc, int sets,
                      float *io, float *b0, float *b1, const float *mask, int kind, int H, int W) {
   int n2 = 2 * H * W;
   for (int i = 0; i < n2; i++) io[i] = 0.f;

@@ -1,10 +1,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CenteredFft2, fftEngine } from '../../src/physics/fft.js';
 import { WasmFft2, wasmFftSupports } from '../../src/physics/fft-wasm.js';
+import { cgVectors, referenceCgVectors } from '../../src/physics/cg-vectors.js';
 import { randomComplex, relErr } from '../helpers/random.js';
 
 /** The four kinds of prepared mask: along H only, along W only, general 0/1, general weights. */
@@ -42,7 +43,7 @@ function compare(H: number, W: number): number {
   return worst;
 }
 
-describe('WebAssembly SIMD 2D FFT', () => {
+describe('WebAssembly SIMD kernels (FFT, SENSE, CG vectors)', () => {
   it('is available here (WebAssembly SIMD) for every length without a prime factor above 64', () => {
     expect(wasmFftSupports(180, 230)).toBe(true);
     expect(wasmFftSupports(61 * 2, 59)).toBe(true);
@@ -111,21 +112,41 @@ describe('WebAssembly SIMD 2D FFT', () => {
     }
   });
 
-  it('MODL_FFT=js selects the TypeScript engine', () => {
+  it('the fused CG vector updates match their TypeScript reference (odd lengths, offsets)', () => {
+    const wasm = cgVectors(), js = referenceCgVectors;
+    expect(wasm.engine).toBe('wasm');
+    for (const len of [1, 2, 3, 4, 5, 17, 1000]) {
+      const [a, b, c, d] = [1, 2, 3, 4].map((k) => randomComplex(len, len + k).subarray(0, 2 * len));
+      const [wx, wr, wp, wAp] = wasm.alloc(4, 2 * len) as [Float32Array, Float32Array, Float32Array, Float32Array];
+      wx.set(a!); wr.set(b!); wp.set(c!); wAp.set(d!);
+      const [jx, jr, jp, jAp] = [a!.slice(), b!.slice(), c!.slice(), d!.slice()];
+      const off = len > 2 ? 3 : 0, n = 2 * len - off;
+      expect(wasm.addScaledDot(wAp, wp, 0.3, off, n)).toBeCloseTo(js.addScaledDot(jAp, jp, 0.3, off, n), 4);
+      expect(wasm.stepAndNorm(wx, wr, wp, wAp, 0.7, off, n)).toBeCloseTo(js.stepAndNorm(jx, jr, jp, jAp, 0.7, off, n), 4);
+      wasm.newDirection(wp, wr, 0.2, off, n);
+      js.newDirection(jp, jr, 0.2, off, n);
+      for (const [w, j] of [[wx, jx], [wr, jr], [wp, jp], [wAp, jAp]] as const) expect(relErr(w, j)).toBeLessThan(1e-6);
+    }
+    expect(() => wasm.newDirection(new Float32Array(4), new Float32Array(4), 1, 0, 4)).toThrow(/alloc/);
+  });
+
+  it('MODL_KERNELS=js selects the TypeScript engine', () => {
     const out = execFileSync(process.execPath, ['--import', 'tsx', '-e',
       "import('./src/physics/fft.ts').then((m) => console.log(m.fftEngine(180, 230)))"],
-    { encoding: 'utf8', env: { ...process.env, MODL_FFT: 'js' } });
+    { encoding: 'utf8', env: { ...process.env, MODL_KERNELS: 'js' } });
     expect(out.trim()).toBe('js');
   });
 
   const clang = ['clang-19', 'clang'].find((c) => spawnSync(c, ['--version'], { stdio: 'ignore' }).status === 0);
-  it.skipIf(!clang)('the committed module is what scripts/build-wasm.sh builds from fft.c', () => {
-    const committed = readFileSync('src/physics/wasm/fft-wasm-bytes.ts', 'utf8');
+  it.skipIf(!clang)('the committed modules are what scripts/build-wasm.sh builds from wasm/*.c', () => {
     const dir = mkdtempSync(join(tmpdir(), 'modl-wasm-'));
     try {
-      // build into a copy of the two files the script touches, so the tree is left as it is
-      execFileSync('bash', ['-c', `mkdir -p "${dir}/scripts" "${dir}/src/physics/wasm" && cp scripts/build-wasm.sh "${dir}/scripts/" && cp src/physics/wasm/fft.c "${dir}/src/physics/wasm/" && CLANG=${clang} "${dir}/scripts/build-wasm.sh"`], { stdio: 'ignore' });
-      expect(readFileSync(join(dir, 'src/physics/wasm/fft-wasm-bytes.ts'), 'utf8')).toBe(committed);
+      // build in a copy of what the script reads, so the tree is left as it is
+      execFileSync('bash', ['-c', `mkdir -p "${dir}/scripts" "${dir}/src/physics/wasm" && cp scripts/build-wasm.sh "${dir}/scripts/" && cp src/physics/wasm/*.c "${dir}/src/physics/wasm/" && CLANG=${clang} "${dir}/scripts/build-wasm.sh"`], { stdio: 'ignore' });
+      for (const name of ['fft', 'vec']) {
+        const file = `src/physics/wasm/${name}-wasm-bytes.ts`;
+        expect(readFileSync(join(dir, file), 'utf8')).toBe(readFileSync(file, 'utf8'));
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
