@@ -126,7 +126,7 @@ export function writeRealCaseFigures(prefix: string, c: RealCase, rows: RealCase
     const tiles = [{ data: c.reference, rows: c.H, cols: c.W, label: 'REFERENCE', window }];
     for (const r of rows.filter((x) => x.acceleration === R)) {
       const image = images.get(`${R}/${r.key}`);
-      if (image) tiles.push({ data: image, rows: c.H, cols: c.W, label: `${r.method.replace(/ \(.*\)/, '')} ${r.perSeed[0]!.psnr.toFixed(2)} DB`, window });
+      if (image) tiles.push({ data: image, rows: c.H, cols: c.W, label: `${r.method.replace(/ \(.*\)/, '').replace('×', 'x')} ${r.perSeed[0]!.psnr.toFixed(2)} DB` /* the label font is ASCII */, window });
     }
     const path = `${prefix}-${R}x.png`;
     writePngTiles(path, tiles, { scale: 1 });
