@@ -26,6 +26,7 @@ export type { CArray } from './physics/complex.js';
 export { cabs } from './physics/complex.js';
 export { fft2c, ifft2c } from './physics/fft.js';
 export { SenseOp, maskFromKspace, type NormalOperator } from './physics/sense.js';
+export { symmetries, transformScan, transformImage, type Symmetry } from './physics/symmetry.js';
 export { makeMask, randomMask1d, equispacedMask1d, poissonDiscMask2d, type MaskKind, type MaskOptions, type SamplingMask } from './physics/masks.js';
 export { espiritMaps, type EspiritOptions, type EspiritResult } from './physics/espirit.js';
 export { birdcageMaps, type BirdcageOptions } from './physics/coils.js';
@@ -42,7 +43,7 @@ export { ImageFolderGenerator } from './synth/images.js';
 
 // the network
 export { Modl, DEFAULT_MODL_CONFIG, type ModlConfig, type ModlMode } from './nn/modl.js';
-export { ModlReconstructor } from './nn/infer.js';
+export { ModlReconstructor, type ReconstructOptions } from './nn/infer.js';
 export { loadCheckpoint, saveCheckpoint, type CheckpointMeta } from './nn/checkpoint.js';
 export { train, type TrainOptions, type PairSource, type EpochInfo } from './nn/train.js';
 export type { ReconSample } from './nn/batch.js';

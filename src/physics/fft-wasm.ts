@@ -1,7 +1,7 @@
 /**
  * The centred 2D FFT and the SENSE k-space round trip Fᴴ M F in WebAssembly
  * SIMD (wasm/fft.c): the same Stockham passes as the TypeScript engine, in
- * float32 with two complex values per vector, 3–4× faster here. Each WasmFft2
+ * float32 with two complex values per vector, about 5× faster here. Each WasmFft2
  * owns one instance of the module (its memory holds the plans and work
  * buffers), so every thread that transforms has its own; the compiled module
  * is shared per thread. Data crosses into the module's memory by one copy each

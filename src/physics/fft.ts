@@ -2,7 +2,8 @@
  * Centred unitary FFTs, BART's convention for every size:
  *   fftc(x) = fftshift(fft(ifftshift(x))) / sqrt(N)      (`bart fft -u`)
  * The shifts cost nothing: they are index rolls applied while data is copied in
- * and out of the float64 work buffers of the 1D engine (dft.ts).
+ * and out of the float64 work buffers of the 1D engine (dft.ts). fft2Plan hands
+ * out the WebAssembly SIMD engine (fft-wasm.ts) where it runs, this one elsewhere.
  */
 import { CArray, czeros } from './complex.js';
 import { Dft1d, dftPlan } from './dft.js';
@@ -184,8 +185,6 @@ function transposeOut(src: Float64Array, dst: Float32Array, off: number, H: numb
     }
   }
 }
-
-
 
 /** The engine fft2Plan uses for H×W: WebAssembly SIMD unless MODL_KERNELS=js or a length needs Bluestein. */
 export function fftEngine(H: number, W: number): KernelEngine {
