@@ -79,12 +79,6 @@ export function choiceOption<T extends string>(name: string, value: string | und
   return value as T;
 }
 
-/** --ensemble N: MoDL's self-ensemble over 1, 2, 4 or 8 symmetries. */
-export function ensembleOption(value: string | undefined, fallback: number): number {
-  if (value !== undefined && !['1', '2', '4', '8'].includes(value)) throw new ModlError(`--ensemble: '${value}' is not 1, 2, 4 or 8`);
-  return value === undefined ? fallback : Number(value);
-}
-
 export function requireOption(command: string, name: string, value: string | undefined): string {
   if (value === undefined || value === '') throw new ModlError(`${command}: --${name} is required (see modl ${command} --help)`);
   return value;

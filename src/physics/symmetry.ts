@@ -22,9 +22,12 @@ export interface Symmetry {
   conj: boolean;
 }
 
+/** How many symmetries a self-ensemble may take. */
+export const ENSEMBLE_SIZES = ['1', '2', '4', '8'] as const;
+
 /** The first `n` of the eight symmetries (1, 2, 4 or 8): identity, flips, then their conjugates. */
 export function symmetries(n: number): Symmetry[] {
-  if (![1, 2, 4, 8].includes(n)) throw new Error(`the self-ensemble takes 1, 2, 4 or 8 variants, got ${n}`);
+  if (!(ENSEMBLE_SIZES as readonly string[]).includes(String(n))) throw new Error(`the self-ensemble takes 1, 2, 4 or 8 variants, got ${n}`);
   const all: Symmetry[] = [];
   for (const conj of [false, true]) for (const flipH of [false, true]) for (const flipW of [false, true]) all.push({ flipH, flipW, conj });
   // with 2: identity and the conjugate, the variant that changes the most (phase and both axes)

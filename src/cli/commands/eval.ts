@@ -1,5 +1,6 @@
 import type { Command } from '../command.js';
-import { commandUsage, ensembleOption, numberOption, parseCommandArgs } from '../args.js';
+import { commandUsage, numberOption, parseCommandArgs } from '../args.js';
+import { ENSEMBLE_SIZES } from '../../physics/symmetry.js';
 import { parseMaskSpec } from './train.js';
 import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { ModlReconstructor } from '../../nn/infer.js';
@@ -24,7 +25,7 @@ seeds), with zero-filled, CG-SENSE and, when \`bart\` is installed, BART's tuned
   adapt: { type: 'string', arg: 'STEPS', help: `with --real: also MoDL fine-tuned on each case's own undersampled k-space for at most
 STEPS steps first (zero-shot SSDU, early-stopped on held-out k-space): row 'MoDL + adapt'` },
   'adapt-lr': { type: 'string', arg: 'LR', help: 'Adam step size of --adapt (default 1e-4)' },
-  ensemble: { type: 'string', arg: 'N', help: `with --real: also MoDL's self-ensemble over N exact symmetries of each case (flips,
+  ensemble: { type: 'string', arg: 'N', choices: ENSEMBLE_SIZES, help: `with --real: also MoDL's self-ensemble over N exact symmetries of each case (flips,
 conjugation; 2, 4 or 8; default 8; 1: none): row 'MoDL ×N'` },
   accelerations: { type: 'string', arg: 'R,...', help: 'with --real: only these of 4,6,8 (default all)' },
   figure: { type: 'string', arg: 'PREFIX', help: 'with --real: PREFIX-4x.png, … (seed 0: reference and each method, PSNR in the labels)' },
@@ -64,7 +65,7 @@ const command: Command = {
         learningRate: numberOption('adapt-lr', v['adapt-lr'], ADAPT_LEARNING_RATE, (x) => x > 0),
         onProgress: (p: AdaptProgress) => process.stderr.write(`\r${adaptProgressText(p)}   `),
       };
-      const ensemble = ensembleOption(v.ensemble, 8);
+      const ensemble = Number(v.ensemble ?? 8);
       const rows = evaluateRealCase(realCase, {
         net, bart, accelerations, adapt, ensemble,
         onAdapt: (R, seed, a) => console.log(`\n${R}× seed ${seed}: adapted, ${adaptSummary(a)}`),
