@@ -39,19 +39,18 @@ export class ModlReconstructor {
   /** Reconstructs every sample (in input order); [H, W] images, or [S, H, W] with S map sets. */
   reconstruct(samples: ReconSample[], o: ReconstructOptions = {}): CArray[] {
     const batchSize = o.batchSize ?? 4;
-    const variants = symmetries(o.ensemble ?? 1);
+    const others = symmetries(o.ensemble ?? 1).slice(1); // the first is the identity
     const out: CArray[] = [];
     for (let i = 0; i < samples.length; i += batchSize) {
       const group = samples.slice(i, i + batchSize);
-      const sums = variants.reduce<CArray[] | null>((sum, s) => {
-        const identity = !s.flipH && !s.flipW && !s.conj;
-        const images = this.run(identity ? group : group.map((x) => transformScan(x, s)));
-        const back = identity ? images : images.map((x) => transformImage(x, s));
-        if (!sum) return back;
-        sum.forEach((acc, b) => { const d = back[b]!.data; for (let j = 0; j < d.length; j++) acc.data[j] += d[j]!; });
-        return sum;
-      }, null)!;
-      if (variants.length > 1) for (const x of sums) for (let j = 0; j < x.data.length; j++) x.data[j] /= variants.length;
+      const sums = this.run(group);
+      for (const s of others) {
+        this.run(group.map((x) => transformScan(x, s))).forEach((x, b) => {
+          const back = transformImage(x, s).data, acc = sums[b]!.data;
+          for (let j = 0; j < acc.length; j++) acc[j] += back[j]!;
+        });
+      }
+      if (others.length > 0) for (const x of sums) for (let j = 0; j < x.data.length; j++) x.data[j] /= others.length + 1;
       out.push(...sums);
       o.onBatch?.(Math.min(samples.length, i + batchSize));
     }
