@@ -110,8 +110,7 @@ async function kspaceStudy(input: string, opts: StudyOptions): Promise<Study> {
     const problem = storedMaps.shape[0] === S ? mapsProblem(sliceOf(storedMaps, slices[0]!), firstSlice) : `'maps' has ${storedMaps.shape[0]} slices, 'kspace' ${S}`;
     if (problem) throw fileError(input, `stored ${problem}`);
     prep.push('coil maps stored in the file');
-  }
-  else prep.push('coil maps: ESPIRiT per slice (24×24 calibration, 6×6 kernel, t 0.001, crop 0.8)');
+  } else prep.push('coil maps: ESPIRiT per slice (24×24 calibration, 6×6 kernel, t 0.001, crop 0.8)');
 
   const samples: ReconSample[] = [];
   const reference: Float32Array[] = [];
