@@ -28,7 +28,7 @@ export default async function espiritBench(): Promise<void> {
   const sub = signalSubspace(calib, kernel, 0.001);
   const op = imageDomainOperator(sub.projector, C, kernel, H, W);
 
-  row(`  signal subspace (Gram + ml-matrix EVD ${2 * C * 36}²)`, await medianMs(() => signalSubspace(calib, kernel, 0.001), 3, 1), 'ms');
+  row(`  signal subspace (Gram + Hermitian EVD ${C * 36}²)`, await medianMs(() => signalSubspace(calib, kernel, 0.001), 3, 1), 'ms');
   row('  image-domain operator (36 FFTs)', await medianMs(() => imageDomainOperator(sub.projector, C, kernel, H, W), 5, 1), 'ms');
   row('  per-pixel eigenvectors, 1 map', await medianMs(() => pixelEigenvectors(op, C, H, W, 1), 5, 1), 'ms');
   const one = await medianMs(() => espiritMaps(kspace, { maps: 1 }), 5, 1);

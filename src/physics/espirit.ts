@@ -17,15 +17,13 @@
  *    calibration data's first principal coil component is real and positive
  *    (BART's rotphase), which makes the maps smooth and reproducible.
  *
- * Complex Hermitian eigenproblems go to ml-matrix through the real symmetric
- * embedding [[Re, −Im], [Im, Re]], whose eigenvalues are the complex ones,
- * each twice.
+ * The Hermitian eigenproblems are solved in complex arithmetic (hermitian-eigen.ts).
  */
-import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { CArray, czeros } from './complex.js';
 import { fft2Plan } from './fft.js';
 import { CalibSize, calibrationRegion } from './calib.js';
 import { pixelEigenvectors } from './espirit-pixel.js';
+import { hermitianEigen } from './hermitian-eigen.js';
 import { ModlError } from '../util/errors.js';
 
 export interface EspiritOptions {
@@ -106,36 +104,6 @@ function checkOptions(
 }
 
 /**
- * Eigen-decomposition of a Hermitian n×n matrix (re/im row-major, float64) via
- * ml-matrix on its real symmetric embedding. Returns the 2n real eigenvalues
- * (each complex one twice) in descending order, and the matching eigenvectors
- * as complex n-vectors u[:n] + i·u[n:] (columns j of `re`/`im`, row-major n×2n).
- */
-export function hermitianEigen(re: Float64Array, im: Float64Array, n: number): { values: Float64Array; re: Float64Array; im: Float64Array } {
-  const m = new Matrix(2 * n, 2 * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      const a = re[i * n + j]!, b = im[i * n + j]!;
-      m.set(i, j, a); m.set(i + n, j + n, a);
-      m.set(i + n, j, b); m.set(i, j + n, -b);
-    }
-  }
-  const evd = new EigenvalueDecomposition(m, { assumeSymmetric: true });
-  const ev = evd.realEigenvalues;
-  const order = ev.map((_, i) => i).sort((a, b) => ev[b]! - ev[a]!);
-  const V = evd.eigenvectorMatrix;
-  const values = Float64Array.from(order, (i) => ev[i]!);
-  const vre = new Float64Array(n * 2 * n), vim = new Float64Array(n * 2 * n);
-  order.forEach((col, j) => {
-    for (let i = 0; i < n; i++) {
-      vre[i * 2 * n + j] = V.get(i, col);
-      vim[i * 2 * n + j] = V.get(i + n, col);
-    }
-  });
-  return { values, re: vre, im: vim };
-}
-
-/**
  * The signal subspace of the calibration matrix: its projector P (complex
  * N×N, N = C·kh·kw, index (c·kh + ty)·kw + tx), all singular values, and its rank.
  *
@@ -170,39 +138,37 @@ export function signalSubspace(
   }
   const small = rows < N; // then solve with BᴴB
   const n = small ? rows : N;
-  const eig = small ? hermitianEigen(...gram(transpose(br, N, rows), transpose(bi, N, rows, -1), rows, N), n)
-    : hermitianEigen(...gram(br, bi, N, rows), n);
-  // complex eigenvalue j is real eigenvalue 2j (= 2j+1); σ = √λ, zero beyond rank(B)
+  const [gr, gi] = small ? gram(transpose(br, N, rows), transpose(bi, N, rows, -1), rows, N) : gram(br, bi, N, rows);
+  // σ = √λ, zero beyond rank(B); the signal subspace: σ/σmax > √threshold
   const singularValues = new Float64Array(N);
-  for (let j = 0; j < n; j++) singularValues[j] = Math.sqrt(Math.max(eig.values[2 * j]!, 0));
-  if (!(singularValues[0]! > 0)) throw new ModlError('the calibration region holds no signal (all zero)');
-  const cut = Math.sqrt(threshold);
   let rank = 0;
-  while (rank < n && singularValues[rank]! / singularValues[0]! > cut) rank++;
+  const eig = hermitianEigen(gr, gi, n, (values) => {
+    for (let j = 0; j < n; j++) singularValues[j] = Math.sqrt(Math.max(values[j]!, 0));
+    if (!(singularValues[0]! > 0)) throw new ModlError('the calibration region holds no signal (all zero)');
+    const cut = Math.sqrt(threshold);
+    while (rank < n && singularValues[rank]! / singularValues[0]! > cut) rank++;
+    return rank;
+  });
 
-  // the 2·rank real eigenvectors as complex N-vectors w_j (columns of wr/wi, N × K)
-  const K = 2 * rank;
-  const wr = new Float64Array(N * K), wi = new Float64Array(N * K);
-  for (let j = 0; j < K; j++) {
-    if (!small) {
-      for (let a = 0; a < N; a++) { wr[a * K + j] = eig.re[a * 2 * n + j]!; wi[a * K + j] = eig.im[a * 2 * n + j]!; }
-      continue;
-    }
-    const scale = 1 / singularValues[j >> 1]!;
-    for (let a = 0; a < N; a++) {
-      let sr = 0, si = 0;
-      for (let q = 0; q < rows; q++) {
-        const xr = br[a * rows + q]!, xi = bi[a * rows + q]!, ur = eig.re[q * 2 * n + j]!, ui = eig.im[q * 2 * n + j]!;
-        sr += xr * ur - xi * ui;
-        si += xr * ui + xi * ur;
+  // the rank leading eigenvectors as complex N-vectors w_j (columns of wr/wi, N × rank)
+  let wr = eig.re, wi = eig.im;
+  if (small) {
+    wr = new Float64Array(N * rank); wi = new Float64Array(N * rank);
+    for (let j = 0; j < rank; j++) {
+      const scale = 1 / singularValues[j]!;
+      for (let a = 0; a < N; a++) {
+        let sr = 0, si = 0;
+        for (let q = 0; q < rows; q++) {
+          const xr = br[a * rows + q]!, xi = bi[a * rows + q]!, ur = eig.re[q * rank + j]!, ui = eig.im[q * rank + j]!;
+          sr += xr * ur - xi * ui;
+          si += xr * ui + xi * ur;
+        }
+        wr[a * rank + j] = sr * scale; wi[a * rank + j] = si * scale;
       }
-      wr[a * K + j] = sr * scale; wi[a * K + j] = si * scale;
     }
   }
-  // P = ½ Σ_j w_j w_jᴴ: each complex direction appears twice, as w and i·w, and the
-  // sum does not depend on which orthonormal basis of the eigenspace ml-matrix returned
-  const [pr, pi] = gram(wr, wi, N, K);
-  for (let i = 0; i < N * N; i++) { pr[i] /= 2; pi[i] /= 2; }
+  // P = Σ_j w_j w_jᴴ, whichever orthonormal basis of the eigenspace was returned
+  const [pr, pi] = gram(wr, wi, N, rank);
   return { projector: { re: pr, im: pi }, singularValues, rank };
 }
 
@@ -273,16 +239,16 @@ export function principalCoilComponent(calib: CArray): Float64Array {
   const yr = Float64Array.from({ length: C * n }, (_, i) => d[2 * i]!);
   const yi = Float64Array.from({ length: C * n }, (_, i) => d[2 * i + 1]!);
   const [re, im] = gram(yr, yi, C, n); // Σ y yᴴ over the calibration samples
-  const eig = hermitianEigen(re, im, C);
+  const eig = hermitianEigen(re, im, C, 1);
   // The eigenvector's phase is arbitrary; LAPACK's Hermitian solver, and so BART, returns
   // it with the last entry real (positive on the reference data). Doing the same
   // reproduces BART's maps' phase.
-  const lr = eig.re[(C - 1) * 2 * C]!, li = eig.im[(C - 1) * 2 * C]!;
+  const lr = eig.re[C - 1]!, li = eig.im[C - 1]!;
   const lm = Math.hypot(lr, li) || 1;
   const pr = lr / lm, pi = -li / lm;
   const v = new Float64Array(2 * C);
   for (let c = 0; c < C; c++) {
-    const a = eig.re[c * 2 * C]!, b = eig.im[c * 2 * C]!;
+    const a = eig.re[c]!, b = eig.im[c]!;
     v[2 * c] = a * pr - b * pi;
     v[2 * c + 1] = a * pi + b * pr;
   }
