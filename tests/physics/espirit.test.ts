@@ -152,7 +152,7 @@ describe('ESPIRiT on simulated birdcage coils (noiseless, fully sampled)', () =>
     expect(Math.sqrt(err / norm)).toBeLessThan(1e-8);
   });
 
-  it('per-pixel orthogonal iteration matches full eigen-decompositions of G(x)', () => {
+  it('per-pixel eigenvectors are those of each G(x), unpacked from the packed operator', () => {
     const kernel: [number, number] = [6, 6];
     const { calib } = calibrationRegion(sim.kspace, [24, 24], kernel);
     const { projector } = signalSubspace(calib, kernel, 0.001);
@@ -169,21 +169,22 @@ describe('ESPIRiT on simulated birdcage coils (noiseless, fully sampled)', () =>
         }
       }
       const exact = hermitianEigen(re, im, C); // descending
-      const [l1, l2, l3] = [exact.values[0]!, exact.values[1]!, exact.values[2]!];
-      // like BART, at most 30 iterations: exact where maps are kept (λ > 0.8), close elsewhere
-      expect(values[i]).toBeCloseTo(l1, l1 > 0.8 ? 6 : 3);
-      expect(values[n + i]).toBeCloseTo(l2, 3);
-      if (l1 > 0.8) {
-        // the top eigenvector, up to phase
-        let dr = 0, di = 0;
-        for (let c = 0; c < C; c++) {
-          const vr = vectors[2 * (c * n + i)]!, vi = vectors[2 * (c * n + i) + 1]!;
-          const er = exact.re[c * C]!, ei = exact.im[c * C]!;
-          dr += er * vr + ei * vi; di += er * vi - ei * vr;
+      for (let m = 0; m < 2; m++) {
+        expect(values[m * n + i]).toBeCloseTo(exact.values[m]!, 6);
+        // G v = λ v for the returned vector (its phase is arbitrary)
+        let residual = 0;
+        for (let a = 0; a < C; a++) {
+          let sr = 0, si = 0;
+          for (let b = 0; b < C; b++) {
+            const vr = vectors[2 * ((m * C + b) * n + i)]!, vi = vectors[2 * ((m * C + b) * n + i) + 1]!;
+            sr += re[a * C + b]! * vr - im[a * C + b]! * vi; si += re[a * C + b]! * vi + im[a * C + b]! * vr;
+          }
+          const l = exact.values[m]!;
+          residual = Math.max(residual, Math.hypot(sr - l * vectors[2 * ((m * C + a) * n + i)]!, si - l * vectors[2 * ((m * C + a) * n + i) + 1]!));
         }
-        expect(Math.hypot(dr, di)).toBeGreaterThan(1 - 1e-6);
+        expect(residual).toBeLessThan(1e-5); // float32 vectors
+
       }
-      expect(l2 - l3).toBeGreaterThanOrEqual(0);
     }
   });
 

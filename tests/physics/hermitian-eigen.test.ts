@@ -127,6 +127,27 @@ describe('hermitianEigen', () => {
     }
   });
 
+  it('converges on a large cluster of eigenvalues at round-off level (a rank-64 Gram matrix of size 150)', () => {
+    const n = 150, rank = 64;
+    const rng = new Rng(11);
+    const re = new Float64Array(n * n), im = new Float64Array(n * n);
+    for (let q = 0; q < rank; q++) {
+      const pr = Array.from({ length: n }, () => rng.normal()), pi = Array.from({ length: n }, () => rng.normal());
+      for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) {
+        re[a * n + b] += pr[a]! * pr[b]! + pi[a]! * pi[b]!;
+        im[a * n + b] += pi[a]! * pr[b]! - pr[a]! * pi[b]!;
+      }
+    }
+    const eig = hermitianEigen(re, im, n, rank);
+    const ref = referenceValues(re, im, n);
+    for (let j = 0; j < n; j++) expect(Math.abs(eig.values[j]! - ref[j]!)).toBeLessThan(1e-11 * ref[0]!);
+    expect(eig.values[rank - 1]! / eig.values[0]!).toBeGreaterThan(1e-4);
+    expect(Math.abs(eig.values[rank]!) / eig.values[0]!).toBeLessThan(1e-13);
+    const { residual, orthogonality } = check(re, im, n, eig, rank);
+    expect(residual).toBeLessThan(1e-13);
+    expect(orthogonality).toBeLessThan(1e-13);
+  });
+
   it('rejects a bad count', () => {
     const { re, im } = randomHermitian(4, 1);
     expect(() => hermitianEigen(re, im, 4, 5)).toThrow(/count 5/);
