@@ -1,7 +1,8 @@
 /**
  * `npm run bench modl`: the MoDL network (5×64 denoiser, 10 CG iterations per
  * DC step) on one 230×180×8 slice — the real k-space's maps and mask when
- * ../shared/data is present — inference with K=10, a training step with K=1
+ * ../shared/data is present — inference with K=10 (denoiser on tfjs, and on
+ * ONNX Runtime where it loads: what `modl recon` uses), a training step with K=1
  * and K=10, one CG data-consistency solve, peak memory; then the PyTorch peer
  * of ../shared/bench in the same session, with the ratios.
  */
@@ -10,6 +11,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/index.js';
+import { onnxRuntime } from '../src/backend/onnx-runtime.js';
+import { OnnxDenoiser } from '../src/nn/denoiser-onnx.js';
 import { Adam } from '../src/nn/adam.js';
 import { prepareBatch, type ReconSample } from '../src/nn/batch.js';
 import { dataConsistency } from '../src/nn/data-consistency.js';
@@ -55,11 +58,21 @@ export default async function modlBench(): Promise<void> {
   const dc = await medianMs(() => tf.tidy(() => {
     dataConsistency(batch.aty, tf.scalar(0.05), batch.problem, { iterations: 10 }).dataSync();
   }), 5, 1);
-  const infer = await medianMs(() => tf.tidy(() => { model.apply(batch.aty, batch.problem, 'infer', 10).dataSync(); }), 3, 1);
+  const inferTfjs = await medianMs(() => tf.tidy(() => { model.apply(batch.aty, batch.problem, 'infer', 10).dataSync(); }), 3, 1);
+  row('MoDL 230×180×8 inference K=10, denoiser on tfjs', inferTfjs, 'ms');
+  const ort = await onnxRuntime();
+  let infer = inferTfjs;
+  if (ort) {
+    const onnx = await OnnxDenoiser.create(model.denoiser, 10, ort);
+    infer = await medianMs(async () => { (await model.inferWith(batch.aty, batch.problem, (x, k) => onnx.apply(x, k))).dispose(); }, 3, 1);
+    row(`MoDL 230×180×8 inference K=10, denoiser on ONNX Runtime (${ort.threads} threads)`, infer, 'ms');
+    await onnx.dispose();
+  } else {
+    console.log('(onnxruntime-node not loadable: inference stays on tfjs)');
+  }
   const k1 = await medianMs(() => step(1), 5, 1);
   const k10 = await medianMs(() => step(10), 2, 1);
   const ours = { infer, k1, k10, dc };
-  row('MoDL 230×180×8 inference K=10', infer, 'ms');
   row('MoDL 230×180×8 train step K=1', k1, 'ms');
   row('MoDL 230×180×8 train step K=10', k10, 'ms');
   row('one CG data-consistency solve (10 iterations)', dc, 'ms');

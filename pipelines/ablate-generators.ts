@@ -34,13 +34,13 @@ export async function ablateGenerators(o: { from: string; out: string; sharedDat
   const stage = CURRICULUM[CURRICULUM.length - 1]!;
   const data = await shippedData(o.sharedData);
   const realCase = loadRealCase(join(o.sharedData, 'kspace'));
-  const score = (dir: string) => {
+  const score = async (dir: string) => {
     const net = ModlReconstructor.load(dir);
-    const rows = evaluateRealCase(realCase, { net, bart: false });
+    const rows = await evaluateRealCase(realCase, { net, bart: false });
     net.dispose();
     return rows;
   };
-  const results: { share: number | null; steps: number; rows: RealCaseRow[] }[] = [{ share: null, steps: 0, rows: score(start) }];
+  const results: { share: number | null; steps: number; rows: RealCaseRow[] }[] = [{ share: null, steps: 0, rows: await score(start) }];
   for (const share of o.shares) {
     const dir = join(o.out, `gan-${share}`);
     const source = await data.train({ ...SHIPPED_RECIPE, ...stage.recipe }, share);
@@ -53,7 +53,7 @@ export async function ablateGenerators(o: { from: string; out: string; sharedDat
       validationSets: { 'real-4x': data.real['real-4x']! },
     });
     result.model.dispose();
-    const rows = score(dir);
+    const rows = await score(dir);
     log(`GAN share ${share}:\n${realCaseTable(rows)}`);
     results.push({ share, steps: o.steps, rows });
   }

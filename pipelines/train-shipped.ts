@@ -224,7 +224,7 @@ if (isMain) {
   if (values.export) {
     // the README's protocol and the synthetic 4× test on the network to ship, recorded in its modl.json
     const net = ModlReconstructor.load(furthestCheckpoint(values.run!));
-    const rows = evaluateRealCase(loadRealCase(join(values.data!, 'kspace')), { net, bart: hasBart() });
+    const rows = await evaluateRealCase(loadRealCase(join(values.data!, 'kspace')), { net, bart: hasBart() });
     console.log(realCaseTable(rows));
     const heldOut4x = await validate(net.model, (await shippedData(values.data!)).heldOut4x, net.model.stages, new Map());
     console.log(`synthetic held-out 4× (${heldOut4x.slices} slices): ${JSON.stringify(heldOut4x)}`);

@@ -23,7 +23,7 @@ const [H, W] = [64, 48];
 const [data] = await new PhantomGenerator({}).sample(1, 7, [H, W]);
 const pair = simulatePair({ data, shape: [H, W] }, 1, { coils: 4, snrDb: 40, mask: { kind: 'random', acceleration: 3 } });
 const net = ModlReconstructor.load(shippedCheckpoint('modl'));
-const [modl] = net.reconstruct([{ kspace: pair.kspace, maps: pair.maps, mask: pair.mask }]);
+const [modl] = await net.reconstruct([{ kspace: pair.kspace, maps: pair.maps, mask: pair.mask }]);
 const score = (x) => imageMetrics(cabs(pair.target), cabs(x), H, W).psnr;
 console.log(JSON.stringify({
   checkpoint: net.path,

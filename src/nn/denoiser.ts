@@ -213,6 +213,29 @@ export class Denoiser {
     });
   }
 
+  /**
+   * The inference-mode network of statistics slot `slot` as plain convolutions
+   * with bias (batch norm folded in: w·s, β − μ·s with s = γ/√(σ² + ε)), each
+   * weight [cout, cin, 3, 3] (ONNX's OIHW); ReLU follows every layer but the last.
+   */
+  foldedLayers(slot: number): { weight: Float32Array; bias: Float32Array; cin: number; cout: number }[] {
+    const s = Math.min(Math.max(0, slot), this.statsSlots - 1);
+    return this.layers.map((l) => {
+      const [, , cin, cout] = l.kernel.shape;
+      const kernel = l.kernel.dataSync(), gamma = l.gamma.dataSync(), beta = l.beta.dataSync();
+      const mean = l.runningMean[s]!.dataSync(), variance = l.runningVariance[s]!.dataSync();
+      const scale = Float32Array.from(gamma, (g, o) => g / Math.sqrt(variance[o]! + this.config.epsilon));
+      const weight = new Float32Array(cout * cin * 9);
+      for (let t = 0; t < 9; t++) {
+        for (let i = 0; i < cin; i++) {
+          for (let o = 0; o < cout; o++) weight[(o * cin + i) * 9 + t] = kernel[(t * cin + i) * cout + o]! * scale[o]!;
+        }
+      }
+      const bias = Float32Array.from(beta, (b, o) => b - mean[o]! * scale[o]!);
+      return { weight, bias, cin, cout };
+    });
+  }
+
   /** The variables a training step updates (conv kernels, γ, β). */
   trainableVariables(): tf.Variable[] {
     return this.layers.flatMap((l) => [l.kernel, l.gamma, l.beta]);

@@ -2,7 +2,8 @@
  * MoDL inference on any number of slices: batches of slices of one size go
  * through the network together (the DC step's CG and the SENSE operator run
  * per sample, spread over the CPU cores), with the same intensity
- * normalisation as in training.
+ * normalisation as in training. The denoiser passes run on ONNX Runtime where
+ * it is available (backend/onnx-runtime.ts), otherwise on tfjs.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { CArray } from '../physics/complex.js';
@@ -11,6 +12,8 @@ import { prepareBatch, unbatch, type ReconSample } from './batch.js';
 import { loadCheckpoint, type CheckpointMeta } from './checkpoint.js';
 import type { Modl } from './modl.js';
 import { adaptToScan, type AdaptOptions, type AdaptReport } from './adapt.js';
+import { OnnxDenoiser } from './denoiser-onnx.js';
+import { onnxRuntime } from '../backend/onnx-runtime.js';
 import { resolveCheckpoint } from '../util/fs.js';
 
 export interface ReconstructOptions {
@@ -27,6 +30,9 @@ export interface ReconstructOptions {
 }
 
 export class ModlReconstructor {
+  /** The denoiser on ONNX Runtime; null: tfjs; undefined: not chosen yet (or weights changed since). */
+  private onnx: Promise<OnnxDenoiser | null> | undefined;
+
   private constructor(readonly model: Modl, readonly meta: CheckpointMeta, readonly path: string) {}
 
   /** Loads a checkpoint folder, or the latest checkpoint of a training run folder. */
@@ -37,15 +43,15 @@ export class ModlReconstructor {
   }
 
   /** Reconstructs every sample (in input order); [H, W] images, or [S, H, W] with S map sets. */
-  reconstruct(samples: ReconSample[], o: ReconstructOptions = {}): CArray[] {
+  async reconstruct(samples: ReconSample[], o: ReconstructOptions = {}): Promise<CArray[]> {
     const batchSize = o.batchSize ?? 4;
     const others = symmetries(o.ensemble ?? 1).slice(1); // the first is the identity
     const out: CArray[] = [];
     for (let i = 0; i < samples.length; i += batchSize) {
       const group = samples.slice(i, i + batchSize);
-      const sums = this.run(group);
+      const sums = await this.run(group);
       for (const s of others) {
-        this.run(group.map((x) => transformScan(x, s))).forEach((x, b) => {
+        (await this.run(group.map((x) => transformScan(x, s)))).forEach((x, b) => {
           const back = transformImage(x, s).data, acc = sums[b]!.data;
           for (let j = 0; j < acc.length; j++) acc[j] += back[j]!;
         });
@@ -57,11 +63,30 @@ export class ModlReconstructor {
     return out;
   }
 
+  /** Where the denoiser passes run: 'onnx' (ONNX Runtime) or 'tfjs'. */
+  async denoiserEngine(): Promise<'onnx' | 'tfjs'> {
+    return (await this.onnxDenoiser()) ? 'onnx' : 'tfjs';
+  }
+
+  private onnxDenoiser(): Promise<OnnxDenoiser | null> {
+    this.onnx ??= onnxRuntime().then((ort) => (ort ? OnnxDenoiser.create(this.model.denoiser, this.model.stages, ort) : null));
+    return this.onnx;
+  }
+
+  /** Forgets the ONNX Runtime copy of the weights (after they change). */
+  private dropOnnx(): void {
+    void this.onnx?.then((d) => d?.dispose());
+    this.onnx = undefined;
+  }
+
   /** One pass of the network over one batch. */
-  private run(group: ReconSample[]): CArray[] {
+  private async run(group: ReconSample[]): Promise<CArray[]> {
     const batch = prepareBatch(group.map(({ kspace, maps, mask }) => ({ kspace, maps, mask })));
     try {
-      const x = tf.tidy(() => this.model.apply(batch.aty, batch.problem, 'infer'));
+      const onnx = await this.onnxDenoiser();
+      const x = onnx
+        ? await this.model.inferWith(batch.aty, batch.problem, (z, stage) => onnx.apply(z, stage))
+        : tf.tidy(() => this.model.apply(batch.aty, batch.problem, 'infer'));
       const images = unbatch(x, batch.scales, batch.sets);
       x.dispose();
       return images;
@@ -72,17 +97,20 @@ export class ModlReconstructor {
 
   /** Fine-tunes the network on these slices' own k-space (zero-shot SSDU, nn/adapt.ts); reset() undoes it. */
   adapt(samples: ReconSample[], options: AdaptOptions): AdaptReport {
+    this.dropOnnx();
     return adaptToScan(this.model, samples.map(({ kspace, maps, mask }) => ({ kspace, maps, mask })), options);
   }
 
   /** Puts the checkpoint's weights back. */
   reset(): void {
+    this.dropOnnx();
     const { model } = loadCheckpoint(this.path);
     this.model.setWeights(model.namedWeights());
     model.dispose();
   }
 
   dispose(): void {
+    this.dropOnnx();
     this.model.dispose();
   }
 }

@@ -51,7 +51,7 @@ export async function reconstruct(samples: ReconSample[], method: ReconMethod, s
       const net = ModlReconstructor.load(s.checkpoint ?? shippedCheckpoint('modl'));
       try {
         if (s.adapt) s.onAdapted?.(net.adapt(samples, s.adapt));
-        return net.reconstruct(samples, { batchSize: s.batchSize, ensemble: s.ensemble, onBatch: (done) => s.onProgress?.(done, total) });
+        return await net.reconstruct(samples, { batchSize: s.batchSize, ensemble: s.ensemble, onBatch: (done) => s.onProgress?.(done, total) });
       } finally {
         net.dispose();
       }

@@ -59,7 +59,7 @@ export interface RealCaseOptions {
 }
 
 /** Rows per acceleration: zero-filled, CG-SENSE, [BART L1-wavelet], [MoDL], [MoDL ×N], [MoDL + adapt]. */
-export function evaluateRealCase(c: RealCase, o: RealCaseOptions = {}): RealCaseRow[] {
+export async function evaluateRealCase(c: RealCase, o: RealCaseOptions = {}): Promise<RealCaseRow[]> {
   const maps = caseMaps(c, 2);
   let at = { R: 0, seed: 0 };
   const score = (x: CArray, method: string) => {
@@ -84,12 +84,12 @@ export function evaluateRealCase(c: RealCase, o: RealCaseOptions = {}): RealCase
         const k = transposeComplex(maskKspace(c.kspace, mask)), m = transposeComplex(maps);
         for (const lambda of lambdas) add(`L1 ${lambda}`, score(transposeComplex(bartPics(k, m, ['-S', '-R', `W:3:0:${lambda}`, '-i', '100'])), `L1 ${lambda}`));
       }
-      if (o.net) add('MoDL', score(o.net.reconstruct([{ kspace: c.kspace, maps, mask }])[0]!, 'MoDL'));
-      if (o.net && ensembled) add(ensembled, score(o.net.reconstruct([{ kspace: c.kspace, maps, mask }], { ensemble: o.ensemble })[0]!, ensembled));
+      if (o.net) add('MoDL', score((await o.net.reconstruct([{ kspace: c.kspace, maps, mask }]))[0]!, 'MoDL'));
+      if (o.net && ensembled) add(ensembled, score((await o.net.reconstruct([{ kspace: c.kspace, maps, mask }], { ensemble: o.ensemble }))[0]!, ensembled));
       if (o.net && o.adapt) {
         const sample = { kspace: maskKspace(c.kspace, mask), maps, mask };
         o.onAdapt?.(R, s, o.net.adapt([sample], o.adapt));
-        add('MoDL + adapt', score(o.net.reconstruct([sample])[0]!, 'MoDL + adapt'));
+        add('MoDL + adapt', score((await o.net.reconstruct([sample]))[0]!, 'MoDL + adapt'));
         o.net.reset();
       }
     }

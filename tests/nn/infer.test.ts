@@ -11,23 +11,23 @@ beforeAll(async () => {
 });
 
 describe('MoDL inference', () => {
-  it('with --ensemble N returns the mean of the reconstructions of N symmetries of each scan, transformed back', () => {
+  it('with --ensemble N returns the mean of the reconstructions of N symmetries of each scan, transformed back', async () => {
     const net = ModlReconstructor.load(shippedCheckpoint('modl'));
     const scans = [testSample(24, 20, 0), testSample(24, 20, 1)].map(({ kspace, maps, mask }) => ({ kspace, maps, mask }));
-    const single = net.reconstruct(scans);
-    expect(net.reconstruct(scans, { ensemble: 1 }).map((x) => x.data)).toEqual(single.map((x) => x.data));
+    const single = await net.reconstruct(scans);
+    expect((await net.reconstruct(scans, { ensemble: 1 })).map((x) => x.data)).toEqual(single.map((x) => x.data));
     for (const n of [2, 8]) {
-      const got = net.reconstruct(scans, { ensemble: n, batchSize: 1 });
-      scans.forEach((scan, b) => {
+      const got = await net.reconstruct(scans, { ensemble: n, batchSize: 1 });
+      for (const [b, scan] of scans.entries()) {
         const mean = new Float32Array(got[b]!.data.length);
         for (const s of symmetries(n)) {
-          const x = transformImage(net.reconstruct([transformScan(scan, s)])[0]!, s);
+          const x = transformImage((await net.reconstruct([transformScan(scan, s)]))[0]!, s);
           for (let i = 0; i < mean.length; i++) mean[i] += x.data[i]! / n;
         }
         expect(relErr(got[b]!.data, mean)).toBeLessThan(1e-5);
         // and the network is not exactly equivariant, so the mean is not the single reconstruction
         expect(relErr(got[b]!.data, single[b]!.data)).toBeGreaterThan(1e-3);
-      });
+      }
     }
     net.dispose();
   });

@@ -79,7 +79,7 @@ describe('the shipped MoDL checkpoint', () => {
     const recons: CArray[] = [];
     for (const { kspace, maps, mask } of pairs) {
       await new Promise((r) => setTimeout(r, 100)); // one slice at a time, letting vitest's messages through
-      recons.push(...net.reconstruct([{ kspace, maps, mask }]));
+      recons.push(...(await net.reconstruct([{ kspace, maps, mask }])));
     }
     net.dispose();
     const gains = pairs.map((pair, k) => {
@@ -95,13 +95,13 @@ describe('the shipped MoDL checkpoint', () => {
     expect(tf.memory().numTensors).toBeLessThan(200);
   }, 300_000); // 40 s alone; far more with both cores busy elsewhere
 
-  it.skipIf(!HAS_SHARED)('on the real 8× k-space lands closer to BART\'s L1-wavelet image than CG-SENSE does', () => {
+  it.skipIf(!HAS_SHARED)('on the real 8× k-space lands closer to BART\'s L1-wavelet image than CG-SENSE does', async () => {
     const base = shared('kspace/brain_8coil_poisson8x');
     const kspace = loadCflSlice(base).kspace, maps = loadCflSlice(`${base}_espirit_bart`).kspace;
     const mask = maskFromKspace(kspace);
     const l1 = cabs(readCfl(`${base}_l1wav_bart`).array);
     const net = ModlReconstructor.load(shippedCheckpoint('modl'));
-    const [modl] = net.reconstruct([{ kspace, maps, mask }]);
+    const [modl] = await net.reconstruct([{ kspace, maps, mask }]);
     net.dispose();
     const cg = cgSense(kspace, maps, mask, { lambda: 0.001, iterations: 30 }).image;
     expect(scaledNrmse(modl!, l1)).toBeLessThan(0.75 * scaledNrmse(cg, l1));
@@ -118,7 +118,7 @@ describe('the shipped MoDL checkpoint', () => {
       const perSeed: RealCaseRow[][] = [];
       for (const seed of REAL_SEEDS) {
         await new Promise((r) => setTimeout(r, 200));
-        perSeed.push(evaluateRealCase(realCase, { net, accelerations: [R], seeds: [seed], bart, bartLambdas: [lambda] }));
+        perSeed.push(await evaluateRealCase(realCase, { net, accelerations: [R], seeds: [seed], bart, bartLambdas: [lambda] }));
       }
       net.dispose();
       const at = (method: string) => {
@@ -146,7 +146,7 @@ describe('the shipped MoDL checkpoint', () => {
     const images: CArray[] = [];
     for (const s of symmetries(8)) {
       await new Promise((r) => setTimeout(r, 200));
-      images.push(transformImage(net.reconstruct([transformScan(scan, s)])[0]!, s));
+      images.push(transformImage((await net.reconstruct([transformScan(scan, s)]))[0]!, s));
     }
     net.dispose();
     const mean = { data: images[0]!.data.map((_, i) => images.reduce((sum, x) => sum + x.data[i]!, 0) / images.length), shape: images[0]!.shape };

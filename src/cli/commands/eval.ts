@@ -66,7 +66,7 @@ const command: Command = {
         onProgress: (p: AdaptProgress) => process.stderr.write(`\r${adaptProgressText(p)}   `),
       };
       const ensemble = Number(v.ensemble ?? 8);
-      const rows = evaluateRealCase(realCase, {
+      const rows = await evaluateRealCase(realCase, {
         net, bart, accelerations, adapt, ensemble,
         onAdapt: (R, seed, a) => console.log(`\n${R}× seed ${seed}: adapted, ${adaptSummary(a)}`),
         onProgress: (w) => process.stderr.write(`\r${w}   `),

@@ -1,0 +1,74 @@
+/**
+ * ONNX Runtime (the optional dependency onnxruntime-node, whose npm package
+ * carries its CPU binaries) for inference-only network passes. Its MLAS
+ * convolutions run about three times faster per thread than XNNPACK's in tfjs-wasm
+ * on x86 CPUs; it has no training API, so training stays on tfjs.
+ *
+ * Used only when tfjs itself runs on the CPU (wasm or cpu backend: a native
+ * TensorFlow, possibly on a GPU, is left to do its own work) and not switched
+ * off with MODL_DENOISER=tfjs. When the package is missing or fails to load,
+ * callers fall back to tfjs.
+ */
+import { currentBackend } from './index.js';
+
+/** The few parts of onnxruntime-node's API used here (typed locally: the package is optional). */
+export interface OnnxTensor {
+  readonly data: Float32Array;
+  readonly dims: readonly number[];
+}
+
+export interface OnnxSession {
+  run(feeds: Record<string, OnnxTensor>): Promise<Record<string, OnnxTensor>>;
+  release(): Promise<void>;
+}
+
+interface OnnxRuntimeModule {
+  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OnnxTensor;
+  InferenceSession: {
+    create(model: Uint8Array, options: { intraOpNumThreads: number; interOpNumThreads: number; graphOptimizationLevel: 'all' }): Promise<OnnxSession>;
+  };
+}
+
+export interface OnnxRuntime {
+  /** Threads of each session's convolutions (those of the tfjs backend). */
+  threads: number;
+  session(model: Uint8Array): Promise<OnnxSession>;
+  tensor(data: Float32Array, dims: readonly number[]): OnnxTensor;
+}
+
+let loaded: Promise<OnnxRuntimeModule | null> | undefined;
+
+function loadModule(): Promise<OnnxRuntimeModule | null> {
+  loaded ??= import('onnxruntime-node' as string)
+    .then((m: { default?: OnnxRuntimeModule } & OnnxRuntimeModule) => m.default ?? m)
+    .catch(() => null);
+  return loaded;
+}
+
+/** Why ONNX Runtime is not used for inference now, or null when it is available. */
+export function onnxRuntimeDisabled(): string | null {
+  const choice = process.env.MODL_DENOISER;
+  if (choice !== undefined && choice !== 'auto' && choice !== 'onnx' && choice !== 'tfjs') {
+    return `MODL_DENOISER must be auto, onnx or tfjs, got '${choice}'`;
+  }
+  if (choice === 'tfjs') return 'MODL_DENOISER=tfjs';
+  const backend = currentBackend();
+  if (backend && backend.name !== 'wasm' && backend.name !== 'cpu') return `tfjs runs on ${backend.description}`;
+  return null;
+}
+
+/** ONNX Runtime, or null when it is switched off or cannot be loaded. */
+export async function onnxRuntime(): Promise<OnnxRuntime | null> {
+  if (onnxRuntimeDisabled()) return null;
+  const ort = await loadModule();
+  if (!ort) {
+    if (process.env.MODL_DENOISER === 'onnx') throw new Error('MODL_DENOISER=onnx, but onnxruntime-node cannot be loaded');
+    return null;
+  }
+  const threads = currentBackend()?.threads ?? 1;
+  return {
+    threads,
+    session: (model) => ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' }),
+    tensor: (data, dims) => new ort.Tensor('float32', data, dims),
+  };
+}
