@@ -9,9 +9,13 @@
  *   - the NRMSE of each magnitude image against BART's L1-wavelet image, each
  *     scaled by the least-squares factor that best matches it.
  * The figure goes to out/bench/real-kspace.png; MODL_CHECKPOINT picks the
- * checkpoint (default: checkpoints/modl).
+ * checkpoint (default: checkpoints/modl). Last, one slice as whole processes:
+ * `modl recon --method modl` (ESPIRiT maps, the network, output files) against
+ * `bart ecalib -m1` + `bart pics` L1-wavelet (100 iterations).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../src/backend/index.js';
 import { loadCflSlice, readCfl } from '../src/io/cfl.js';
@@ -23,7 +27,8 @@ import { maskFromKspace, SenseOp } from '../src/physics/sense.js';
 import { reconstruct } from '../src/recon/methods.js';
 import { adaptSummary } from '../src/nn/adapt.js';
 import { packageRoot, shippedCheckpoint } from '../src/util/paths.js';
-import { row, sharedPath } from './util.js';
+import { hasBart, timeBart } from './bart.js';
+import { medianMs, row, sharedPath } from './util.js';
 
 export default async function realKspaceBench(): Promise<void> {
   const dir = sharedPath('data', 'kspace');
@@ -85,4 +90,23 @@ export default async function realKspaceBench(): Promise<void> {
   const figure = join(outDir, 'real-kspace.png');
   writePngTiles(figure, images.map((im) => { const m = cabs(im.x); return { data: m, rows: H, cols: W, label: im.label, window: window(m) }; }), { scale: 2 });
   console.log(`figure: ${figure}`);
+
+  await wholeProcesses(base);
+}
+
+/** One slice, each tool as a user runs it from the shell (process start and file I/O included). */
+async function wholeProcesses(base: string): Promise<void> {
+  const tmp = mkdtempSync(join(tmpdir(), 'modl-bench-'));
+  try {
+    const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+    const modl = await medianMs(() => execFileSync('node', [cli, 'recon', '--method', 'modl', '--kspace', `${base}.cfl`, '--out', join(tmp, 'modl.cfl')], { stdio: 'ignore' }), 3, 1);
+    row('modl recon --method modl, one slice (ESPIRiT + MoDL K=10), whole process', modl, 'ms');
+    if (!hasBart()) return;
+    const ecalib = timeBart(['ecalib', '-m1', base, join(tmp, 'maps')], 3);
+    const pics = timeBart(['pics', '-S', '-R', 'W:3:0:0.005', '-i', '100', base, join(tmp, 'maps'), join(tmp, 'l1')], 3);
+    row('bart ecalib -m1 + bart pics -R W:3:0:0.005 -i 100', ecalib + pics, 'ms');
+    row('ratio modl recon / bart ecalib + pics', modl / (ecalib + pics), 'x');
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }

@@ -9,6 +9,8 @@
  * off with MODL_DENOISER=tfjs. When the package is missing or fails to load,
  * callers fall back to tfjs.
  */
+import { availableParallelism } from 'node:os';
+import { ModlError } from '../util/errors.js';
 import { currentBackend } from './index.js';
 
 /** The few parts of onnxruntime-node's API used here (typed locally: the package is optional). */
@@ -25,7 +27,10 @@ export interface OnnxSession {
 interface OnnxRuntimeModule {
   Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OnnxTensor;
   InferenceSession: {
-    create(model: Uint8Array, options: { intraOpNumThreads: number; interOpNumThreads: number; graphOptimizationLevel: 'all' }): Promise<OnnxSession>;
+    create(model: Uint8Array, options: {
+      intraOpNumThreads: number; interOpNumThreads: number; graphOptimizationLevel: 'all';
+      extra: { session: { intra_op: { allow_spinning: '0' | '1' } } };
+    }): Promise<OnnxSession>;
   };
 }
 
@@ -45,11 +50,11 @@ function loadModule(): Promise<OnnxRuntimeModule | null> {
   return loaded;
 }
 
-/** Why ONNX Runtime is not used for inference now, or null when it is available. */
+/** Why ONNX Runtime is not to be used for inference now, or null when nothing rules it out. */
 export function onnxRuntimeDisabled(): string | null {
   const choice = process.env.MODL_DENOISER;
   if (choice !== undefined && choice !== 'auto' && choice !== 'onnx' && choice !== 'tfjs') {
-    return `MODL_DENOISER must be auto, onnx or tfjs, got '${choice}'`;
+    throw new ModlError(`MODL_DENOISER must be auto, onnx or tfjs, got '${choice}'`);
   }
   if (choice === 'tfjs') return 'MODL_DENOISER=tfjs';
   const backend = currentBackend();
@@ -62,13 +67,16 @@ export async function onnxRuntime(): Promise<OnnxRuntime | null> {
   if (onnxRuntimeDisabled()) return null;
   const ort = await loadModule();
   if (!ort) {
-    if (process.env.MODL_DENOISER === 'onnx') throw new Error('MODL_DENOISER=onnx, but onnxruntime-node cannot be loaded');
+    if (process.env.MODL_DENOISER === 'onnx') throw new ModlError('MODL_DENOISER=onnx, but onnxruntime-node cannot be loaded (npm install onnxruntime-node)');
     return null;
   }
-  const threads = currentBackend()?.threads ?? 1;
+  const threads = currentBackend()?.threads ?? availableParallelism();
   return {
     threads,
-    session: (model) => ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' }),
+    // no spinning after a pass: the data-consistency step that follows needs the cores
+    session: (model) => ort.InferenceSession.create(model, {
+      intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', extra: { session: { intra_op: { allow_spinning: '0' } } },
+    }),
     tensor: (data, dims) => new ort.Tensor('float32', data, dims),
   };
 }
