@@ -2,14 +2,26 @@
  * The per-pixel step of ESPIRiT: the dominant eigenvectors of the small
  * Hermitian C×C operator G(x) at every pixel.
  *
- * Each G(x) is decomposed exactly (Householder + QL, hermitian-eigen.ts, with
- * its working memory allocated once): about 8k floating-point operations per
- * pixel for C = 8, fewer than the 30 steps of orthogonal iteration that `bart
- * ecalib` runs (18k for one map, 40k for two), and exact also where the top
- * eigenvalues are close, in the background that the crop removes.
+ * Each G(x) is decomposed exactly (Householder + QL, hermitian-eigen.ts):
+ * about 8k floating-point operations per pixel for C = 8, fewer than the 30
+ * steps of orthogonal iteration that `bart ecalib` runs (18k for one map, 40k
+ * for two), and exact also where the top eigenvalues are close, in the
+ * background that the crop removes. The loop runs in WebAssembly (wasm/eig.c,
+ * the same algorithm) where it can, in TypeScript otherwise (MODL_KERNELS=js).
  */
 import { CArray } from './complex.js';
 import { HermitianEigenSolver } from './hermitian-eigen.js';
+import { ModlError } from '../util/errors.js';
+import { WASM_BASE64 } from './wasm/eig-wasm-bytes.js';
+import { ensureMemory, kernelModule, requestedEngine, type KernelExports } from './wasm-module.js';
+
+interface EigExports extends KernelExports {
+  eigenWorkBytes(n: number, m: number): number;
+  pixelEigenvectors(g: number, C: number, npix: number, m: number, vectors: number, values: number, work: number): number;
+}
+
+const eigModule = kernelModule<EigExports>(WASM_BASE64);
+let eig: EigExports | undefined;
 
 /**
  * Top `nMaps` eigenvectors (unit norm, arbitrary phase) and eigenvalues of G(x),
@@ -21,6 +33,7 @@ export function pixelEigenvectors(
 ): { vectors: Float32Array; values: Float32Array } {
   const n = H * W;
   const g = operator.data;
+  if (requestedEngine() === 'wasm' && eigModule.available()) return pixelEigenvectorsWasm(g, C, n, nMaps);
   const vectors = new Float32Array(2 * nMaps * C * n);
   const values = new Float32Array(nMaps * n);
   const gr = new Float64Array(C * C), gi = new Float64Array(C * C);
@@ -47,4 +60,20 @@ export function pixelEigenvectors(
     }
   }
   return { vectors, values };
+}
+
+/** The same loop in WebAssembly: operator, vectors, values and working memory in the module's memory. */
+function pixelEigenvectorsWasm(g: Float32Array, C: number, n: number, nMaps: number): { vectors: Float32Array; values: Float32Array } {
+  eig ??= eigModule.instantiate();
+  const base = (eig.__heap_base.value + 7) & ~7;
+  const work = base, gAt = work + ((eig.eigenWorkBytes(C, nMaps) + 15) & ~15);
+  const vectorsAt = gAt + 4 * g.length, valuesAt = vectorsAt + 4 * 2 * nMaps * C * n;
+  ensureMemory(eig.memory, valuesAt + 4 * nMaps * n);
+  new Float32Array(eig.memory.buffer, gAt, g.length).set(g);
+  const status = eig.pixelEigenvectors(gAt, C, n, nMaps, vectorsAt, valuesAt, work);
+  if (status !== 0) throw new ModlError(`ESPIRiT: the eigen-decomposition did not converge at pixel ${-status - 1}`);
+  return {
+    vectors: new Float32Array(eig.memory.buffer, vectorsAt, 2 * nMaps * C * n).slice(),
+    values: new Float32Array(eig.memory.buffer, valuesAt, nMaps * n).slice(),
+  };
 }

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { CenteredFft2, fftEngine } from '../../src/physics/fft.js';
 import { WasmFft2, wasmFftSupports } from '../../src/physics/fft-wasm.js';
 import { cgVectors, referenceCgVectors } from '../../src/physics/cg-vectors.js';
+import { pixelEigenvectors } from '../../src/physics/espirit-pixel.js';
 import { randomComplex, relErr } from '../helpers/random.js';
 
 /** The four kinds of prepared mask: along H only, along W only, general 0/1, general weights. */
@@ -43,7 +44,7 @@ function compare(H: number, W: number): number {
   return worst;
 }
 
-describe('WebAssembly SIMD kernels (FFT, SENSE, CG vectors)', () => {
+describe('WebAssembly SIMD kernels (FFT, SENSE, CG vectors, ESPIRiT per pixel)', () => {
   it('is available here (WebAssembly SIMD) for every length without a prime factor above 64', () => {
     expect(wasmFftSupports(180, 230)).toBe(true);
     expect(wasmFftSupports(61 * 2, 59)).toBe(true);
@@ -130,6 +131,37 @@ describe('WebAssembly SIMD kernels (FFT, SENSE, CG vectors)', () => {
     expect(() => wasm.newDirection(new Float32Array(4), new Float32Array(4), 1, 0, 4)).toThrow(/alloc/);
   });
 
+  it('ESPIRiT\'s per-pixel eigenvectors match their TypeScript reference (C = 1, 3, 8; 1 and 3 maps)', () => {
+    for (const [C, maps] of [[1, 1], [3, 1], [3, 3], [8, 1], [8, 3]] as const) {
+      // a packed Hermitian operator per pixel: random, plus degenerate pixels (zero, identity)
+      const pairs = (C * (C + 1)) / 2, n = 53;
+      const g = randomComplex(pairs * n, 17 * C + maps);
+      for (let k = 0, c1 = 0; c1 < C; c1++) for (let c2 = 0; c2 <= c1; c2++, k++) {
+        if (c1 === c2) g[2 * (k * n + 0) + 1] = 0; // the diagonal is real (the solver ignores its imaginary part)
+        g[2 * (k * n + 1)] = 0; g[2 * (k * n + 1) + 1] = 0; // pixel 1: zero
+        g[2 * (k * n + 2)] = c1 === c2 ? 1 : 0; g[2 * (k * n + 2) + 1] = 0; // pixel 2: identity
+      }
+      const op = { data: g, shape: [pairs, 1, n] };
+      const wasm = pixelEigenvectors(op, C, 1, n, maps);
+      process.env.MODL_KERNELS = 'js';
+      const js = pixelEigenvectors(op, C, 1, n, maps);
+      delete process.env.MODL_KERNELS;
+      expect(relErr(wasm.values, js.values)).toBeLessThan(1e-6);
+      for (let m = 0; m < maps; m++) {
+        for (let p = 3; p < n; p++) {
+          // distinct eigenvalues (random pixels): the same unit vector up to phase
+          let sr = 0, si = 0;
+          for (let c = 0; c < C; c++) {
+            const k = 2 * ((m * C + c) * n + p);
+            sr += wasm.vectors[k]! * js.vectors[k]! + wasm.vectors[k + 1]! * js.vectors[k + 1]!;
+            si += wasm.vectors[k]! * js.vectors[k + 1]! - wasm.vectors[k + 1]! * js.vectors[k]!;
+          }
+          expect(Math.hypot(sr, si)).toBeCloseTo(1, 5);
+        }
+      }
+    }
+  });
+
   it('MODL_KERNELS=js selects the TypeScript engine', () => {
     const out = execFileSync(process.execPath, ['--import', 'tsx', '-e',
       "import('./src/physics/fft.ts').then((m) => console.log(m.fftEngine(180, 230)))"],
@@ -143,7 +175,7 @@ describe('WebAssembly SIMD kernels (FFT, SENSE, CG vectors)', () => {
     try {
       // build in a copy of what the script reads, so the tree is left as it is
       execFileSync('bash', ['-c', `mkdir -p "${dir}/scripts" "${dir}/src/physics/wasm" && cp scripts/build-wasm.sh "${dir}/scripts/" && cp src/physics/wasm/*.c "${dir}/src/physics/wasm/" && CLANG=${clang} "${dir}/scripts/build-wasm.sh"`], { stdio: 'ignore' });
-      for (const name of ['fft', 'vec']) {
+      for (const name of ['eig', 'fft', 'vec']) {
         const file = `src/physics/wasm/${name}-wasm-bytes.ts`;
         expect(readFileSync(join(dir, file), 'utf8')).toBe(readFileSync(file, 'utf8'));
       }
