@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Rebuilds the WebAssembly kernels (src/physics/wasm/*.c: fft.c, vec.c) into the committed
+# Rebuilds the WebAssembly kernels (src/physics/wasm/*.c: fft.c, vec.c, eig.c) into the committed
 # module bytes (src/physics/wasm/NAME-wasm-bytes.ts). Needs clang and wasm-ld with the wasm32
 # target (Debian: apt-get install clang-19 lld-19). npm ci and the tests do not run this: they
-# use the committed bytes, which tests/physics/fft-wasm.test.ts checks against a fresh build
+# use the committed bytes, which tests/physics/wasm-kernels.test.ts checks against a fresh build
 # when clang is present. Every non-static function of a file is exported.
 set -euo pipefail
 cd "$(dirname "$0")/.."
