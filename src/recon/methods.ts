@@ -3,7 +3,7 @@
  * run any subset on the same slices and compare them.
  */
 import type { CArray } from '../physics/complex.js';
-import { cgSense, zeroFilledSense } from '../physics/recon.js';
+import { CG_SENSE_DEFAULTS, cgSense, zeroFilledSense } from '../physics/recon.js';
 import type { ReconSample } from '../nn/batch.js';
 import type { AdaptOptions, AdaptReport } from '../nn/adapt.js';
 
@@ -11,7 +11,7 @@ export const METHODS = ['zero-filled', 'cgsense', 'modl'] as const;
 export type ReconMethod = (typeof METHODS)[number];
 
 export interface MethodSettings {
-  /** CG-SENSE Tikhonov weight (default 0.001) and iterations (default 30). */
+  /** CG-SENSE Tikhonov weight and iterations (default CG_SENSE_DEFAULTS). */
   lambda?: number;
   iterations?: number;
   /** MoDL checkpoint folder (default: the shipped one) and slices per network batch. */
@@ -40,7 +40,7 @@ export async function reconstruct(samples: ReconSample[], method: ReconMethod, s
       });
     case 'cgsense':
       return samples.map((x, i) => {
-        const image = cgSense(x.kspace, x.maps, x.mask, { lambda: s.lambda ?? 0.001, iterations: s.iterations ?? 30 }).image;
+        const image = cgSense(x.kspace, x.maps, x.mask, { lambda: s.lambda ?? CG_SENSE_DEFAULTS.lambda, iterations: s.iterations ?? CG_SENSE_DEFAULTS.iterations }).image;
         s.onProgress?.(i + 1, total);
         return image;
       });

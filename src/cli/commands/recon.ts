@@ -6,7 +6,7 @@ import { commandUsage, numberOption, parseCommandArgs } from '../args.js';
 import { ENSEMBLE_SIZES } from '../../physics/symmetry.js';
 import type { CArray } from '../../physics/complex.js';
 import { kspaceSample, mapsProblem } from '../../physics/sample.js';
-import { reconMagnitude } from '../../physics/recon.js';
+import { CG_SENSE_DEFAULTS, reconMagnitude } from '../../physics/recon.js';
 import { cflBase, imageDimsLike, loadCflSlice, writeCfl } from '../../io/cfl.js';
 import { writePng } from '../../io/png.js';
 import { isMethod, METHODS, reconstruct, type ReconMethod } from '../../recon/methods.js';
@@ -26,8 +26,8 @@ modl:        the MoDL network of --checkpoint (default: the shipped one)` },
 give soft-SENSE, one image per set in the output's dim 4 (as bart pics), PNG = their RSS;
 default: ESPIRiT maps from the k-space's calibration region (like bart ecalib -m1)` },
   mask: { type: 'string', arg: 'M.cfl', help: 'sampling pattern (1 = sampled); default: the non-zero pattern of the k-space' },
-  lambda: { type: 'string', arg: 'λ', help: 'CG-SENSE Tikhonov weight λ (default 0.001; AᴴA has spectrum in [0, 1])' },
-  iterations: { type: 'string', arg: 'N', help: 'CG-SENSE iterations (default 30)' },
+  lambda: { type: 'string', arg: 'λ', help: `CG-SENSE Tikhonov weight λ (default ${CG_SENSE_DEFAULTS.lambda}; AᴴA has spectrum in [0, 1])` },
+  iterations: { type: 'string', arg: 'N', help: `CG-SENSE iterations (default ${CG_SENSE_DEFAULTS.iterations})` },
   checkpoint: { type: 'string', arg: 'DIR', help: 'MoDL checkpoint folder (default: checkpoints/modl)' },
   out: { type: 'string', arg: 'X.cfl|DIR', help: "single slice: output image, .cfl/.hdr in the k-space's spatial dimension layout;\nstudy: the output folder" },
   png: { type: 'string', arg: 'X.png', help: 'single slice: magnitude preview (default: the output name with .png)' },
@@ -55,7 +55,7 @@ const usage = commandUsage(`modl recon: reconstruct undersampled multi-coil MRI
 
 One slice in BART files:
   modl recon --method zero-filled|cgsense|modl --kspace K.cfl [--maps S.cfl] --out X.cfl
-             [--mask M.cfl] [--lambda 0.001] [--iterations 30] [--checkpoint DIR] [--ensemble N] [--adapt STEPS] [--png X.png]
+             [--mask M.cfl] [--lambda ${CG_SENSE_DEFAULTS.lambda}] [--iterations ${CG_SENSE_DEFAULTS.iterations}] [--checkpoint DIR] [--ensemble N] [--adapt STEPS] [--png X.png]
 
 A study (k-space: .cfl, fastMRI .h5, complex NIfTI; images: DICOM/NIfTI with --simulate-accel):
   modl recon INPUT --out DIR [--methods zero-filled,cgsense,modl] [--simulate-accel R]
@@ -93,8 +93,8 @@ async function reconCfl(values: Values): Promise<void> {
   const out = cflBase(values.out);
   for (const p of [kPath, values.maps, values.mask]) if (p) requireCfl(p);
   for (const p of [`${out}.cfl`, values.png ?? `${out}.png`]) checkOutputLocation(p, 'file');
-  const lambda = numberOption('lambda', values.lambda, 0.001, (v) => v >= 0);
-  const iterations = numberOption('iterations', values.iterations, 30, (v) => Number.isInteger(v) && v > 0);
+  const lambda = numberOption('lambda', values.lambda, CG_SENSE_DEFAULTS.lambda, (v) => v >= 0);
+  const iterations = numberOption('iterations', values.iterations, CG_SENSE_DEFAULTS.iterations, (v) => Number.isInteger(v) && v > 0);
 
   const { kspace, layout } = loadCflSlice(kPath);
   const [C, H, W] = kspace.shape as [number, number, number];
