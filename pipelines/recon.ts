@@ -6,12 +6,11 @@
  */
 import { join } from 'node:path';
 import { loadStudy, type SimulateOptions } from '../src/recon/study.js';
-import { cabs } from '../src/physics/complex.js';
 import { CG_SENSE_DEFAULTS } from '../src/physics/recon.js';
-import { reconstruct, type ReconMethod } from '../src/recon/methods.js';
-import { adaptProgressText, type AdaptProgress, type AdaptReport } from '../src/nn/adapt.js';
+import type { ReconMethod } from '../src/recon/methods.js';
+import { adaptProgressText, type AdaptProgress } from '../src/nn/adapt.js';
 import {
-  REPORT_FILE, volumeMetrics, writeComparisonFigures, writeMethodOutputs, writeReport, type MethodResult,
+  REPORT_FILE, runMethod, writeComparisonFigures, writeMethodOutputs, writeReport, type MethodResult,
 } from '../src/recon/outputs.js';
 import { ProgressBar } from '../src/util/progress.js';
 import { checkOutputLocation, ensureDir, removeStaleTemps, writeFolderAtomic } from '../src/util/fs.js';
@@ -66,19 +65,16 @@ export async function runReconJob(job: ReconJob): Promise<{ results: MethodResul
     ensureDir(outDir);
     for (const method of job.methods) {
       const bar = new ProgressBar(study.samples.length, { label: method });
-      const t0 = performance.now();
-      let adapted: AdaptReport | undefined;
-      const images = await reconstruct(study.samples, method, {
+      const r = await runMethod(study, method, {
         lambda: job.lambda, iterations: job.iterations, checkpoint: job.checkpoint, batchSize: job.batchSize, ensemble: job.ensemble,
         ...(job.adaptSteps > 0 ? {
           adapt: { steps: job.adaptSteps, seed: job.simulate?.seed ?? 0, onProgress: (p: AdaptProgress) => process.stderr.write(`\r${adaptProgressText(p)}   `) },
-          onAdapted: (a: AdaptReport) => { process.stderr.write('\n'); adapted = a; },
+          onAdapted: () => process.stderr.write('\n'),
         } : {}),
         onProgress: (done) => bar.update(done),
       });
       bar.finish();
-      const r: MethodResult = { method, images, seconds: (performance.now() - t0) / 1000, ...(adapted ? { adapted, label: 'MoDL + adapt' } : {}) };
-      if (study.reference) r.metrics = volumeMetrics(study.reference, images.map((x) => cabs(x)), study.H, study.W);
+      if (r.adapted) r.label = 'MoDL + adapt';
       if (job.writeImages) await writeMethodOutputs(outDir, study, r);
       results.push(r);
     }

@@ -30,9 +30,8 @@ import type { VaeConfig } from '../src/generative/vae.js';
 import { loadCheckpoint } from '../src/nn/checkpoint.js';
 import { datasetSources, limit } from '../src/nn/sources.js';
 import { train } from '../src/nn/train.js';
-import { cabs } from '../src/physics/complex.js';
-import { reconstruct, type ReconMethod } from '../src/recon/methods.js';
-import { volumeMetrics, writeComparisonFigures, writeReport, type MethodResult } from '../src/recon/outputs.js';
+import type { ReconMethod } from '../src/recon/methods.js';
+import { runMethod, writeComparisonFigures, writeReport, type MethodResult } from '../src/recon/outputs.js';
 import { loadStudy, type SimulateOptions } from '../src/recon/study.js';
 import type { SynthParameters } from '../src/synth/manifest.js';
 import { synthesize } from '../src/synth/synthesize.js';
@@ -164,14 +163,7 @@ export async function runSiteRetrain(job: SiteRetrainJob): Promise<SiteRetrainRe
     { method: 'modl', label: 'MoDL (shipped)', checkpoint: base }, { method: 'modl', label: 'MoDL (site)', checkpoint: siteCheckpoint },
   ];
   const results: MethodResult[] = [];
-  for (const r of runs) {
-    const t0 = performance.now();
-    const images = await reconstruct(study.samples, r.method, { checkpoint: r.checkpoint, batchSize: 2 });
-    results.push({
-      method: r.method, label: r.label, images, seconds: (performance.now() - t0) / 1000,
-      metrics: volumeMetrics(study.reference!, images.map((x) => cabs(x)), H, W),
-    });
-  }
+  for (const r of runs) results.push(await runMethod(study, r.method, { checkpoint: r.checkpoint, batchSize: 2 }, r.label));
   const figures = [writeComparisonFigures(out, study, results, Math.floor(study.samples.length / 2))];
   const genMeta = JSON.parse(readFileSync(join(generatorDir, 'generator.json'), 'utf8')) as GeneratorMeta;
   const report = writeReport(out, {

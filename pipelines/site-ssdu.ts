@@ -21,9 +21,8 @@ import { ModlReconstructor } from '../src/nn/infer.js';
 import { saveCheckpoint } from '../src/nn/checkpoint.js';
 import type { AdaptReport } from '../src/nn/adapt.js';
 import { ADAPT_LEARNING_RATE, adaptProgressText } from '../src/nn/adapt.js';
-import { cabs } from '../src/physics/complex.js';
-import { reconstruct, type ReconMethod } from '../src/recon/methods.js';
-import { volumeMetrics, writeComparisonFigures, writeReport, type MethodResult } from '../src/recon/outputs.js';
+import type { ReconMethod } from '../src/recon/methods.js';
+import { runMethod, writeComparisonFigures, writeReport, type MethodResult } from '../src/recon/outputs.js';
 import { loadStudy, type SimulateOptions, type Study } from '../src/recon/study.js';
 import { ensureDir, readRegularFile } from '../src/util/fs.js';
 import { shippedCheckpoint } from '../src/util/paths.js';
@@ -96,14 +95,7 @@ export async function runSiteSsdu(job: SiteSsduJob): Promise<SiteSsduResult> {
     const dir = join(out, studies.length === 1 ? 'eval' : `eval-${i}-${basename(study.input).replace(/[^\w.-]/g, '_')}`);
     ensureDir(dir);
     const results: MethodResult[] = [];
-    for (const r of runs) {
-      const t0 = performance.now();
-      const images = await reconstruct(study.samples, r.method, { checkpoint: r.checkpoint, batchSize: 2 });
-      results.push({
-        method: r.method, label: r.label, images, seconds: (performance.now() - t0) / 1000,
-        ...(study.reference ? { metrics: volumeMetrics(study.reference, images.map((x) => cabs(x)), study.H, study.W) } : {}),
-      });
-    }
+    for (const r of runs) results.push(await runMethod(study, r.method, { checkpoint: r.checkpoint, batchSize: 2 }, r.label));
     const figures = [writeComparisonFigures(dir, study, results, Math.floor(study.samples.length / 2))];
     const meta = JSON.parse(readRegularFile(join(siteDir, 'modl.json')).toString('utf8')) as { trainedOn?: { ssdu?: AdaptReport } };
     const a = meta.trainedOn?.ssdu;

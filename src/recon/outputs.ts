@@ -11,7 +11,7 @@ import { writeNifti } from '../io/nifti.js';
 import { writePng, writePngTiles } from '../io/png.js';
 import type { ImageVolume } from '../io/volume.js';
 import { ensureDir, writeFileAtomic } from '../util/fs.js';
-import type { ReconMethod } from './methods.js';
+import { reconstruct, type MethodSettings, type ReconMethod } from './methods.js';
 import { adaptSummary, type AdaptReport } from '../nn/adapt.js';
 import type { Study } from './study.js';
 
@@ -29,6 +29,22 @@ export interface MethodResult {
 export const METHOD_LABELS: Record<ReconMethod, string> = { 'zero-filled': 'zero-filled', cgsense: 'CG-SENSE', modl: 'MoDL' };
 
 export const labelOf = (r: MethodResult) => r.label ?? METHOD_LABELS[r.method];
+
+/**
+ * One method on a study's slices, timed, scored with the volume metrics when
+ * the study has a reference: the evaluation step of every job that compares methods.
+ */
+export async function runMethod(study: Study, method: ReconMethod, settings: MethodSettings = {}, label?: string): Promise<MethodResult> {
+  const t0 = performance.now();
+  let adapted: AdaptReport | undefined;
+  const images = await reconstruct(study.samples, method, { ...settings, onAdapted: (a) => { adapted = a; settings.onAdapted?.(a); } });
+  return {
+    method, images, seconds: (performance.now() - t0) / 1000,
+    ...(label ? { label } : {}),
+    ...(adapted ? { adapted } : {}),
+    ...(study.reference ? { metrics: volumeMetrics(study.reference, images.map((x) => cabs(x)), study.H, study.W) } : {}),
+  };
+}
 
 
 /** A metric for a table: 'n/a' where it is not defined (SSIM of images under 7×7). */

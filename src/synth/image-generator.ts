@@ -2,6 +2,8 @@
  * What an image generator is (generator.ts holds the registry of them); apart,
  * so that the generators themselves need not import the registry that loads them.
  */
+import { Rng } from '../util/random.js';
+
 export interface SampleInfo {
   [key: string]: unknown;
 }
@@ -24,3 +26,21 @@ export interface ImageGenerator {
 
 export type GeneratorOptions = Record<string, unknown>;
 export type GeneratorFactory = (options: GeneratorOptions) => Promise<ImageGenerator>;
+
+/**
+ * The images and descriptions of `count` draws made in turn from one stream
+ * seeded by `seed`: sampleWithInfo for generators that draw one image at a time.
+ */
+export function drawImages(
+  count: number, seed: number, draw: (rng: Rng, k: number) => { image: Float32Array; info: SampleInfo },
+): { images: Float32Array[]; info: SampleInfo[] } {
+  const rng = new Rng(seed);
+  const images: Float32Array[] = [];
+  const info: SampleInfo[] = [];
+  for (let k = 0; k < count; k++) {
+    const d = draw(rng, k);
+    images.push(d.image);
+    info.push(d.info);
+  }
+  return { images, info };
+}

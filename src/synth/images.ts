@@ -11,10 +11,9 @@ import { detectFormat, loadImageVolumes } from '../io/detect.js';
 import type { ImageVolume } from '../io/volume.js';
 import { fileError, ModlError } from '../util/errors.js';
 import { listFolder } from '../util/fs.js';
-import { Rng } from '../util/random.js';
 import { applyGamma, drawAugment, NO_AUGMENT, sampleGrid, sourceGrid, type AugmentOptions } from './augment.js';
 import { normalizePercentile } from './fields.js';
-import type { ImageGenerator, SampleInfo } from './image-generator.js';
+import { drawImages, type ImageGenerator, type SampleInfo } from './image-generator.js';
 import { axialAxis, extractPlane, planeShape, volumePercentile, type PlaneRef, type VolumeAxis } from './volume-slices.js';
 
 export interface ImageFolderOptions {
@@ -126,16 +125,11 @@ export class ImageFolderGenerator implements ImageGenerator {
   }
 
   async sampleWithInfo(count: number, seed: number, size: [number, number]): Promise<{ images: Float32Array[]; info: SampleInfo[] }> {
-    const rng = new Rng(seed);
-    const images: Float32Array[] = [];
-    const info: SampleInfo[] = [];
-    for (let k = 0; k < count; k++) {
+    return drawImages(count, seed, (rng) => {
       const ref = this.planes[rng.int(this.planes.length)]!;
       const draw = drawAugment(rng, this.augment, size);
-      images.push(this.render(ref, draw, size));
-      info.push({ file: this.files[ref.volume], volume: ref.volume, axis: ref.axis, slice: ref.index, ...draw });
-    }
-    return { images, info };
+      return { image: this.render(ref, draw, size), info: { file: this.files[ref.volume], volume: ref.volume, axis: ref.axis, slice: ref.index, ...draw } };
+    });
   }
 
   /** One plane resampled to `size` with the augmentation `draw`, normalised, gamma applied. */

@@ -8,7 +8,7 @@ import { ModlError } from '../util/errors.js';
 import { Rng } from '../util/random.js';
 import { LabelAnatomySource } from './brainweb.js';
 import { normalizePercentile, smoothRandomField } from './fields.js';
-import type { ImageGenerator, SampleInfo } from './image-generator.js';
+import { drawImages, type ImageGenerator, type SampleInfo } from './image-generator.js';
 import { addLesions, brainAnatomy, renderContrast, type Anatomy } from './phantom.js';
 import { jitterSequence, parseSequence, type FieldStrength, type Sequence } from './tissue.js';
 
@@ -68,15 +68,10 @@ export class PhantomGenerator implements ImageGenerator {
   }
 
   async sampleWithInfo(count: number, seed: number, size: [number, number]): Promise<{ images: Float32Array[]; info: SampleInfo[] }> {
-    const rng = new Rng(seed);
-    const images: Float32Array[] = [];
-    const info: SampleInfo[] = [];
-    for (let k = 0; k < count; k++) {
+    return drawImages(count, seed, (rng, k) => {
       const { image, description } = this.one(rng.fork(k), size);
-      images.push(image);
-      info.push(description);
-    }
-    return { images, info };
+      return { image, info: description };
+    });
   }
 
   /** One image from its own random stream. */
