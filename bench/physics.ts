@@ -10,7 +10,7 @@ import { CenteredFft2 } from '../src/physics/fft.js';
 import { WasmFft2, wasmFftSupports } from '../src/physics/fft-wasm.js';
 import { cgSense } from '../src/physics/recon.js';
 import { SenseOp, maskFromKspace } from '../src/physics/sense.js';
-import { getPhysicsThreads, senseNormalOperator } from '../src/physics/sense-parallel.js';
+import { getPhysicsThreads, senseBatch } from '../src/physics/sense-parallel.js';
 import { loadCflSlice } from '../src/io/cfl.js';
 import { hasBart, timeBart } from './bart.js';
 import { medianMs, row, sharedPath } from './util.js';
@@ -47,7 +47,7 @@ export default async function physicsBench(): Promise<void> {
   const x = Float32Array.from({ length: 2 * op.sampleSize }, () => Math.random());
   const out = new Float32Array(x.length);
   row('SENSE normal AᴴA, 230x180x8, 1 thread', await medianMs(() => op.normal(x, out), 20, 3), 'ms');
-  const par = senseNormalOperator([op]);
+  const par = senseBatch([op]);
   row(`SENSE normal AᴴA, 230x180x8, ${getPhysicsThreads()} threads`, await medianMs(() => par.normal(x, out), 20, 3), 'ms');
   par.dispose();
 

@@ -26,13 +26,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conjugateGradient } from '../physics/cg.js';
-import { SenseBatch, type NormalOperator, type SenseOp } from '../physics/sense.js';
-import { senseNormalOperator } from '../physics/sense-parallel.js';
+import type { SenseBatch, SenseOp } from '../physics/sense.js';
+import { senseBatch } from '../physics/sense-parallel.js';
 
 /** The fixed part of the DC step for one batch: the normal operator and Aᴴy. Dispose when the batch is done. */
 export interface DcProblem {
-  /** AᴴA for the batch (one SENSE operator per sample, each with its own maps and mask), multi-threaded. */
-  normal: NormalOperator & { dispose(): void };
+  /** The batch's SENSE operator (one per sample, each with its own maps and mask); CG uses its AᴴA, multi-threaded. */
+  normal: SenseBatch;
   /** Aᴴy for every sample, [B, H, W] interleaved complex. */
   aty: Float32Array;
   /** 1 on the coil support, 0 outside, [B, H, W]; null when the maps cover every pixel. */
@@ -48,11 +48,10 @@ export interface DcOptions {
 }
 
 export function makeDcProblem(ops: SenseOp[], kspace: Float32Array[]): DcProblem {
-  const batch = new SenseBatch(ops);
-  const aty = new Float32Array(2 * batch.batch * batch.sampleSize);
-  batch.adjoint(kspace, aty);
-  const normal = senseNormalOperator(ops);
-  return { normal, aty, support: coilSupport(ops), dispose: () => normal.dispose() };
+  const A = senseBatch(ops);
+  const aty = new Float32Array(2 * A.batch * A.sampleSize);
+  A.adjoint(kspace, aty);
+  return { normal: A, aty, support: coilSupport(ops), dispose: () => A.dispose() };
 }
 
 /** Where Σ_c |S_{s,c}|² > 0, per sample and map set, or null when that is everywhere. */

@@ -15,7 +15,7 @@
  * inference (whole missing lines), and readout windows stay exact.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { maskKspace, SenseOp } from '../physics/sense.js';
+import { maskKspace, SenseBatch, SenseOp } from '../physics/sense.js';
 import { isColumnMask } from '../physics/readout-window.js';
 import type { Rng } from '../util/random.js';
 import { prepareBatch, type PreparedBatch, type ReconSample } from './batch.js';
@@ -75,28 +75,29 @@ export function splitSampling(mask: Float32Array, H: number, W: number, fraction
 
 /**
  * The normalised L1–L2 k-space loss of network outputs x [B·S, H, W, 2], mean
- * over the batch; `ops[b]` is sample b's SENSE operator with the loss mask,
- * `targets[b]` its measured k-space on that mask (at the network's intensity).
+ * over the batch; `A` is the batch's SENSE operator with the loss masks,
+ * `targets[b]` sample b's measured k-space on its mask (at the network's intensity).
  * Differentiable in x: with r = Ax − y the gradient is
  * Aᴴ[r/(‖r‖₂‖y‖₂) + (r/|r|)/‖y‖₁] per sample.
  */
-export function kspaceLoss(x: tf.Tensor4D, ops: SenseOp[], targets: Float32Array[]): tf.Scalar {
-  const B = ops.length;
-  const residuals = (xd: Float32Array) => ops.map((op, b) => {
-    const n = 2 * op.sampleSize;
-    const r = new Float32Array(targets[b]!.length);
-    op.forward(xd.subarray(b * n, (b + 1) * n), r);
-    const y = targets[b]!;
-    let r2 = 0, r1 = 0, y2 = 0, y1 = 0;
-    for (let i = 0; i < r.length; i += 2) {
-      r[i] -= y[i]!;
-      r[i + 1] -= y[i + 1]!;
-      const rm = Math.hypot(r[i]!, r[i + 1]!), ym = Math.hypot(y[i]!, y[i + 1]!);
-      r2 += rm * rm; r1 += rm; y2 += ym * ym; y1 += ym;
-    }
-    if (!(y1 > 0)) throw new Error(`SSDU: sample ${b} has no measured k-space in its loss set`);
-    return { r, norm2: Math.sqrt(r2), norm1: r1, y2: Math.sqrt(y2), y1 };
-  });
+export function kspaceLoss(x: tf.Tensor4D, A: SenseBatch, targets: Float32Array[]): tf.Scalar {
+  const B = A.batch;
+  const residuals = (xd: Float32Array) => {
+    const rs = targets.map((y) => new Float32Array(y.length));
+    A.forward(xd, rs);
+    return rs.map((r, b) => {
+      const y = targets[b]!;
+      let r2 = 0, r1 = 0, y2 = 0, y1 = 0;
+      for (let i = 0; i < r.length; i += 2) {
+        r[i] -= y[i]!;
+        r[i + 1] -= y[i + 1]!;
+        const rm = Math.hypot(r[i]!, r[i + 1]!), ym = Math.hypot(y[i]!, y[i + 1]!);
+        r2 += rm * rm; r1 += rm; y2 += ym * ym; y1 += ym;
+      }
+      if (!(y1 > 0)) throw new Error(`SSDU: sample ${b} has no measured k-space in its loss set`);
+      return { r, norm2: Math.sqrt(r2), norm1: r1, y2: Math.sqrt(y2), y1 };
+    });
+  };
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const xIn = args[0] as tf.Tensor;
     const res = residuals(xIn.dataSync() as Float32Array);
@@ -105,8 +106,7 @@ export function kspaceLoss(x: tf.Tensor4D, ops: SenseOp[], targets: Float32Array
       value: tf.scalar(value),
       gradFunc: (dy: tf.Tensor) => {
         const g = dy.dataSync()[0]! / B;
-        const grad = new Float32Array(xIn.size);
-        res.forEach((q, b) => {
+        const ws = res.map((q) => {
           const w = new Float32Array(q.r.length);
           const a = q.norm2 > 0 ? 1 / (q.norm2 * q.y2) : 0;
           for (let i = 0; i < w.length; i += 2) {
@@ -115,9 +115,10 @@ export function kspaceLoss(x: tf.Tensor4D, ops: SenseOp[], targets: Float32Array
             w[i] = c * q.r[i]!;
             w[i + 1] = c * q.r[i + 1]!;
           }
-          const n = 2 * ops[b]!.sampleSize;
-          ops[b]!.adjoint(w, grad.subarray(b * n, (b + 1) * n));
+          return w;
         });
+        const grad = new Float32Array(xIn.size);
+        A.adjoint(ws, grad);
         return [tf.tensor(grad, xIn.shape, 'float32')];
       },
     };
@@ -138,11 +139,11 @@ export interface SelfSupervisedBatch {
  */
 export function selfSupervisedBatch(samples: ReconSample[], masks: SamplingSplit[]): SelfSupervisedBatch {
   const batch = prepareBatch(samples.map((s, b) => ({ kspace: maskKspace(s.kspace, masks[b]!.kept), maps: s.maps, mask: masks[b]!.kept })));
-  const ops = samples.map((s, b) => new SenseOp(s.maps, masks[b]!.held));
+  const lossOp = new SenseBatch(samples.map((s, b) => new SenseOp(s.maps, masks[b]!.held)));
   const targets = samples.map((s, b) => {
     const y = maskKspace(s.kspace, masks[b]!.held).data;
     for (let i = 0; i < y.length; i++) y[i] *= batch.scales[b]!;
     return y;
   });
-  return { batch, loss: (x) => kspaceLoss(x, ops, targets), dispose: () => batch.dispose() };
+  return { batch, loss: (x) => kspaceLoss(x, lossOp, targets), dispose: () => batch.dispose() };
 }

@@ -8,7 +8,7 @@ import { CArray, czeros } from './complex.js';
 import { conjugateGradient } from './cg.js';
 import { ifft2c } from './fft.js';
 import { SenseOp, checkSenseShapes } from './sense.js';
-import { senseNormalOperator } from './sense-parallel.js';
+import { senseBatch } from './sense-parallel.js';
 
 /** Root-sum-of-squares over the leading (coil) axis of [C, H, W] images: √Σ_c |x_c|². */
 export function rss(coilImages: CArray): Float32Array {
@@ -61,10 +61,13 @@ export function cgSense(
 ): { image: CArray; iterations: number; relResidual: number } {
   checkSenseShapes(kspace, maps, mask);
   const op = new SenseOp(maps, mask);
-  const b = new Float32Array(2 * op.sampleSize);
-  op.adjoint(kspace.data, b);
-  const normal = senseNormalOperator([op]);
-  const res = conjugateGradient(normal, b, { lambda: opts.lambda ?? CG_SENSE_DEFAULTS.lambda, maxIter: opts.iterations ?? CG_SENSE_DEFAULTS.iterations, tol: opts.tol ?? 0 });
-  normal.dispose();
-  return { image: { data: res.x, shape: op.imageShape }, iterations: res.iterations[0]!, relResidual: res.relResidual[0]! };
+  const A = senseBatch([op]);
+  try {
+    const b = new Float32Array(2 * op.sampleSize);
+    A.adjoint([kspace.data], b);
+    const res = conjugateGradient(A, b, { lambda: opts.lambda ?? CG_SENSE_DEFAULTS.lambda, maxIter: opts.iterations ?? CG_SENSE_DEFAULTS.iterations, tol: opts.tol ?? 0 });
+    return { image: { data: res.x, shape: op.imageShape }, iterations: res.iterations[0]!, relResidual: res.relResidual[0]! };
+  } finally {
+    A.dispose();
+  }
 }

@@ -12,7 +12,7 @@
 import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { startWorker } from '../util/workers.js';
-import { SenseBatch, SenseOp, type NormalOperator } from './sense.js';
+import { SenseBatch, SenseOp } from './sense.js';
 
 /** Slots of the shared Int32 control block. */
 export const CTRL = { seq: 0, done: 1, bind: 2, stop: 3, missing: 4, ready: 5, failed: 6 } as const;
@@ -109,9 +109,7 @@ function getPool(workers: number): SensePool {
 }
 
 /** A batch of SENSE operators whose normal operator runs on several threads. */
-export class ParallelSenseBatch implements NormalOperator {
-  readonly batch: number;
-  readonly sampleSize: number;
+export class ParallelSenseBatch extends SenseBatch {
   private readonly pool: SensePool;
   private readonly id: number;
   private readonly local: SenseOp[]; // the main thread's operators, on the shared buffers
@@ -122,10 +120,9 @@ export class ParallelSenseBatch implements NormalOperator {
   private readonly items: [number, number][];
 
   constructor(ops: SenseOp[]) {
+    super(ops);
     const { H, W, sets } = ops[0]!;
     if (ops.some((o) => o.H !== H || o.W !== W || o.sets !== sets)) throw new Error('ParallelSenseBatch: all samples need one image size and map-set count');
-    this.batch = ops.length;
-    this.sampleSize = sets * H * W;
     this.items = ops.flatMap((o, b) => Array.from({ length: o.coils }, (_, c) => [b, c] as [number, number]));
     this.pool = getPool(physicsThreads - 1);
     this.threads = this.pool.size + 1;
@@ -155,7 +152,7 @@ export class ParallelSenseBatch implements NormalOperator {
     for (const port of this.pool.ports) port.postMessage(msg);
   }
 
-  normal(x: Float32Array, out: Float32Array): void {
+  override normal(x: Float32Array, out: Float32Array): void {
     const n2 = 2 * this.sampleSize;
     this.x.set(x);
     out.fill(0);
@@ -174,7 +171,7 @@ export class ParallelSenseBatch implements NormalOperator {
   }
 
   /** Lets the workers drop their copy of this batch. */
-  dispose(): void {
+  override dispose(): void {
     for (const port of this.pool.ports) port.postMessage({ type: 'unbind', id: this.id });
   }
 }
@@ -183,12 +180,12 @@ export class ParallelSenseBatch implements NormalOperator {
 const MIN_PARALLEL_WORK = 1 << 16;
 
 /**
- * The normal operator of a batch, on as many threads as are configured and
- * useful (more than one coil term, and enough work to pay for the hand-off).
+ * The SENSE operator of a batch, its normal operator on as many threads as are
+ * configured and useful (more than one coil term, and enough work to pay for
+ * the hand-off). Dispose it when done.
  */
-export function senseNormalOperator(ops: SenseOp[]): NormalOperator & { dispose(): void } {
+export function senseBatch(ops: SenseOp[]): SenseBatch {
   const work = ops.reduce((n, o) => n + o.coils * o.sampleSize, 0);
   if (physicsThreads > 1 && work >= MIN_PARALLEL_WORK && ops.length * ops[0]!.coils > 1) return new ParallelSenseBatch(ops);
-  const single = new SenseBatch(ops);
-  return Object.assign(single, { dispose() {} });
+  return new SenseBatch(ops);
 }

@@ -127,7 +127,14 @@ export class SenseOp implements NormalOperator {
   }
 }
 
-/** A batch of slices, each with its own maps and mask (all of one image size). */
+/**
+ * The SENSE operator of a batch of slices, each with its own maps, coils and
+ * mask (all of one image size): batch-first forward, adjoint and normal, and
+ * dispose. Images are [B, sampleSize] complex in one array; k-space, whose
+ * coil count may differ between slices, is one array per slice. This one runs
+ * on the calling thread; senseBatch (sense-parallel.ts) picks the threaded one
+ * when it pays.
+ */
 export class SenseBatch implements NormalOperator {
   readonly batch: number;
   readonly sampleSize: number;
@@ -139,15 +146,25 @@ export class SenseBatch implements NormalOperator {
     if (ops.some((o) => o.sampleSize !== this.sampleSize)) throw new Error('all slices of a SenseBatch must have one image size');
   }
 
+  /** y_b = A_b x_b for every slice. */
+  forward(x: Float32Array, y: Float32Array[]): void {
+    const n = 2 * this.sampleSize;
+    this.ops.forEach((op, b) => op.forward(x.subarray(b * n, (b + 1) * n), y[b]!));
+  }
+
+  /** x_b = A_bᴴ y_b for every slice. */
+  adjoint(y: Float32Array[], x: Float32Array): void {
+    const n = 2 * this.sampleSize;
+    this.ops.forEach((op, b) => op.adjoint(y[b]!, x.subarray(b * n, (b + 1) * n)));
+  }
+
   normal(x: Float32Array, out: Float32Array): void {
     const n = 2 * this.sampleSize;
     this.ops.forEach((op, b) => op.normal(x.subarray(b * n, (b + 1) * n), out.subarray(b * n, (b + 1) * n)));
   }
 
-  adjoint(y: Float32Array[], x: Float32Array): void {
-    const n = 2 * this.sampleSize;
-    this.ops.forEach((op, b) => op.adjoint(y[b]!, x.subarray(b * n, (b + 1) * n)));
-  }
+  /** Releases what the operator holds beyond its slices (worker threads' copies, in the threaded one). */
+  dispose(): void {}
 }
 
 /** out += map ⊙ x over n complex elements. */

@@ -6,7 +6,7 @@ import { birdcageMaps } from '../../src/physics/coils.js';
 import { cdotRe } from '../../src/physics/complex.js';
 import { isColumnMask } from '../../src/physics/readout-window.js';
 import { poissonDiscMask2d, randomMask1d } from '../../src/physics/masks.js';
-import { SenseOp } from '../../src/physics/sense.js';
+import { SenseBatch, SenseOp } from '../../src/physics/sense.js';
 import { Rng } from '../../src/util/random.js';
 import { kspaceLoss, selfSupervisedBatch, splitSampling } from '../../src/nn/ssdu.js';
 import { randomComplex } from '../helpers/random.js';
@@ -50,8 +50,9 @@ describe('SSDU k-space loss', () => {
     const ops = [new SenseOp(maps, masks['2D Poisson disc']), new SenseOp(maps, masks['1D random'])];
     const targets = [0, 1].map((b) => randomComplex(C * H * W, 30 + b).map((v, i) => (ops[b]!.mask![(i >> 1) % (H * W)]! > 0 ? v : 0)));
     const x0 = randomComplex(2 * H * W, 40);
-    const L = (x: Float32Array) => kspaceLoss(tf.tensor4d(x, [2, H, W, 2]), ops, targets).dataSync()[0]!;
-    const g = tf.grad((x: tf.Tensor) => kspaceLoss(x as tf.Tensor4D, ops, targets))(tf.tensor4d(x0, [2, H, W, 2])).dataSync() as Float32Array;
+    const A = new SenseBatch(ops);
+    const L = (x: Float32Array) => kspaceLoss(tf.tensor4d(x, [2, H, W, 2]), A, targets).dataSync()[0]!;
+    const g = tf.grad((x: tf.Tensor) => kspaceLoss(x as tf.Tensor4D, A, targets))(tf.tensor4d(x0, [2, H, W, 2])).dataSync() as Float32Array;
     for (const seed of [41, 42, 43]) {
       const d = randomComplex(2 * H * W, seed);
       // the loss comes back as float32 (resolution ~2e-7 at L ≈ 2): a smaller step drowns in round-off
@@ -63,7 +64,7 @@ describe('SSDU k-space loss', () => {
     const truth = randomComplex(H * W, 50);
     const y = new Float32Array(2 * C * H * W);
     ops[0]!.forward(truth, y);
-    expect(kspaceLoss(tf.tensor4d(truth, [1, H, W, 2]), [ops[0]!], [y]).dataSync()[0]).toBeLessThan(1e-5);
+    expect(kspaceLoss(tf.tensor4d(truth, [1, H, W, 2]), new SenseBatch([ops[0]!]), [y]).dataSync()[0]).toBeLessThan(1e-5);
   });
 
   it('never lets a loss sample or an unsampled location into the network input or DC', () => {

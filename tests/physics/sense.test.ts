@@ -242,6 +242,29 @@ describe.skipIf(!HAS_SHARED || !hasBart())('soft-SENSE (two ESPIRiT map sets) ag
   });
 });
 
+describe('the batch SENSE operator', () => {
+  it('passes the dot-product adjoint test across slices of different coil counts and masks, and normal = adjoint ∘ forward', async () => {
+    const { senseBatch } = await import('../../src/physics/sense-parallel.js');
+    const [H, W] = [13, 10];
+    const ops = [3, 5].map((C, s) => new SenseOp({ data: randomComplex(2 * C * H * W, 60 + s), shape: [2, C, H, W] },
+      s === 0 ? null : equispacedMask1d(H, W, { acceleration: 2, seed: 1 }).mask));
+    for (const A of [new SenseBatch(ops), senseBatch(ops)]) {
+      const x = randomComplex(A.batch * A.sampleSize, 61);
+      const ys = ops.map((op, b) => randomComplex(op.coils * H * W, 62 + b));
+      const Ax = ops.map((op) => new Float32Array(2 * op.coils * H * W)), Aty = new Float32Array(x.length);
+      A.forward(x, Ax);
+      A.adjoint(ys, Aty);
+      const lhs = Ax.reduce((sum, a, b) => sum + cdotRe(a, ys[b]!), 0), rhs = cdotRe(x, Aty);
+      expect(Math.abs(lhs - rhs) / Math.abs(lhs)).toBeLessThan(1e-5);
+      const n1 = new Float32Array(x.length), n2 = new Float32Array(x.length);
+      A.normal(x, n1);
+      A.adjoint(Ax, n2);
+      expect(relErr(n1, n2)).toBeLessThan(1e-6);
+      A.dispose();
+    }
+  });
+});
+
 describe('multi-threaded SENSE normal operator', () => {
   it('gives the single-threaded result for a batch with different maps, masks, coil counts and thread splits', async () => {
     const { ParallelSenseBatch, setPhysicsThreads, getPhysicsThreads } = await import('../../src/physics/sense-parallel.js');
