@@ -23,6 +23,8 @@ export interface MethodSettings {
   adapt?: AdaptOptions;
   onAdapted?(report: AdaptReport): void;
   onProgress?(done: number, total: number): void;
+  /** MoDL: where its denoiser passes run, told once the network is loaded. */
+  onDenoiser?(engine: 'onnx' | 'tfjs'): void;
 }
 
 export function isMethod(m: string): m is ReconMethod {
@@ -51,6 +53,7 @@ export async function reconstruct(samples: ReconSample[], method: ReconMethod, s
       const net = ModlReconstructor.load(s.checkpoint ?? shippedCheckpoint('modl'));
       try {
         if (s.adapt) s.onAdapted?.(net.adapt(samples, s.adapt));
+        s.onDenoiser?.(await net.denoiserEngine());
         return await net.reconstruct(samples, { batchSize: s.batchSize, ensemble: s.ensemble, onBatch: (done) => s.onProgress?.(done, total) });
       } finally {
         net.dispose();

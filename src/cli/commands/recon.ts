@@ -112,8 +112,10 @@ async function reconCfl(values: Values): Promise<void> {
 
   const t0 = performance.now();
   const adapt = adaptOption(values);
+  let engine = '';
   const [image] = await reconstruct([{ kspace, maps, mask }], method, {
     lambda, iterations, checkpoint: values.checkpoint, ensemble: Number(values.ensemble ?? 1),
+    onDenoiser: (e) => { engine = ` (denoiser on ${e === 'onnx' ? 'ONNX Runtime' : 'tfjs'})`; },
     ...(adapt ? {
       adapt: { steps: adapt, onProgress: (p: AdaptProgress) => process.stderr.write(`\r${adaptProgressText(p)}   `) },
       onAdapted: (a: AdaptReport) => console.error(`\nadapted: ${adaptSummary(a)}`),
@@ -124,7 +126,7 @@ async function reconCfl(values: Values): Promise<void> {
   writeCfl(out, image!, imageDimsLike(layout, H, W, sets));
   const png = values.png ?? `${out}.png`;
   writePng(png, reconMagnitude(image!), H, W);
-  console.log(`${method}: ${C} coils, ${H}×${W}, ${(ms / 1000).toFixed(2)} s → ${out}.cfl, ${png}`);
+  console.log(`${method}${engine}: ${C} coils, ${H}×${W}, ${(ms / 1000).toFixed(2)} s → ${out}.cfl, ${png}`);
 }
 
 /** The study mode: the pipelines/recon.ts job. */
