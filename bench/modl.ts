@@ -14,7 +14,7 @@ import { initBackend } from '../src/backend/index.js';
 import { onnxRuntime } from '../src/backend/onnx-runtime.js';
 import { OnnxDenoiser } from '../src/nn/denoiser-onnx.js';
 import { Adam } from '../src/nn/adam.js';
-import { prepareBatch, type ReconSample } from '../src/nn/batch.js';
+import { prepareBatch, type PreparedBatch, type ReconSample } from '../src/nn/batch.js';
 import { dataConsistency } from '../src/nn/data-consistency.js';
 import { Modl } from '../src/nn/modl.js';
 import { loadCflSlice } from '../src/io/cfl.js';
@@ -49,8 +49,8 @@ export default async function modlBench(): Promise<void> {
   const opt = new Adam(1e-4);
   const vars = model.trainableVariables;
   let peak = process.memoryUsage().rss;
-  const step = (K: number) => {
-    const { value, grads } = tf.variableGrads(() => tf.losses.meanSquaredError(batch.target!, model.apply(batch.aty, batch.problem, 'train', K)) as tf.Scalar, vars);
+  const step = (K: number, b: PreparedBatch = batch) => {
+    const { value, grads } = tf.variableGrads(() => tf.losses.meanSquaredError(b.target!, model.apply(b.aty, b.problem, 'train', K)) as tf.Scalar, vars);
     opt.step(vars, vars.map((v) => grads[v.name]!));
     value.dataSync();
     tf.dispose([value, grads]);
@@ -79,12 +79,7 @@ export default async function modlBench(): Promise<void> {
   const rows = Math.min(112, H);
   const win = readoutWindow({ ...oneD, target: { data: new Float32Array(2 * H * W), shape: [H, W] } }, Math.floor((H - rows) / 2), rows);
   const windowBatch = prepareBatch([win]);
-  const recipe = await medianMs(() => {
-    const { value, grads } = tf.variableGrads(() => tf.losses.meanSquaredError(windowBatch.target!, model.apply(windowBatch.aty, windowBatch.problem, 'train', 10)) as tf.Scalar, vars);
-    opt.step(vars, vars.map((v) => grads[v.name]!));
-    value.dataSync();
-    tf.dispose([value, grads]);
-  }, 2, 1);
+  const recipe = await medianMs(() => step(10, windowBatch), 2, 1);
   windowBatch.dispose();
   const ours = { infer, k1, k10, dc };
   row('MoDL 230×180×8 train step K=1', k1, 'ms');

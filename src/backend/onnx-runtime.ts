@@ -50,21 +50,19 @@ function loadModule(): Promise<OnnxRuntimeModule | null> {
   return loaded;
 }
 
-/** Why ONNX Runtime is not to be used for inference now, or null when nothing rules it out. */
-export function onnxRuntimeDisabled(): string | null {
+/** Whether inference may use ONNX Runtime: not with MODL_DENOISER=tfjs, nor while tfjs runs on native TensorFlow. */
+function onnxRuntimeWanted(): boolean {
   const choice = process.env.MODL_DENOISER;
   if (choice !== undefined && choice !== 'auto' && choice !== 'onnx' && choice !== 'tfjs') {
     throw new ModlError(`MODL_DENOISER must be auto, onnx or tfjs, got '${choice}'`);
   }
-  if (choice === 'tfjs') return 'MODL_DENOISER=tfjs';
   const backend = currentBackend();
-  if (backend && backend.name !== 'wasm' && backend.name !== 'cpu') return `tfjs runs on ${backend.description}`;
-  return null;
+  return choice !== 'tfjs' && (!backend || backend.name === 'wasm' || backend.name === 'cpu');
 }
 
 /** ONNX Runtime, or null when it is switched off or cannot be loaded. */
 export async function onnxRuntime(): Promise<OnnxRuntime | null> {
-  if (onnxRuntimeDisabled()) return null;
+  if (!onnxRuntimeWanted()) return null;
   const ort = await loadModule();
   if (!ort) {
     if (process.env.MODL_DENOISER === 'onnx') throw new ModlError('MODL_DENOISER=onnx, but onnxruntime-node cannot be loaded (npm install onnxruntime-node)');

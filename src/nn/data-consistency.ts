@@ -29,10 +29,10 @@ import { conjugateGradient } from '../physics/cg.js';
 import type { SenseBatch, SenseOp } from '../physics/sense.js';
 import { senseBatch } from '../physics/sense-parallel.js';
 
-/** The fixed part of the DC step for one batch: the normal operator and Aᴴy. Dispose when the batch is done. */
+/** The fixed part of the DC step for one batch: the SENSE operator and Aᴴy. Dispose when the batch is done. */
 export interface DcProblem {
   /** The batch's SENSE operator (one per sample, each with its own maps and mask); CG uses its AᴴA, multi-threaded. */
-  normal: SenseBatch;
+  A: SenseBatch;
   /** Aᴴy for every sample, [B, H, W] interleaved complex. */
   aty: Float32Array;
   /** 1 on the coil support, 0 outside, [B, H, W]; null when the maps cover every pixel. */
@@ -51,7 +51,7 @@ export function makeDcProblem(ops: SenseOp[], kspace: Float32Array[]): DcProblem
   const A = senseBatch(ops);
   const aty = new Float32Array(2 * A.batch * A.sampleSize);
   A.adjoint(kspace, aty);
-  return { normal: A, aty, support: coilSupport(ops), dispose: () => A.dispose() };
+  return { A, aty, support: coilSupport(ops), dispose: () => A.dispose() };
 }
 
 /** Where Σ_c |S_{s,c}|² > 0, per sample and map set, or null when that is everywhere. */
@@ -83,7 +83,7 @@ function project(x: Float32Array, support: Float32Array | null): Float32Array {
 
 /** Solves (AᴴA + λI) x = rhs for the batch; x starts from x0 when given. */
 function solve(problem: DcProblem, rhs: Float32Array, lambda: number, opts: DcOptions, x0?: Float32Array): Float32Array {
-  return conjugateGradient(problem.normal, rhs, {
+  return conjugateGradient(problem.A, rhs, {
     lambda, maxIter: opts.iterations, tol: opts.tol ?? 0, x0,
   }).x;
 }

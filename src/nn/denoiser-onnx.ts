@@ -71,10 +71,6 @@ export class OnnxDenoiser {
     return new OnnxDenoiser(ort, sessions);
   }
 
-  get threads(): number {
-    return this.ort.threads;
-  }
-
   /** D(x) with the statistics of `slot`, x [B, H, W, 2]. */
   async apply(x: tf.Tensor4D, slot: number): Promise<tf.Tensor4D> {
     const session = this.sessions[Math.min(slot, this.sessions.length - 1)]!;

@@ -65,8 +65,8 @@ export function pixelEigenvectors(
 /** The same loop in WebAssembly: operator, vectors, values and working memory in the module's memory. */
 function pixelEigenvectorsWasm(g: Float32Array, C: number, n: number, nMaps: number): { vectors: Float32Array; values: Float32Array } {
   eig ??= eigModule.instantiate();
-  const base = (eig.__heap_base.value + 7) & ~7;
-  const work = base, gAt = work + ((eig.eigenWorkBytes(C, nMaps) + 15) & ~15);
+  const work = (eig.__heap_base.value + 7) & ~7;
+  const gAt = work + ((eig.eigenWorkBytes(C, nMaps) + 15) & ~15);
   const vectorsAt = gAt + 4 * g.length, valuesAt = vectorsAt + 4 * 2 * nMaps * C * n;
   ensureMemory(eig.memory, valuesAt + 4 * nMaps * n);
   new Float32Array(eig.memory.buffer, gAt, g.length).set(g);

@@ -66,7 +66,7 @@ export class HermitianEigenSolver {
   constructor(n: number) {
     if (!(Number.isInteger(n) && n >= 1)) throw new Error(`hermitianEigen: size ${n} is not a positive integer`);
     this.n = n;
-    this.ar = new Float64Array(n * n); this.ai = new Float64Array(n * n); 
+    this.ar = new Float64Array(n * n); this.ai = new Float64Array(n * n);
     this.vr = new Float64Array(n * n); this.vi = new Float64Array(n * n);
     [this.d, this.e, this.tau, this.offRe, this.offIm, this.ur, this.ui, this.qr, this.qi, this.values] =
       Array.from({ length: 10 }, () => new Float64Array(n));
@@ -209,9 +209,9 @@ class Rotations {
   }
 
   /**
-   * Z's rows for the columns of `w` (n × m, row-major, slot-major): w ← Zᵀ-product
-   * applied as e_jᵀ G_R ⋯ G_1 per column, i.e. the rotations from the last to the
-   * first, each mixing two rows of w.
+   * Eigenvectors of the tridiagonal: each column of w (n × m, row-major) holds a
+   * unit vector e_slot and becomes that slot's row of Zᵀ = G_R ⋯ G_1, by applying
+   * the rotations from the last to the first, each mixing two rows of w.
    */
   applyTransposed(w: Float64Array, m: number): void {
     const { index, c, s } = this;
@@ -238,8 +238,8 @@ function pythag(a: number, b: number): number {
 /**
  * Implicit QL with Wilkinson shifts on the real symmetric tridiagonal (d, e),
  * in place: d becomes the eigenvalues (unsorted). The rotations are recorded
- * rather than accumulated into Z, so that forming only the few eigenvectors a
- * caller wants costs O(n) per rotation and vector instead of O(n) per rotation.
+ * rather than accumulated into Z, so that forming only the m eigenvectors a
+ * caller wants costs O(m) per rotation instead of the O(n) of accumulating all.
  */
 function diagonaliseTridiagonal(d: Float64Array, e: Float64Array, n: number, rotations: Rotations): void {
   rotations.length = 0;

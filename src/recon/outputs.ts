@@ -46,7 +46,6 @@ export async function runMethod(study: Study, method: ReconMethod, settings: Met
   };
 }
 
-
 /** A metric for a table: 'n/a' where it is not defined (SSIM of images under 7×7). */
 const fixed = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
 
