@@ -73,7 +73,13 @@ export const CURRICULUM: CurriculumStage[] = [
   { name: 'k10-fine', stages: 10, epochs: 7, stepsPerEpoch: 25, learningRate: 1e-4, batchSize: 1 },
   // flat again at 1e-4: fields of view tighter than the head (two map sets, as the real case needs), batch norm frozen
   {
-    name: 'k10-wrap', stages: 10, epochs: 40, stepsPerEpoch: 25, learningRate: 1e-4, batchSize: 1,
+    name: 'k10-wrap', stages: 10, epochs: 8, stepsPerEpoch: 25, learningRate: 1e-4, batchSize: 1,
+    recipe: { wrap: { share: 0.35, extent: [0.1, 0.5] } }, frozenStats: true,
+  },
+  // flat on the real case from epoch 3 (±0.1 dB) while the synthetic score rose: batches of 4 at half the rate
+  // (frozen statistics: the denoiser's passes run on ONNX Runtime, 2.5× faster a step)
+  {
+    name: 'k10-b4', stages: 10, epochs: 40, stepsPerEpoch: 25, learningRate: 5e-5, batchSize: 4,
     recipe: { wrap: { share: 0.35, extent: [0.1, 0.5] } }, frozenStats: true,
   },
 ];

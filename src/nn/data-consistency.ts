@@ -88,6 +88,29 @@ function solve(problem: DcProblem, rhs: Float32Array, lambda: number, opts: DcOp
   }).x;
 }
 
+/** The DC step's forward pass on plain arrays: the projected input Pz and x = (AᴴA + λI)⁻¹(Aᴴy + λPz). */
+export function dcForward(z: Float32Array, lambda: number, problem: DcProblem, opts: DcOptions): { z: Float32Array; x: Float32Array } {
+  if (z.length !== problem.aty.length) {
+    throw new Error(`DC: input of ${z.length / 2} complex values, the problem has ${problem.aty.length / 2}`);
+  }
+  const zP = project(z.slice(), problem.support);
+  const rhs = new Float32Array(zP.length);
+  for (let i = 0; i < rhs.length; i++) rhs[i] = problem.aty[i]! + lambda * zP[i]!;
+  return { z: zP, x: solve(problem, rhs, lambda, opts, zP) };
+}
+
+/** The DC step's backward pass: ∂L/∂z and ∂L/∂λ from the incoming gradient g = ∂L/∂x and dcForward's Pz and x. */
+export function dcBackward(g: Float32Array, fwd: { z: Float32Array; x: Float32Array }, lambda: number, problem: DcProblem, opts: DcOptions): { dz: Float32Array; dLambda: number } {
+  const w = project(solve(problem, g, lambda, opts), problem.support);
+  let dLambda = 0;
+  const dz = new Float32Array(w.length);
+  for (let i = 0; i < w.length; i++) {
+    dz[i] = lambda * w[i]!;
+    dLambda += w[i]! * (fwd.z[i]! - fwd.x[i]!);
+  }
+  return { dz, dLambda };
+}
+
 /**
  * The DC op: x = (AᴴA + λI)⁻¹(Aᴴy + λz), differentiable in z [B, H, W, 2] and
  * the scalar λ. The forward CG starts from z, the natural guess (MoDL's z is
@@ -96,30 +119,17 @@ function solve(problem: DcProblem, rhs: Float32Array, lambda: number, opts: DcOp
 export function dataConsistency(z: tf.Tensor4D, lambda: tf.Scalar, problem: DcProblem, opts: DcOptions): tf.Tensor4D {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [zIn, lamIn, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    const zData = project((zIn.dataSync() as Float32Array).slice(), problem.support);
     const lam = lamIn.dataSync()[0]!;
-    if (zData.length !== problem.aty.length) {
-      throw new Error(`DC: input of ${zData.length / 2} complex values, the problem has ${problem.aty.length / 2}`);
-    }
-    const rhs = new Float32Array(zData.length);
-    for (let i = 0; i < rhs.length; i++) rhs[i] = problem.aty[i]! + lam * zData[i]!;
-    const x = tf.tensor(solve(problem, rhs, lam, opts, zData), zIn.shape, 'float32');
-    const zP = tf.tensor(zData, zIn.shape, 'float32');
-    save([zP, lamIn, x]);
+    const fwd = dcForward(zIn.dataSync() as Float32Array, lam, problem, opts);
+    const x = tf.tensor(fwd.x, zIn.shape, 'float32');
+    save([tf.tensor(fwd.z, zIn.shape, 'float32'), lamIn, x]);
     return {
       value: x,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [zS, lamS, xS] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
-        const l = lamS.dataSync()[0]!;
-        const w = project(solve(problem, dy.dataSync() as Float32Array, l, opts), problem.support);
-        const zd = zS.dataSync(), xd = xS.dataSync();
-        let dLam = 0;
-        const dz = new Float32Array(w.length);
-        for (let i = 0; i < w.length; i++) {
-          dz[i] = l * w[i]!;
-          dLam += w[i]! * (zd[i]! - xd[i]!);
-        }
-        return [tf.tensor(dz, zS.shape, 'float32'), tf.scalar(dLam)];
+        const forward = { z: zS.dataSync() as Float32Array, x: xS.dataSync() as Float32Array };
+        const { dz, dLambda } = dcBackward(dy.dataSync() as Float32Array, forward, lamS.dataSync()[0]!, problem, opts);
+        return [tf.tensor(dz, zS.shape, 'float32'), tf.scalar(dLambda)];
       },
     };
   });

@@ -8,52 +8,38 @@
  * the same function as Denoiser.apply(x, false, { slot }), to float32 round-off.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import onnxProto, { type onnx as Onnx } from 'onnx-proto';
 import type { OnnxRuntime, OnnxSession } from '../backend/onnx-runtime.js';
+import { floatTensor, floatValue, node, onnxModel, type OnnxNode } from '../backend/onnx-graph.js';
 import type { Denoiser } from './denoiser.js';
 
-const { onnx } = onnxProto;
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const INTS = onnx.AttributeProto.AttributeType.INTS;
-/** ONNX opset 13: Conv, Relu, Transpose and Add as used here are unchanged since. */
-const OPSET = 13;
+/** The NHWC [B, H, W, 2] image tensor of the denoiser's graphs. */
+export const IMAGE_DIMS = ['batch', 'height', 'width', 2];
 
-function node(opType: string, input: string[], output: string, ints: Record<string, number[]> = {}): Onnx.INodeProto {
-  return { opType, input, output: [output], attribute: Object.entries(ints).map(([name, v]) => ({ name, type: INTS, ints: v })) };
-}
-
-function initializer(name: string, dims: number[], data: Float32Array): Onnx.ITensorProto {
-  return { name, dims, dataType: FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
-}
-
-function valueInfo(name: string): Onnx.IValueInfoProto {
-  const dim = ['batch', 'height', 'width'].map((dimParam) => ({ dimParam }));
-  return { name, type: { tensorType: { elemType: FLOAT, shape: { dim: [...dim, { dimValue: 2 }] } } } };
+/**
+ * The nodes of D(x) for `depth` layers with weights `w{i}` [cout, cin, 3, 3] and
+ * biases `b{i}`: input `x`, output `y`. Layer i reads `h{i}` (NCHW) and writes
+ * `a{i}` before its ReLU (the gradient graph reuses these names).
+ */
+export function denoiserNodes(depth: number): OnnxNode[] {
+  const nodes = [node('Transpose', ['x'], 'h0', { perm: [0, 3, 1, 2] })];
+  for (let i = 0; i < depth; i++) {
+    nodes.push(node('Conv', [`h${i}`, `w${i}`, `b${i}`], `a${i}`, { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }));
+    if (i < depth - 1) nodes.push(node('Relu', [`a${i}`], `h${i + 1}`));
+  }
+  nodes.push(node('Transpose', [`a${depth - 1}`], 'residual', { perm: [0, 2, 3, 1] }), node('Add', ['x', 'residual'], 'y'));
+  return nodes;
 }
 
 /** The ONNX model (serialised ModelProto) of the denoiser's inference pass with the statistics of `slot`. */
 export function denoiserOnnxModel(denoiser: Denoiser, slot: number): Uint8Array {
   const layers = denoiser.foldedLayers(slot);
-  const nodes: Onnx.INodeProto[] = [node('Transpose', ['x'], 'h0', { perm: [0, 3, 1, 2] })];
-  const initializers: Onnx.ITensorProto[] = [];
-  let h = 'h0';
-  layers.forEach(({ weight, bias, cin, cout }, i) => {
-    initializers.push(initializer(`w${i}`, [cout, cin, 3, 3], weight), initializer(`b${i}`, [cout], bias));
-    nodes.push(node('Conv', [h, `w${i}`, `b${i}`], `conv${i}`, { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }));
-    h = `conv${i}`;
-    if (i < layers.length - 1) {
-      nodes.push(node('Relu', [h], `relu${i}`));
-      h = `relu${i}`;
-    }
+  return onnxModel({
+    name: `modl-denoiser-slot${slot}`,
+    nodes: denoiserNodes(layers.length),
+    initializers: layers.flatMap(({ weight, bias, cin, cout }, i) => [floatTensor(`w${i}`, [cout, cin, 3, 3], weight), floatTensor(`b${i}`, [cout], bias)]),
+    inputs: [floatValue('x', IMAGE_DIMS)],
+    outputs: [floatValue('y', IMAGE_DIMS)],
   });
-  nodes.push(node('Transpose', [h], 'residual', { perm: [0, 2, 3, 1] }), node('Add', ['x', 'residual'], 'y'));
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: OPSET }],
-    producerName: 'modl',
-    graph: { name: `modl-denoiser-slot${slot}`, node: nodes, initializer: initializers, input: [valueInfo('x')], output: [valueInfo('y')] },
-  });
-  return onnx.ModelProto.encode(model).finish();
 }
 
 /** The denoiser's inference pass for each of `slots` stages, on ONNX Runtime. */

@@ -44,6 +44,22 @@ interface Layer {
 
 const FORMAT = 'modl-denoiser';
 
+/** One layer with its batch norm folded in (Denoiser.foldedLayers). */
+export interface FoldedLayer {
+  /** w·s, [cout, cin, 3, 3] (OIHW). */
+  weight: Float32Array;
+  /** β − μ·s, [cout]. */
+  bias: Float32Array;
+  cin: number;
+  cout: number;
+  /** The layer's own kernel w, [3, 3, cin, cout] (tfjs's HWIO). */
+  kernel: Float32Array;
+  /** The slot's running mean μ, 1/√(σ² + ε) and s = γ/√(σ² + ε), [cout]. */
+  mean: Float32Array;
+  invStd: Float32Array;
+  scale: Float32Array;
+}
+
 interface ApplyOptions {
   /** Fold training-mode batch statistics into the running averages (default true). */
   updateRunningStats?: boolean;
@@ -217,14 +233,16 @@ export class Denoiser {
    * The inference-mode network of statistics slot `slot` as plain convolutions
    * with bias (batch norm folded in: w·s, β − μ·s with s = γ/√(σ² + ε)), each
    * weight [cout, cin, 3, 3] (ONNX's OIHW); ReLU follows every layer but the last.
+   * Also what the chain rule back to the layer's own weights needs (FoldedLayer).
    */
-  foldedLayers(slot: number): { weight: Float32Array; bias: Float32Array; cin: number; cout: number }[] {
+  foldedLayers(slot: number): FoldedLayer[] {
     const s = Math.min(Math.max(0, slot), this.statsSlots - 1);
     return this.layers.map((l) => {
       const [, , cin, cout] = l.kernel.shape;
-      const kernel = l.kernel.dataSync(), gamma = l.gamma.dataSync(), beta = l.beta.dataSync();
-      const mean = l.runningMean[s]!.dataSync(), variance = l.runningVariance[s]!.dataSync();
-      const scale = Float32Array.from(gamma, (g, o) => g / Math.sqrt(variance[o]! + this.config.epsilon));
+      const kernel = l.kernel.dataSync() as Float32Array, gamma = l.gamma.dataSync(), beta = l.beta.dataSync();
+      const mean = l.runningMean[s]!.dataSync() as Float32Array, variance = l.runningVariance[s]!.dataSync();
+      const invStd = Float32Array.from(variance, (v) => 1 / Math.sqrt(v + this.config.epsilon));
+      const scale = Float32Array.from(gamma, (g, o) => g * invStd[o]!);
       const weight = new Float32Array(cout * cin * 9);
       for (let t = 0; t < 9; t++) {
         for (let i = 0; i < cin; i++) {
@@ -232,7 +250,7 @@ export class Denoiser {
         }
       }
       const bias = Float32Array.from(beta, (b, o) => b - mean[o]! * scale[o]!);
-      return { weight, bias, cin, cout };
+      return { weight, bias, cin, cout, kernel, mean, invStd, scale };
     });
   }
 

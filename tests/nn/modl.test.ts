@@ -97,10 +97,10 @@ describe('MoDL network', () => {
     model.dispose();
   });
 
-  it('resumes training on the exact trajectory of an uninterrupted run', async () => {
+  for (const frozenStats of [false, true]) it(`resumes training on the exact trajectory of an uninterrupted run (${frozenStats ? 'batch norm frozen: the denoiser on ONNX Runtime where it loads' : 'batch statistics'})`, async () => {
     const data = memorySource([0, 1, 2, 3].map((s) => testSample(24, 20, s)));
     const val = memorySource([testSample(24, 20, 9)]);
-    const base = { train: data, validation: val, stages: 2, batchSize: 2, learningRate: 1e-3, clipNorm: 1, loss: 'mse' as const, seed: 3 };
+    const base = { train: data, validation: val, stages: 2, batchSize: 2, learningRate: 1e-3, clipNorm: 1, loss: 'mse' as const, seed: 3, frozenStats };
     const cfg = { ...tiny, denoiser: { ...tiny.denoiser, width: 8 }, cgIterations: 5 };
     const straight = join(mkdtempSync(join(tmpdir(), 'modl-train-')), 'run');
     await train({ ...base, outDir: straight, model: Modl.create(cfg, 1), epochs: 2, resume: false });

@@ -1,0 +1,55 @@
+/**
+ * The loss and gradients of a frozen-statistics training step (ModlMode
+ * 'tune') with the denoiser on ONNX Runtime (nn/denoiser-onnx-train.ts).
+ * ONNX Runtime's passes are asynchronous, which tfjs's tape cannot hold, so
+ * the reverse mode through the unrolled network is written out, stage by
+ * stage, with the same DC step and DC gradient as the tfjs op:
+ *
+ *   forward:  z_k = D_k(x_{k−1}),  x_k = DC(z_k, λ)        k = 1…K, x_0 = Aᴴy
+ *   backward: g = ∂L/∂x_K;  for k = K…1:  (g_z, ∂λ_k) = DC_kᵀ g,  g = D_k'(x_{k−1})ᵀ g_z
+ *
+ * keeping each stage's input, Pz_k and x_k (the denoiser's activations are
+ * recomputed in its gradient pass). The result equals tf.variableGrads of
+ * Modl.apply(…, 'tune') to float32 round-off.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { dcBackward, dcForward, type DcOptions, type DcProblem } from './data-consistency.js';
+import { OnnxDenoiserTraining } from './denoiser-onnx-train.js';
+import type { Modl } from './modl.js';
+
+export interface TuneGradients {
+  loss: number;
+  /** In the order of Modl.trainableVariables (the denoiser's, then log λ). */
+  grads: tf.Tensor[];
+}
+
+export async function tuneGradients(
+  model: Modl, net: OnnxDenoiserTraining, aty: tf.Tensor4D, problem: DcProblem, loss: (x: tf.Tensor4D) => tf.Scalar,
+): Promise<TuneGradients> {
+  const shape = aty.shape, lambda = model.lambda;
+  const dc: DcOptions = { iterations: model.cgIterations };
+  const inputs: Float32Array[] = [aty.dataSync() as Float32Array];
+  const steps: { z: Float32Array; x: Float32Array }[] = [];
+  for (let k = 0; k < model.stages; k++) {
+    const step = dcForward(await net.apply(inputs[k]!, shape, k), lambda, problem, dc);
+    steps.push(step);
+    inputs.push(step.x);
+  }
+  const out = tf.tensor4d(inputs[model.stages]!, shape);
+  const { value, grad } = tf.valueAndGrad(loss)(out);
+  let g = grad.dataSync() as Float32Array;
+  const lossValue = value.dataSync()[0]!;
+  tf.dispose([out, value, grad]);
+
+  const denoiser = net.zeroGradients();
+  let dLambda = 0;
+  for (let k = model.stages - 1; k >= 0; k--) {
+    const back = dcBackward(g, steps[k]!, lambda, problem, dc);
+    dLambda += back.dLambda;
+    g = await net.backward(inputs[k]!, back.dz, shape, k, denoiser);
+  }
+  const variables = model.trainableVariables;
+  const grads = OnnxDenoiserTraining.tensors(denoiser, variables.slice(0, -1));
+  grads.push(tf.scalar(dLambda * lambda)); // ∂L/∂log λ
+  return { loss: lossValue, grads };
+}

@@ -1,0 +1,98 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/index.js';
+import { onnxRuntime } from '../../src/backend/onnx-runtime.js';
+import { birdcageMaps } from '../../src/physics/coils.js';
+import { randomMask1d } from '../../src/physics/masks.js';
+import { SenseOp } from '../../src/physics/sense.js';
+import { czeros } from '../../src/physics/complex.js';
+import { prepareBatch } from '../../src/nn/batch.js';
+import { Denoiser } from '../../src/nn/denoiser.js';
+import { OnnxDenoiserTraining } from '../../src/nn/denoiser-onnx-train.js';
+import { Modl } from '../../src/nn/modl.js';
+import { tuneGradients } from '../../src/nn/tune-gradients.js';
+import { Rng } from '../../src/util/random.js';
+import { relErr } from '../helpers/random.js';
+import { testObject, testSample } from './helpers.js';
+
+let available = false;
+beforeAll(async () => {
+  await initBackend({ backend: 'wasm', threads: 2 });
+  available = (await onnxRuntime()) !== null;
+});
+
+/** Non-trivial running statistics, γ and β in every slot, so that folding and its chain rule are exercised. */
+function perturb(net: Denoiser, seed: number): void {
+  const rng = new Rng(seed);
+  for (const [name, v] of Object.entries(net.namedWeights())) {
+    if (/running_mean/.test(name)) (v as tf.Variable).assign(tf.tensor1d(Array.from({ length: v.size }, () => 0.3 * rng.normal())));
+    if (/running_variance/.test(name)) (v as tf.Variable).assign(tf.tensor1d(Array.from({ length: v.size }, () => rng.uniform(0.2, 3))));
+    if (/gamma|beta/.test(name)) (v as tf.Variable).assign(tf.tensor1d(Array.from({ length: v.size }, () => rng.uniform(0.5, 1.5))));
+  }
+}
+
+describe('the denoiser\'s frozen-statistics training passes on ONNX Runtime', () => {
+  it('give tfjs\'s gradients of ⟨D_slot(x), dy⟩ in x, the kernels, γ and β (< 1e-5 relative), for every slot', async (ctx) => {
+    if (!available) ctx.skip();
+    const net = Denoiser.create(3, { depth: 4, width: 16 });
+    net.setStatsSlots(3);
+    perturb(net, 5);
+    const onnx = await OnnxDenoiserTraining.create(net, (await onnxRuntime())!);
+    const rng = new Rng(6);
+    const shape = [2, 21, 17, 2];
+    const x = Float32Array.from({ length: 2 * 21 * 17 * 2 }, () => rng.normal());
+    const dy = Float32Array.from({ length: x.length }, () => rng.normal());
+    const vars = net.trainableVariables();
+    for (let slot = 0; slot < 3; slot++) {
+      const [xt, dyt] = [tf.tensor4d(x, shape as [number, number, number, number]), tf.tensor4d(dy, shape as [number, number, number, number])];
+      const f = (...args: tf.Tensor[]) => tf.sum(tf.mul(net.apply(args[0] as tf.Tensor4D, false, { slot }), dyt));
+      const { grads } = tf.variableGrads(() => f(xt) as tf.Scalar, vars);
+      const [dxWant] = tf.grads(f)([xt]);
+      const y = await onnx.apply(x, shape, slot);
+      expect(relErr(y, net.apply(xt, false, { slot }).dataSync() as Float32Array)).toBeLessThan(1e-5);
+      const into = onnx.zeroGradients();
+      const dx = await onnx.backward(x, dy, shape, slot, into);
+      expect(relErr(dx, dxWant!.dataSync() as Float32Array)).toBeLessThan(1e-5);
+      vars.forEach((v, i) => expect(relErr(into.arrays[i]!, grads[v.name]!.dataSync() as Float32Array)).toBeLessThan(1e-5));
+      tf.dispose([xt, dyt, dxWant, grads]);
+    }
+    await onnx.dispose();
+    net.dispose();
+  });
+
+  it('make tuneGradients the gradient of the whole unrolled MoDL in tune mode (one and two map sets)', async (ctx) => {
+    if (!available) ctx.skip();
+    const [H, W, C] = [24, 20, 4];
+    // a two-map-set sample: the second set a weaker copy of other coils, zero on the first rows (ESPIRiT-like)
+    const two = (() => {
+      const target = czeros([2, H, W]);
+      target.data.set(testObject(H, W, 3).data);
+      target.data.set(testObject(H, W, 4).data.map((v) => 0.3 * v), 2 * H * W);
+      const a = birdcageMaps(C, H, W, { rotation: 0.2 }), b = birdcageMaps(C, H, W, { rotation: 1.3 });
+      const data = new Float32Array(2 * 2 * C * H * W);
+      data.set(a.data);
+      data.set(b.data.map((v, j) => (Math.floor(((j >> 1) % (H * W)) / W) < 3 ? 0 : 0.5 * v)), 2 * C * H * W);
+      const maps = { data, shape: [2, C, H, W] };
+      const mask = randomMask1d(H, W, { acceleration: 3, seed: 9 }).mask;
+      const kspace = czeros([C, H, W]);
+      new SenseOp(maps, mask).forward(target.data, kspace.data);
+      return { kspace, maps, mask, target };
+    })();
+    for (const samples of [[testSample(H, W, 0), testSample(H, W, 1)], [two]]) {
+      const model = Modl.create({ denoiser: { depth: 3, width: 8, momentum: 0.1, epsilon: 1e-5 }, stages: 3, cgIterations: 6, lambda: 0.07 }, 4);
+      perturb(model.denoiser, 8);
+      const batch = prepareBatch(samples);
+      const loss = (x: tf.Tensor4D) => tf.losses.meanSquaredError(batch.target!, x) as tf.Scalar;
+      const vars = model.trainableVariables;
+      const want = tf.variableGrads(() => loss(model.apply(batch.aty, batch.problem, 'tune')), vars);
+      const onnx = await OnnxDenoiserTraining.create(model.denoiser, (await onnxRuntime())!);
+      const got = await tuneGradients(model, onnx, batch.aty, batch.problem, loss);
+      expect(Math.abs(got.loss - want.value.dataSync()[0]!)).toBeLessThan(1e-5 * got.loss);
+      vars.forEach((v, i) => expect(relErr(got.grads[i]!.dataSync() as Float32Array, want.grads[v.name]!.dataSync() as Float32Array)).toBeLessThan(1e-4));
+      tf.dispose([want.value, want.grads, got.grads]);
+      await onnx.dispose();
+      batch.dispose();
+      model.dispose();
+    }
+  });
+});
