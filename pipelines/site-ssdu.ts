@@ -68,7 +68,7 @@ export async function runSiteSsdu(job: SiteSsduJob): Promise<SiteSsduResult> {
   else {
     const net = ModlReconstructor.load(job.checkpoint);
     log(`fine-tuning ${net.path} (K=${net.meta.stages}) on the scans' own k-space for at most ${job.steps} steps (SSDU)`);
-    adapted = net.adapt(samples, {
+    adapted = await net.adapt(samples, {
       steps: job.steps, learningRate: job.learningRate, seed: job.seed,
       onProgress: (p) => process.stderr.write(`\r${adaptProgressText(p)}   `),
     });

@@ -69,3 +69,11 @@ export function clipByGlobalNorm(grads: tf.Tensor[], clip: number): tf.Tensor[] 
     return grads.map((g) => tf.mul(g, scale));
   });
 }
+
+/** The loss and its gradients in `vars` by tfjs's tape. */
+export function tapedGradients(vars: tf.Variable[], loss: () => tf.Scalar): { loss: number; grads: tf.Tensor[] } {
+  const { value, grads } = tf.variableGrads(loss, vars);
+  const out = { loss: value.dataSync()[0]!, grads: vars.map((v) => grads[v.name]!) };
+  value.dispose();
+  return out;
+}

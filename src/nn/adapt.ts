@@ -14,7 +14,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { isColumnMask, readoutWindow } from '../physics/readout-window.js';
 import { maskKspace } from '../physics/sense.js';
 import { Rng } from '../util/random.js';
-import { Adam, clipByGlobalNorm } from './adam.js';
+import { Adam, clipByGlobalNorm, tapedGradients } from './adam.js';
+import { OnnxDenoiserTraining } from './denoiser-onnx-train.js';
+import { tuneForward, tuneGradients } from './tune-gradients.js';
 import type { ReconSample } from './batch.js';
 import type { Modl } from './modl.js';
 import { selfSupervisedBatch, splitSampling, SSDU_LOSS_FRACTION, type SamplingSplit } from './ssdu.js';
@@ -69,7 +71,7 @@ export const HOLDOUT_FRACTION = 0.2;
 const HOLDOUT_SLICES = 4;
 
 /** Fine-tunes `model` in place on the samples' own k-space; returns the record of the run. */
-export function adaptToScan(model: Modl, samples: ReconSample[], o: AdaptOptions): AdaptReport {
+export async function adaptToScan(model: Modl, samples: ReconSample[], o: AdaptOptions): Promise<AdaptReport> {
   if (!(Number.isInteger(o.steps) && o.steps >= 0)) throw new Error(`adapt: steps must be a non-negative integer, got ${o.steps}`);
   const t0 = performance.now();
   const rng = new Rng(o.seed ?? 0);
@@ -80,16 +82,25 @@ export function adaptToScan(model: Modl, samples: ReconSample[], o: AdaptOptions
     return { sample: s, holdout, train: { kspace: maskKspace(s.kspace, holdout.kept), maps: s.maps, mask: holdout.kept } };
   });
   const scored = [...new Set(Array.from({ length: Math.min(HOLDOUT_SLICES, slices.length) }, (_, i) => Math.floor((i * slices.length) / Math.min(HOLDOUT_SLICES, slices.length))))];
-  const holdoutLoss = () => scored.reduce((sum, i) => {
-    const b = selfSupervisedBatch([slices[i]!.sample], [slices[i]!.holdout]);
-    const value = tf.tidy(() => b.loss(model.apply(b.batch.aty, b.batch.problem, 'infer')).dataSync()[0]!);
-    b.dispose();
-    return sum + value / scored.length;
-  }, 0);
+  // the denoiser's passes on ONNX Runtime where it loads (the same function and gradients as tfjs's 'tune' mode)
+  const onnx = await OnnxDenoiserTraining.where(model.denoiser);
+  const holdoutLoss = async () => {
+    let sum = 0;
+    for (const i of scored) {
+      const b = selfSupervisedBatch([slices[i]!.sample], [slices[i]!.holdout]);
+      const out = onnx
+        ? tf.tensor4d((await tuneForward(model, onnx, b.batch.aty, b.batch.problem)).inputs[model.stages]!, b.batch.aty.shape)
+        : tf.tidy(() => model.apply(b.batch.aty, b.batch.problem, 'infer'));
+      sum += tf.tidy(() => b.loss(out).dataSync()[0]!) / scored.length;
+      out.dispose();
+      b.dispose();
+    }
+    return sum;
+  };
 
   const vars = model.trainableVariables;
   const snapshot = () => vars.map((v) => tf.clone(v));
-  const before = holdoutLoss();
+  const before = await holdoutLoss();
   let best = { loss: before, step: 0, weights: snapshot() };
   const curve = [{ step: 0, holdoutLoss: before }];
   o.onProgress?.({ step: 0, steps: o.steps, holdoutLoss: before });
@@ -103,14 +114,16 @@ export function adaptToScan(model: Modl, samples: ReconSample[], o: AdaptOptions
     const slice = windowed ? readoutWindow(train, rng.int(H - windowRows + 1), windowRows) : train;
     const split: SamplingSplit = splitSampling(slice.mask, windowed ? windowRows : H, W, SSDU_LOSS_FRACTION, rng);
     const b = selfSupervisedBatch([slice], [split]);
-    const { value, grads } = tf.variableGrads(() => b.loss(model.apply(b.batch.aty, b.batch.problem, 'tune')), vars);
-    const clipped = clipByGlobalNorm(vars.map((v) => grads[v.name]!), 1);
+    const { loss, grads } = onnx
+      ? await tuneGradients(model, onnx, b.batch.aty, b.batch.problem, (x) => b.loss(x))
+      : tapedGradients(vars, () => b.loss(model.apply(b.batch.aty, b.batch.problem, 'tune')));
+    const clipped = clipByGlobalNorm(grads, 1);
     adam.step(vars, clipped);
-    const loss = value.dataSync()[0]!;
-    tf.dispose([value, grads, clipped]);
+    onnx?.foldWeights();
+    tf.dispose([grads, clipped]);
     b.dispose();
     if (step % evalEvery === 0 || step === o.steps) {
-      const h = holdoutLoss();
+      const h = await holdoutLoss();
       curve.push({ step, holdoutLoss: h });
       o.onProgress?.({ step, steps: o.steps, loss, holdoutLoss: h });
       if (h < best.loss) {
@@ -123,5 +136,6 @@ export function adaptToScan(model: Modl, samples: ReconSample[], o: AdaptOptions
   vars.forEach((v, i) => v.assign(best.weights[i]!));
   tf.dispose(best.weights);
   adam.dispose();
+  await onnx?.dispose();
   return { steps: step, bestStep: best.step, holdoutBefore: before, holdoutBest: best.loss, curve, seconds: (performance.now() - t0) / 1000 };
 }

@@ -18,7 +18,7 @@
  * Weights are graph inputs, not initializers: they change at every step.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { OnnxRuntime, OnnxSession, OnnxTensor } from '../backend/onnx-runtime.js';
+import { onnxRuntime, type OnnxRuntime, type OnnxSession, type OnnxTensor } from '../backend/onnx-runtime.js';
 import { floatTensor, floatValue, int64Tensor, node, onnxModel, type OnnxNode, type OnnxTensorProto } from '../backend/onnx-graph.js';
 import { denoiserNodes, IMAGE_DIMS } from './denoiser-onnx.js';
 import type { Denoiser, FoldedLayer } from './denoiser.js';
@@ -137,6 +137,12 @@ export class OnnxDenoiserTraining {
     const t = new OnnxDenoiserTraining(denoiser, ort, forward, gradient);
     t.foldWeights();
     return t;
+  }
+
+  /** The training passes on ONNX Runtime, or null where it is switched off or cannot be loaded (then tfjs trains). */
+  static async where(denoiser: Denoiser): Promise<OnnxDenoiserTraining | null> {
+    const ort = await onnxRuntime();
+    return ort ? OnnxDenoiserTraining.create(denoiser, ort) : null;
   }
 
   foldWeights(): void {

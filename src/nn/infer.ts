@@ -96,7 +96,7 @@ export class ModlReconstructor {
   }
 
   /** Fine-tunes the network on these slices' own k-space (zero-shot SSDU, nn/adapt.ts); reset() undoes it. */
-  adapt(samples: ReconSample[], options: AdaptOptions): AdaptReport {
+  async adapt(samples: ReconSample[], options: AdaptOptions): Promise<AdaptReport> {
     this.dropOnnx();
     return adaptToScan(this.model, samples.map(({ kspace, maps, mask }) => ({ kspace, maps, mask })), options);
   }

@@ -14,13 +14,12 @@ import { CG_SENSE_DEFAULTS, cgSense, reconMagnitude } from '../physics/recon.js'
 import { imageMetrics, type Metrics } from '../physics/metrics.js';
 import { ensureDir, removeStaleTempsIn, resolveCheckpoint, writeFileAtomic } from '../util/fs.js';
 import { Rng } from '../util/random.js';
-import { Adam, clipByGlobalNorm } from './adam.js';
+import { Adam, clipByGlobalNorm, tapedGradients } from './adam.js';
 import { prepareBatch, unbatch, type ReconSample } from './batch.js';
 import { loadCheckpoint, loadTrainingState, saveCheckpoint } from './checkpoint.js';
 import { Modl } from './modl.js';
 import { OnnxDenoiserTraining } from './denoiser-onnx-train.js';
 import { tuneGradients } from './tune-gradients.js';
-import { onnxRuntime } from '../backend/onnx-runtime.js';
 
 /** Random access to training pairs. */
 export interface PairSource {
@@ -87,12 +86,19 @@ function pruneCheckpoints(dir: string, keep: number): void {
   for (const old of epochs.slice(0, Math.max(0, epochs.length - keep))) rmSync(join(dir, old), { recursive: true, force: true });
 }
 
-/** The loss and its gradients in `vars` by tfjs's tape. */
-function tapedGradients(vars: tf.Variable[], loss: () => tf.Scalar): { loss: number; grads: tf.Tensor[] } {
-  const { value, grads } = tf.variableGrads(loss, vars);
-  const out = { loss: value.dataSync()[0]!, grads: vars.map((v) => grads[v.name]!) };
-  value.dispose();
-  return out;
+/**
+ * A batch's samples by image size and number of map sets, in order of first
+ * appearance: samples of different sizes (the recipe draws matrices of 160–320
+ * per side) cannot share one tensor, so each group runs as its own pass (and,
+ * in batch-statistics mode, normalises with its own statistics).
+ */
+function sizeGroups(samples: ReconSample[]): ReconSample[][] {
+  const groups = new Map<string, ReconSample[]>();
+  for (const s of samples) {
+    const key = `${s.kspace.shape.slice(1).join('×')}, ${s.maps.shape.length === 4 ? s.maps.shape[0] : 1} map sets`;
+    groups.set(key, [...(groups.get(key) ?? []), s]);
+  }
+  return [...groups.values()];
 }
 
 function lossOf(kind: 'mse' | 'l1', x: tf.Tensor, target: tf.Tensor): tf.Scalar {
@@ -157,11 +163,30 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
   }
 
   // frozen statistics: the denoiser's passes on ONNX Runtime where it runs (the same gradients, faster)
-  const ort = opts.frozenStats ? await onnxRuntime() : null;
-  const onnx = ort ? await OnnxDenoiserTraining.create(model.denoiser, ort) : null;
+  const onnx = opts.frozenStats ? await OnnxDenoiserTraining.where(model.denoiser) : null;
+  const vars = model.trainableVariables;
+  /** The batch's loss and gradients: the mean over its samples, one pass per group of one image size. */
+  const batchGradients = async (samples: ReconSample[]) => {
+    let loss = 0, grads: tf.Tensor[] | null = null;
+    for (const group of sizeGroups(samples)) {
+      const batch = prepareBatch(group);
+      const target = batch.target;
+      if (!target) throw new Error('training pairs need a target image');
+      const objective = (x: tf.Tensor4D) => lossOf(opts.loss, x, target);
+      const g = onnx
+        ? await tuneGradients(model, onnx, batch.aty, batch.problem, objective)
+        : tapedGradients(vars, () => objective(model.apply(batch.aty, batch.problem, opts.frozenStats ? 'tune' : 'train')));
+      batch.dispose();
+      const share = group.length / samples.length;
+      loss += share * g.loss;
+      const old: tf.Tensor[] | null = grads;
+      grads = old ? g.grads.map((t, i) => tf.tidy(() => tf.add(old[i]!, tf.mul(t, share)))) : g.grads.map((t) => tf.tidy(() => tf.mul(t, share)));
+      tf.dispose([...g.grads, ...(old ?? [])]);
+    }
+    return { loss, grads: grads! };
+  };
   const cgCache = new Map<number, Metrics>();
   const setCaches = new Map<string, Map<number, Metrics>>();
-  const vars = model.trainableVariables;
   for (let epoch = state.epoch + 1; epoch <= opts.epochs; epoch++) {
     const order = new Rng(opts.seed * 7919 + epoch).permutation(opts.train.length);
     let lossSum = 0;
@@ -169,18 +194,11 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
     for (let step = 0; step < stepsPerEpoch; step++) {
       const t0 = performance.now();
       const idx = Array.from({ length: opts.batchSize }, (_, j) => order[(step * opts.batchSize + j) % order.length]!);
-      const batch = prepareBatch(await Promise.all(idx.map((i) => opts.train.load(i))));
-      const target = batch.target;
-      if (!target) throw new Error('training pairs need a target image');
-      const objective = (x: tf.Tensor4D) => lossOf(opts.loss, x, target);
-      const { loss, grads } = onnx
-        ? await tuneGradients(model, onnx, batch.aty, batch.problem, objective)
-        : tapedGradients(vars, () => objective(model.apply(batch.aty, batch.problem, opts.frozenStats ? 'tune' : 'train')));
+      const { loss, grads } = await batchGradients(await Promise.all(idx.map((i) => opts.train.load(i))));
       const clipped = clipByGlobalNorm(grads, opts.clipNorm);
       optimizer.step(vars, clipped);
       onnx?.foldWeights();
       tf.dispose([grads, clipped]);
-      batch.dispose();
       lossSum += loss;
       state.globalStep++;
       const info: StepInfo = { epoch, step: step + 1, stepsPerEpoch, loss, lambda: model.lambda, ms: performance.now() - t0 };
@@ -193,9 +211,11 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
     await model.denoiser.recalibrateStats(async () => {
       for (let step = 0; step < calib; step++) {
         const idx = Array.from({ length: opts.batchSize }, (_, j) => order[(step * opts.batchSize + j) % order.length]!);
-        const batch = prepareBatch(await Promise.all(idx.map((i) => opts.train.load(i))));
-        tf.tidy(() => { model.apply(batch.aty, batch.problem, 'train'); });
-        batch.dispose();
+        for (const group of sizeGroups(await Promise.all(idx.map((i) => opts.train.load(i))))) {
+          const batch = prepareBatch(group);
+          tf.tidy(() => { model.apply(batch.aty, batch.problem, 'train'); });
+          batch.dispose();
+        }
       }
     });
     const validation = await validate(model, opts.validation, opts.stages, cgCache);

@@ -23,33 +23,41 @@ export interface TuneGradients {
   grads: tf.Tensor[];
 }
 
-export async function tuneGradients(
-  model: Modl, net: OnnxDenoiserTraining, aty: tf.Tensor4D, problem: DcProblem, loss: (x: tf.Tensor4D) => tf.Scalar,
-): Promise<TuneGradients> {
-  const shape = aty.shape, lambda = model.lambda;
+/** What the backward pass needs of the forward one: each stage's input x_{k−1}, and its DC step's Pz_k and x_k. */
+interface Unrolled { inputs: Float32Array[]; steps: { z: Float32Array; x: Float32Array }[] }
+
+/** The K stages on ONNX Runtime's denoiser (the same function as Modl.apply(…, 'infer')); the output is the last input. */
+export async function tuneForward(model: Modl, net: OnnxDenoiserTraining, aty: tf.Tensor4D, problem: DcProblem): Promise<Unrolled> {
   const dc: DcOptions = { iterations: model.cgIterations };
   const inputs: Float32Array[] = [aty.dataSync() as Float32Array];
-  const steps: { z: Float32Array; x: Float32Array }[] = [];
+  const steps: Unrolled['steps'] = [];
   for (let k = 0; k < model.stages; k++) {
-    const step = dcForward(await net.apply(inputs[k]!, shape, k), lambda, problem, dc);
+    const step = dcForward(await net.apply(inputs[k]!, aty.shape, k), model.lambda, problem, dc);
     steps.push(step);
     inputs.push(step.x);
   }
-  const out = tf.tensor4d(inputs[model.stages]!, shape);
+  return { inputs, steps };
+}
+
+export async function tuneGradients(
+  model: Modl, net: OnnxDenoiserTraining, aty: tf.Tensor4D, problem: DcProblem, loss: (x: tf.Tensor4D) => tf.Scalar,
+): Promise<TuneGradients> {
+  const { inputs, steps } = await tuneForward(model, net, aty, problem);
+  const out = tf.tensor4d(inputs[model.stages]!, aty.shape);
   const { value, grad } = tf.valueAndGrad(loss)(out);
   let g = grad.dataSync() as Float32Array;
   const lossValue = value.dataSync()[0]!;
   tf.dispose([out, value, grad]);
 
+  const lambda = model.lambda, dc: DcOptions = { iterations: model.cgIterations };
   const denoiser = net.zeroGradients();
   let dLambda = 0;
   for (let k = model.stages - 1; k >= 0; k--) {
     const back = dcBackward(g, steps[k]!, lambda, problem, dc);
     dLambda += back.dLambda;
-    g = await net.backward(inputs[k]!, back.dz, shape, k, denoiser);
+    g = await net.backward(inputs[k]!, back.dz, aty.shape, k, denoiser);
   }
-  const variables = model.trainableVariables;
-  const grads = OnnxDenoiserTraining.tensors(denoiser, variables.slice(0, -1));
+  const grads = OnnxDenoiserTraining.tensors(denoiser, model.trainableVariables.slice(0, -1));
   grads.push(tf.scalar(dLambda * lambda)); // ∂L/∂log λ
   return { loss: lossValue, grads };
 }

@@ -52,7 +52,7 @@ export async function reconstruct(samples: ReconSample[], method: ReconMethod, s
       const { shippedCheckpoint } = await import('../util/paths.js');
       const net = ModlReconstructor.load(s.checkpoint ?? shippedCheckpoint('modl'));
       try {
-        if (s.adapt) s.onAdapted?.(net.adapt(samples, s.adapt));
+        if (s.adapt) s.onAdapted?.(await net.adapt(samples, s.adapt));
         s.onDenoiser?.(await net.denoiserEngine());
         return await net.reconstruct(samples, { batchSize: s.batchSize, ensemble: s.ensemble, onBatch: (done) => s.onProgress?.(done, total) });
       } finally {

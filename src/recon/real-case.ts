@@ -88,7 +88,7 @@ export async function evaluateRealCase(c: RealCase, o: RealCaseOptions = {}): Pr
       if (o.net && ensembled) add(ensembled, score((await o.net.reconstruct([{ kspace: c.kspace, maps, mask }], { ensemble: o.ensemble }))[0]!, ensembled));
       if (o.net && o.adapt) {
         const sample = { kspace: maskKspace(c.kspace, mask), maps, mask };
-        o.onAdapt?.(R, s, o.net.adapt([sample], o.adapt));
+        o.onAdapt?.(R, s, await o.net.adapt([sample], o.adapt));
         add('MoDL + adapt', score((await o.net.reconstruct([sample]))[0]!, 'MoDL + adapt'));
         o.net.reset();
       }

@@ -16,9 +16,9 @@ describe('scan-specific fine-tuning (zero-shot SSDU)', () => {
   const { kspace, maps, mask } = testSample(32, 24, 1);
   const options = { steps: 6, evalEvery: 2, patience: 3, learningRate: 3e-3, windowRows: 16, seed: 5 };
 
-  it('lowers the held-out k-space loss and keeps the best weights', () => {
+  it('lowers the held-out k-space loss and keeps the best weights', async () => {
     const model = Modl.create(tiny, 2);
-    const report = adaptToScan(model, [{ kspace, maps, mask }], options);
+    const report = await adaptToScan(model, [{ kspace, maps, mask }], options);
     expect(report.curve[0]!.holdoutLoss).toBe(report.holdoutBefore);
     expect(report.holdoutBest).toBeLessThan(report.holdoutBefore);
     expect(report.holdoutBest).toBe(Math.min(...report.curve.map((c) => c.holdoutLoss)));
@@ -26,23 +26,23 @@ describe('scan-specific fine-tuning (zero-shot SSDU)', () => {
     model.dispose();
   });
 
-  it('is seeded, and never reads k-space outside the mask', () => {
-    const runs = [kspace.data, kspace.data.map((v, i) => (mask[(i >> 1) % mask.length] === 0 ? v + 7 : v))].map((data) => {
+  it('is seeded, and never reads k-space outside the mask', async () => {
+    const runs: number[][][] = [];
+    for (const data of [kspace.data, kspace.data.map((v, i) => (mask[(i >> 1) % mask.length] === 0 ? v + 7 : v))]) {
       const model = Modl.create(tiny, 2);
-      adaptToScan(model, [{ kspace: { data, shape: kspace.shape }, maps, mask }], options);
-      const w = weightsOf(model);
+      await adaptToScan(model, [{ kspace: { data, shape: kspace.shape }, maps, mask }], options);
+      runs.push(weightsOf(model));
       model.dispose();
-      return w;
-    });
+    }
     expect(runs[1]).toEqual(runs[0]);
   });
 
-  it('leaves the network unchanged when no step improves on it, and frees what it made', () => {
+  it('leaves the network unchanged when no step improves on it, and frees what it made', async () => {
     const model = Modl.create(tiny, 2);
     const before = weightsOf(model);
     const tensors = tf.memory().numTensors;
     // a step size this large only makes things worse; patience 1 stops at the first evaluation
-    const report = adaptToScan(model, [{ kspace, maps, mask }], { ...options, learningRate: 10, patience: 1 });
+    const report = await adaptToScan(model, [{ kspace, maps, mask }], { ...options, learningRate: 10, patience: 1 });
     expect(report.bestStep).toBe(0);
     expect(weightsOf(model)).toEqual(before);
     expect(tf.memory().numTensors).toBe(tensors); // nothing leaked: optimiser state and snapshots are freed

@@ -114,4 +114,23 @@ describe('MoDL network', () => {
     expect(history[1]!.validation.modl.psnr).toBeGreaterThan(0);
     expect(history[1]!.validation.cgsense.psnr).toBeGreaterThan(history[1]!.validation.zeroFilled.psnr);
   });
+
+  it('trains on a batch that mixes image sizes: its loss is the mean of the samples\' losses', async () => {
+    const samples = [testSample(24, 20, 0), testSample(20, 28, 1)];
+    const cfg = { ...tiny, denoiser: { ...tiny.denoiser, width: 8 }, cgIterations: 5 };
+    const model = Modl.create(cfg, 2);
+    const each = samples.map((s) => {
+      const b = prepareBatch([s]);
+      const l = tf.tidy(() => tf.losses.meanSquaredError(b.target!, model.apply(b.aty, b.problem, 'tune')).dataSync()[0]!);
+      b.dispose();
+      return l;
+    });
+    const losses: number[] = [];
+    await train({
+      train: memorySource(samples), validation: memorySource([samples[0]!]), stages: 1, batchSize: 2, stepsPerEpoch: 1, epochs: 1,
+      learningRate: 1e-3, clipNorm: 1, loss: 'mse', seed: 1, frozenStats: true, resume: false,
+      outDir: join(mkdtempSync(join(tmpdir(), 'modl-train-')), 'run'), model, onStep: (st) => losses.push(st.loss),
+    });
+    expect(losses[0]).toBeCloseTo((each[0]! + each[1]!) / 2, 6);
+  });
 });
