@@ -3,8 +3,10 @@
  * DC step) on one 230×180×8 slice — the real k-space's maps and mask when
  * ../shared/data is present — inference with K=10 (denoiser on tfjs, and on
  * ONNX Runtime where it loads: what `modl recon` uses), a training step with K=1
- * and K=10 (and, batch norm frozen, with the denoiser on ONNX Runtime), one CG data-consistency solve, peak memory; then the PyTorch peer
- * of ../shared/bench in the same session, with the ratios.
+ * and K=10 (tfjs's tape, and the denoiser on ONNX Runtime: what `modl train`
+ * uses), the shipped recipe's step on a readout window, one CG
+ * data-consistency solve, peak memory; then the PyTorch peer of ../shared/bench
+ * in the same session, with the ratios (modl's: the engines modl uses).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -14,7 +16,7 @@ import { initBackend } from '../src/backend/index.js';
 import { onnxRuntime } from '../src/backend/onnx-runtime.js';
 import { OnnxDenoiser } from '../src/nn/denoiser-onnx.js';
 import { OnnxDenoiserTraining } from '../src/nn/denoiser-onnx-train.js';
-import { tuneGradients } from '../src/nn/tune-gradients.js';
+import { unrolledGradients } from '../src/nn/unrolled-gradients.js';
 import { Adam } from '../src/nn/adam.js';
 import { prepareBatch, type PreparedBatch, type ReconSample } from '../src/nn/batch.js';
 import { dataConsistency } from '../src/nn/data-consistency.js';
@@ -51,11 +53,20 @@ export default async function modlBench(): Promise<void> {
   const opt = new Adam(1e-4);
   const vars = model.trainableVariables;
   let peak = process.memoryUsage().rss;
-  const step = (K: number, b: PreparedBatch = batch) => {
+  // a training step (batch statistics, as PyTorch's peer; or batch norm frozen) by tfjs's tape, or with the denoiser on ONNX Runtime
+  const tapeStep = (K: number, b: PreparedBatch = batch) => {
     const { value, grads } = tf.variableGrads(() => tf.losses.meanSquaredError(b.target!, model.apply(b.aty, b.problem, 'train', K)) as tf.Scalar, vars);
     opt.step(vars, vars.map((v) => grads[v.name]!));
     value.dataSync();
     tf.dispose([value, grads]);
+    peak = Math.max(peak, process.memoryUsage().rss);
+  };
+  const onnxStep = async (onnx: OnnxDenoiserTraining, K: number, b: PreparedBatch = batch) => {
+    model.stages = K;
+    const { grads } = await unrolledGradients(model, onnx, b.aty, b.problem, (x) => tf.losses.meanSquaredError(b.target!, x) as tf.Scalar);
+    opt.step(vars, grads);
+    onnx.readWeights();
+    tf.dispose(grads);
     peak = Math.max(peak, process.memoryUsage().rss);
   };
   const dc = await medianMs(() => tf.tidy(() => {
@@ -73,40 +84,32 @@ export default async function modlBench(): Promise<void> {
   } else {
     console.log('(onnxruntime-node not loadable: inference stays on tfjs)');
   }
-  const k1 = await medianMs(() => step(1), 5, 1);
-  const k10 = await medianMs(() => step(10), 2, 1);
+  const tape = { k1: await medianMs(() => tapeStep(1), 5, 1), k10: await medianMs(() => tapeStep(10), 2, 1) };
+  row('MoDL 230×180×8 train step K=1, tfjs', tape.k1, 'ms');
+  row('MoDL 230×180×8 train step K=10, tfjs', tape.k10, 'ms');
   // the shipped recipe's training step: K=10 on an exact 112-row readout window of a 1D-masked slice
   const [, H, W] = s.kspace.shape as [number, number, number];
   const oneD = { kspace: s.kspace, maps: s.maps, mask: randomMask1d(H, W, { acceleration: 4, seed: 1 }).mask };
   const rows = Math.min(112, H);
   const win = readoutWindow({ ...oneD, target: { data: new Float32Array(2 * H * W), shape: [H, W] } }, Math.floor((H - rows) / 2), rows);
   const windowBatch = prepareBatch([win]);
-  const recipe = await medianMs(() => step(10, windowBatch), 2, 1);
-  // fine-tuning with batch norm frozen (ModlMode 'tune', the shipped recipe's last stage): the denoiser's passes on ONNX Runtime
-  let tune: { k1: number; k10: number; recipe: number } | null = null;
+  const windowLabel = `train step K=10 on a ${rows}×${W}×8 readout window (the shipped recipe's)`;
+  const windowRow = (engine: string, ms: number) => row(`${windowLabel}, ${engine}`, ms, `ms (${(1000 / ms).toFixed(3)} slices/s)`);
+  windowRow('tfjs', await medianMs(() => tapeStep(10, windowBatch), 2, 1));
+  // what `modl train` runs where ONNX Runtime loads: batch statistics, and batch norm frozen (the recipe's last stage)
+  let train = tape;
   if (ort) {
-    const onnx = await OnnxDenoiserTraining.create(model.denoiser, ort);
-    const tuneStep = async (K: number, b: PreparedBatch = batch) => {
-      model.stages = K;
-      const { grads } = await tuneGradients(model, onnx, b.aty, b.problem, (x) => tf.losses.meanSquaredError(b.target!, x) as tf.Scalar);
-      opt.step(vars, grads);
-      onnx.foldWeights();
-      tf.dispose(grads);
-      peak = Math.max(peak, process.memoryUsage().rss);
-    };
-    tune = { k1: await medianMs(() => tuneStep(1), 5, 1), k10: await medianMs(() => tuneStep(10), 2, 1), recipe: await medianMs(() => tuneStep(10, windowBatch), 2, 1) };
-    await onnx.dispose();
+    const batchStats = await OnnxDenoiserTraining.create(model.denoiser, 'batch', ort);
+    train = { k1: await medianMs(() => onnxStep(batchStats, 1), 5, 1), k10: await medianMs(() => onnxStep(batchStats, 10), 2, 1) };
+    await batchStats.dispose();
+    row('MoDL 230×180×8 train step K=1, denoiser on ONNX Runtime', train.k1, 'ms');
+    row('MoDL 230×180×8 train step K=10, denoiser on ONNX Runtime', train.k10, 'ms');
+    const frozen = await OnnxDenoiserTraining.create(model.denoiser, 'frozen', ort);
+    windowRow('batch norm frozen, ONNX Runtime', await medianMs(() => onnxStep(frozen, 10, windowBatch), 2, 1));
+    await frozen.dispose();
   }
   windowBatch.dispose();
-  const ours = { infer, k1, k10, dc };
-  row('MoDL 230×180×8 train step K=1', k1, 'ms');
-  row('MoDL 230×180×8 train step K=10', k10, 'ms');
-  row(`train step K=10 on a ${rows}×${W}×8 readout window (the shipped recipe's)`, recipe, `ms (${(1000 / recipe).toFixed(3)} slices/s)`);
-  if (tune) {
-    row('MoDL 230×180×8 train step K=1, batch norm frozen, denoiser on ONNX Runtime', tune.k1, 'ms');
-    row('MoDL 230×180×8 train step K=10, batch norm frozen, denoiser on ONNX Runtime', tune.k10, 'ms');
-    row(`train step K=10 on a ${rows}×${W}×8 window, batch norm frozen, ONNX Runtime (the recipe's last stage)`, tune.recipe, `ms (${(1000 / tune.recipe).toFixed(3)} slices/s)`);
-  }
+  const ours = { infer, k1: train.k1, k10: train.k10, dc };
   row('one CG data-consistency solve (10 iterations)', dc, 'ms');
   row('peak memory (process RSS)', peak / 2 ** 20, 'MiB');
   batch.dispose();
@@ -127,9 +130,8 @@ export default async function modlBench(): Promise<void> {
   for (const [k, label] of [['infer', 'inference K=10'], ['k1', 'train step K=1'], ['k10', 'train step K=10'], ['dc', 'CG-DC']] as const) {
     row(`ratio modl / PyTorch, ${label}`, ours[k] / torch[k], 'x (< 1: modl faster)');
   }
-  if (tune) {
-    // PyTorch's step normalises with batch statistics; these with frozen ones (the same convolutions; batch norm is a few % of either)
-    row('ratio modl (batch norm frozen, ONNX Runtime) / PyTorch, train step K=1', tune.k1 / torch.k1, 'x');
-    row('ratio modl (batch norm frozen, ONNX Runtime) / PyTorch, train step K=10', tune.k10 / torch.k10, 'x');
+  if (ort) {
+    row('ratio modl (tfjs) / PyTorch, train step K=1', tape.k1 / torch.k1, 'x');
+    row('ratio modl (tfjs) / PyTorch, train step K=10', tape.k10 / torch.k10, 'x');
   }
 }

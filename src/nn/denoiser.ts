@@ -213,6 +213,18 @@ export class Denoiser {
     }
   }
 
+  /**
+   * Folds a training-mode pass run elsewhere (nn/denoiser-onnx-train.ts) into
+   * slot `slot`'s running statistics: each layer's batch mean and biased
+   * variance over `count` values, as a pass of apply(x, true) would.
+   */
+  foldBatchStats(slot: number, stats: readonly { mean: Float32Array; variance: Float32Array }[], count: number): void {
+    const s = Math.min(Math.max(0, slot), this.statsSlots - 1);
+    this.layers.forEach((layer, i) => tf.tidy(() => {
+      this.foldIntoRunningStats(layer, s, tf.tensor1d(stats[i]!.mean), tf.tensor1d(stats[i]!.variance), count);
+    }));
+  }
+
   /** Batches folded into each slot during recalibrateStats (null otherwise). */
   private cumulative: number[] | null = null;
 

@@ -19,7 +19,7 @@ import { prepareBatch, unbatch, type ReconSample } from './batch.js';
 import { loadCheckpoint, loadTrainingState, saveCheckpoint } from './checkpoint.js';
 import { Modl } from './modl.js';
 import { OnnxDenoiserTraining } from './denoiser-onnx-train.js';
-import { tuneGradients } from './tune-gradients.js';
+import { unrolledGradients } from './unrolled-gradients.js';
 
 /** Random access to training pairs. */
 export interface PairSource {
@@ -162,8 +162,8 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
     }
   }
 
-  // frozen statistics: the denoiser's passes on ONNX Runtime where it runs (the same gradients, faster)
-  const onnx = opts.frozenStats ? await OnnxDenoiserTraining.where(model.denoiser) : null;
+  // the denoiser's passes on ONNX Runtime where it loads (the same gradients as tfjs's tape, faster)
+  const onnx = await OnnxDenoiserTraining.where(model.denoiser, opts.frozenStats ? 'frozen' : 'batch');
   const vars = model.trainableVariables;
   /** The batch's loss and gradients: the mean over its samples, one pass per group of one image size. */
   const batchGradients = async (samples: ReconSample[]) => {
@@ -174,7 +174,7 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
       if (!target) throw new Error('training pairs need a target image');
       const objective = (x: tf.Tensor4D) => lossOf(opts.loss, x, target);
       const g = onnx
-        ? await tuneGradients(model, onnx, batch.aty, batch.problem, objective)
+        ? await unrolledGradients(model, onnx, batch.aty, batch.problem, objective)
         : tapedGradients(vars, () => objective(model.apply(batch.aty, batch.problem, opts.frozenStats ? 'tune' : 'train')));
       batch.dispose();
       const share = group.length / samples.length;
@@ -197,7 +197,7 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
       const { loss, grads } = await batchGradients(await Promise.all(idx.map((i) => opts.train.load(i))));
       const clipped = clipByGlobalNorm(grads, opts.clipNorm);
       optimizer.step(vars, clipped);
-      onnx?.foldWeights();
+      onnx?.readWeights();
       tf.dispose([grads, clipped]);
       lossSum += loss;
       state.globalStep++;

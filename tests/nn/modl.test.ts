@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { Adam } from '../../src/nn/adam.js';
 import { prepareBatch } from '../../src/nn/batch.js';
@@ -22,6 +22,7 @@ describe('MoDL network', () => {
     // one thread: these tiny networks are dominated by per-op overhead, which threads only add to
     await initBackend({ backend: 'wasm', threads: 1 });
   });
+  afterEach(() => { delete process.env.MODL_DENOISER; });
 
   it('a tiny model overfits one slice to PSNR > 40 dB', async () => {
     const sample = testSample(48, 40);
@@ -97,7 +98,8 @@ describe('MoDL network', () => {
     model.dispose();
   });
 
-  for (const frozenStats of [false, true]) it(`resumes training on the exact trajectory of an uninterrupted run (${frozenStats ? 'batch norm frozen: the denoiser on ONNX Runtime where it loads' : 'batch statistics'})`, async () => {
+  for (const engine of ['tfjs', 'auto'] as const) for (const frozenStats of [false, true]) it(`resumes training on the exact trajectory of an uninterrupted run (${frozenStats ? 'batch norm frozen' : 'batch statistics'}, denoiser on ${engine === 'tfjs' ? 'tfjs' : 'ONNX Runtime where it loads'})`, async () => {
+    process.env.MODL_DENOISER = engine;
     const data = memorySource([0, 1, 2, 3].map((s) => testSample(24, 20, s)));
     const val = memorySource([testSample(24, 20, 9)]);
     const base = { train: data, validation: val, stages: 2, batchSize: 2, learningRate: 1e-3, clipNorm: 1, loss: 'mse' as const, seed: 3, frozenStats };

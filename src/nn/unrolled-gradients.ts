@@ -1,6 +1,7 @@
 /**
- * The loss and gradients of a frozen-statistics training step (ModlMode
- * 'tune') with the denoiser on ONNX Runtime (nn/denoiser-onnx-train.ts).
+ * The loss and gradients of a MoDL training step with the denoiser on ONNX
+ * Runtime (nn/denoiser-onnx-train.ts): batch norm frozen (ModlMode 'tune') or
+ * with batch statistics ('train'), as the denoiser's passes were made.
  * ONNX Runtime's passes are asynchronous, which tfjs's tape cannot hold, so
  * the reverse mode through the unrolled network is written out, stage by
  * stage, with the same DC step and DC gradient as the tfjs op:
@@ -10,14 +11,15 @@
  *
  * keeping each stage's input, Pz_k and x_k (the denoiser's activations are
  * recomputed in its gradient pass). The result equals tf.variableGrads of
- * Modl.apply(…, 'tune') to float32 round-off.
+ * Modl.apply(…, 'tune' or 'train') to float32 round-off, and in 'train' mode
+ * the running statistics are updated as that pass updates them.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { dcBackward, dcForward, type DcOptions, type DcProblem } from './data-consistency.js';
-import { OnnxDenoiserTraining } from './denoiser-onnx-train.js';
+import type { OnnxDenoiserTraining } from './denoiser-onnx-train.js';
 import type { Modl } from './modl.js';
 
-export interface TuneGradients {
+export interface UnrolledGradients {
   loss: number;
   /** In the order of Modl.trainableVariables (the denoiser's, then log λ). */
   grads: tf.Tensor[];
@@ -26,8 +28,8 @@ export interface TuneGradients {
 /** What the backward pass needs of the forward one: each stage's input x_{k−1}, and its DC step's Pz_k and x_k. */
 interface Unrolled { inputs: Float32Array[]; steps: { z: Float32Array; x: Float32Array }[] }
 
-/** The K stages on ONNX Runtime's denoiser (the same function as Modl.apply(…, 'infer')); the output is the last input. */
-export async function tuneForward(model: Modl, net: OnnxDenoiserTraining, aty: tf.Tensor4D, problem: DcProblem): Promise<Unrolled> {
+/** The K stages with ONNX Runtime's denoiser (frozen: the same function as Modl.apply(…, 'infer')); the output is the last input. */
+export async function unrolledForward(model: Modl, net: OnnxDenoiserTraining, aty: tf.Tensor4D, problem: DcProblem): Promise<Unrolled> {
   const dc: DcOptions = { iterations: model.cgIterations };
   const inputs: Float32Array[] = [aty.dataSync() as Float32Array];
   const steps: Unrolled['steps'] = [];
@@ -39,10 +41,10 @@ export async function tuneForward(model: Modl, net: OnnxDenoiserTraining, aty: t
   return { inputs, steps };
 }
 
-export async function tuneGradients(
+export async function unrolledGradients(
   model: Modl, net: OnnxDenoiserTraining, aty: tf.Tensor4D, problem: DcProblem, loss: (x: tf.Tensor4D) => tf.Scalar,
-): Promise<TuneGradients> {
-  const { inputs, steps } = await tuneForward(model, net, aty, problem);
+): Promise<UnrolledGradients> {
+  const { inputs, steps } = await unrolledForward(model, net, aty, problem);
   const out = tf.tensor4d(inputs[model.stages]!, aty.shape);
   const { value, grad } = tf.valueAndGrad(loss)(out);
   let g = grad.dataSync() as Float32Array;
@@ -57,7 +59,7 @@ export async function tuneGradients(
     dLambda += back.dLambda;
     g = await net.backward(inputs[k]!, back.dz, aty.shape, k, denoiser);
   }
-  const grads = OnnxDenoiserTraining.tensors(denoiser, model.trainableVariables.slice(0, -1));
+  const grads = denoiser.tensors(model.trainableVariables.slice(0, -1));
   grads.push(tf.scalar(dLambda * lambda)); // ∂L/∂log λ
   return { loss: lossValue, grads };
 }
