@@ -15,8 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/index.js';
 import { onnxRuntime } from '../src/backend/onnx-runtime.js';
 import { OnnxDenoiser } from '../src/nn/denoiser-onnx.js';
-import { OnnxDenoiserTraining } from '../src/nn/denoiser-onnx-train.js';
-import { unrolledGradients } from '../src/nn/unrolled-gradients.js';
+import { unrolledForward, unrolledGradients } from '../src/nn/modl-onnx.js';
 import { Adam } from '../src/nn/adam.js';
 import { prepareBatch, type PreparedBatch, type ReconSample } from '../src/nn/batch.js';
 import { dataConsistency } from '../src/nn/data-consistency.js';
@@ -61,7 +60,7 @@ export default async function modlBench(): Promise<void> {
     tf.dispose([value, grads]);
     peak = Math.max(peak, process.memoryUsage().rss);
   };
-  const onnxStep = async (onnx: OnnxDenoiserTraining, K: number, b: PreparedBatch = batch) => {
+  const onnxStep = async (onnx: OnnxDenoiser, K: number, b: PreparedBatch = batch) => {
     model.stages = K;
     const { grads } = await unrolledGradients(model, onnx, b.aty, b.problem, (x) => tf.losses.meanSquaredError(b.target!, x) as tf.Scalar);
     opt.step(vars, grads);
@@ -77,8 +76,9 @@ export default async function modlBench(): Promise<void> {
   const ort = await onnxRuntime();
   let infer = inferTfjs;
   if (ort) {
-    const onnx = await OnnxDenoiser.create(model.denoiser, 10, ort);
-    infer = await medianMs(async () => { (await model.inferWith(batch.aty, batch.problem, (x, k) => onnx.apply(x, k))).dispose(); }, 3, 1);
+    const onnx = await OnnxDenoiser.create(model.denoiser, 'frozen', ort);
+    model.stages = 10;
+    infer = await medianMs(() => unrolledForward(model, onnx, batch.aty, batch.problem), 3, 1);
     row(`MoDL 230×180×8 inference K=10, denoiser on ONNX Runtime (${ort.threads} threads)`, infer, 'ms');
     await onnx.dispose();
   } else {
@@ -99,12 +99,12 @@ export default async function modlBench(): Promise<void> {
   // what `modl train` runs where ONNX Runtime loads: batch statistics, and batch norm frozen (the recipe's last stage)
   let train = tape;
   if (ort) {
-    const batchStats = await OnnxDenoiserTraining.create(model.denoiser, 'batch', ort);
+    const batchStats = await OnnxDenoiser.create(model.denoiser, 'batch', ort);
     train = { k1: await medianMs(() => onnxStep(batchStats, 1), 5, 1), k10: await medianMs(() => onnxStep(batchStats, 10), 2, 1) };
     await batchStats.dispose();
     row('MoDL 230×180×8 train step K=1, denoiser on ONNX Runtime', train.k1, 'ms');
     row('MoDL 230×180×8 train step K=10, denoiser on ONNX Runtime', train.k10, 'ms');
-    const frozen = await OnnxDenoiserTraining.create(model.denoiser, 'frozen', ort);
+    const frozen = await OnnxDenoiser.create(model.denoiser, 'frozen', ort);
     windowRow('batch norm frozen, ONNX Runtime', await medianMs(() => onnxStep(frozen, 10, windowBatch), 2, 1));
     await frozen.dispose();
   }

@@ -1,8 +1,9 @@
 /**
  * ONNX Runtime (the optional dependency onnxruntime-node, whose npm package
- * carries its CPU binaries) for inference-only network passes. Its MLAS
- * convolutions run about three times faster per thread than XNNPACK's in tfjs-wasm
- * on x86 CPUs; it has no training API, so training stays on tfjs.
+ * carries its CPU binaries) for the denoiser's passes, inference and training
+ * (nn/denoiser-onnx.ts writes their graphs; ONNX Runtime itself has no training
+ * API). Its MLAS convolutions run about three times faster per thread than
+ * XNNPACK's in tfjs-wasm on x86 CPUs.
  *
  * Used only when tfjs itself runs on the CPU (wasm or cpu backend: a native
  * TensorFlow, possibly on a GPU, is left to do its own work) and not switched

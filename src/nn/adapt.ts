@@ -15,8 +15,8 @@ import { isColumnMask, readoutWindow } from '../physics/readout-window.js';
 import { maskKspace } from '../physics/sense.js';
 import { Rng } from '../util/random.js';
 import { Adam, clipByGlobalNorm, tapedGradients } from './adam.js';
-import { OnnxDenoiserTraining } from './denoiser-onnx-train.js';
-import { unrolledForward, unrolledGradients } from './unrolled-gradients.js';
+import { OnnxDenoiser } from './denoiser-onnx.js';
+import { unrolledForward, unrolledGradients } from './modl-onnx.js';
 import type { ReconSample } from './batch.js';
 import type { Modl } from './modl.js';
 import { selfSupervisedBatch, splitSampling, SSDU_LOSS_FRACTION, type SamplingSplit } from './ssdu.js';
@@ -83,13 +83,13 @@ export async function adaptToScan(model: Modl, samples: ReconSample[], o: AdaptO
   });
   const scored = [...new Set(Array.from({ length: Math.min(HOLDOUT_SLICES, slices.length) }, (_, i) => Math.floor((i * slices.length) / Math.min(HOLDOUT_SLICES, slices.length))))];
   // the denoiser's passes on ONNX Runtime where it loads (the same function and gradients as tfjs's 'tune' mode)
-  const onnx = await OnnxDenoiserTraining.where(model.denoiser, 'frozen');
+  const onnx = await OnnxDenoiser.where(model.denoiser, 'frozen');
   const holdoutLoss = async () => {
     let sum = 0;
     for (const i of scored) {
       const b = selfSupervisedBatch([slices[i]!.sample], [slices[i]!.holdout]);
       const out = onnx
-        ? tf.tensor4d((await unrolledForward(model, onnx, b.batch.aty, b.batch.problem)).inputs[model.stages]!, b.batch.aty.shape)
+        ? tf.tensor4d((await unrolledForward(model, onnx, b.batch.aty, b.batch.problem)).output, b.batch.aty.shape)
         : tf.tidy(() => model.apply(b.batch.aty, b.batch.problem, 'infer'));
       sum += tf.tidy(() => b.loss(out).dataSync()[0]!) / scored.length;
       out.dispose();

@@ -13,7 +13,7 @@ import { loadCheckpoint, type CheckpointMeta } from './checkpoint.js';
 import type { Modl } from './modl.js';
 import { adaptToScan, type AdaptOptions, type AdaptReport } from './adapt.js';
 import { OnnxDenoiser } from './denoiser-onnx.js';
-import { onnxRuntime } from '../backend/onnx-runtime.js';
+import { unrolledForward } from './modl-onnx.js';
 import { resolveCheckpoint } from '../util/fs.js';
 
 export interface ReconstructOptions {
@@ -69,7 +69,7 @@ export class ModlReconstructor {
   }
 
   private onnxDenoiser(): Promise<OnnxDenoiser | null> {
-    this.onnx ??= onnxRuntime().then((ort) => (ort ? OnnxDenoiser.create(this.model.denoiser, this.model.stages, ort) : null));
+    this.onnx ??= OnnxDenoiser.where(this.model.denoiser, 'frozen');
     return this.onnx;
   }
 
@@ -85,7 +85,7 @@ export class ModlReconstructor {
     try {
       const onnx = await this.onnxDenoiser();
       const x = onnx
-        ? await this.model.inferWith(batch.aty, batch.problem, (z, stage) => onnx.apply(z, stage))
+        ? tf.tensor4d((await unrolledForward(this.model, onnx, batch.aty, batch.problem)).output, batch.aty.shape)
         : tf.tidy(() => this.model.apply(batch.aty, batch.problem, 'infer'));
       const images = unbatch(x, batch.scales, batch.sets);
       x.dispose();

@@ -115,31 +115,6 @@ export class Modl {
     return x;
   }
 
-  /**
-   * Inference ('infer' mode) with the denoiser pass of each stage supplied by
-   * `denoise` (e.g. on another runtime, nn/denoiser-onnx.ts); DC as in apply.
-   */
-  async inferWith(aty: tf.Tensor4D, problem: DcProblem, denoise: (x: tf.Tensor4D, stage: number) => Promise<tf.Tensor4D>): Promise<tf.Tensor4D> {
-    const lambda = tf.exp(this.logLambda) as tf.Scalar;
-    const dc: DcOptions = { iterations: this.cgIterations };
-    let x = aty;
-    try {
-      for (let k = 0; k < this.stages; k++) {
-        const z = await denoise(x, k);
-        const next = tf.tidy(() => dataConsistency(z, lambda, problem, dc));
-        z.dispose();
-        if (x !== aty) x.dispose();
-        x = next;
-      }
-    } catch (e) {
-      if (x !== aty) x.dispose();
-      throw e;
-    } finally {
-      lambda.dispose();
-    }
-    return x;
-  }
-
   /** Every saved weight by name: the denoiser's (running statistics included) and log λ. */
   namedWeights(): tf.NamedTensorMap {
     return { ...this.denoiser.namedWeights(), [LOG_LAMBDA]: this.logLambda };

@@ -18,8 +18,8 @@ import { Adam, clipByGlobalNorm, tapedGradients } from './adam.js';
 import { prepareBatch, unbatch, type ReconSample } from './batch.js';
 import { loadCheckpoint, loadTrainingState, saveCheckpoint } from './checkpoint.js';
 import { Modl } from './modl.js';
-import { OnnxDenoiserTraining } from './denoiser-onnx-train.js';
-import { unrolledGradients } from './unrolled-gradients.js';
+import { OnnxDenoiser } from './denoiser-onnx.js';
+import { unrolledGradients } from './modl-onnx.js';
 
 /** Random access to training pairs. */
 export interface PairSource {
@@ -163,7 +163,7 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
   }
 
   // the denoiser's passes on ONNX Runtime where it loads (the same gradients as tfjs's tape, faster)
-  const onnx = await OnnxDenoiserTraining.where(model.denoiser, opts.frozenStats ? 'frozen' : 'batch');
+  const onnx = await OnnxDenoiser.where(model.denoiser, opts.frozenStats ? 'frozen' : 'batch');
   const vars = model.trainableVariables;
   /** The batch's loss and gradients: the mean over its samples, one pass per group of one image size. */
   const batchGradients = async (samples: ReconSample[]) => {

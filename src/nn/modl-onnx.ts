@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { dcBackward, dcForward, type DcOptions, type DcProblem } from './data-consistency.js';
-import type { OnnxDenoiserTraining } from './denoiser-onnx-train.js';
+import type { OnnxDenoiser } from './denoiser-onnx.js';
 import type { Modl } from './modl.js';
 
 export interface UnrolledGradients {
@@ -25,11 +25,11 @@ export interface UnrolledGradients {
   grads: tf.Tensor[];
 }
 
-/** What the backward pass needs of the forward one: each stage's input x_{k−1}, and its DC step's Pz_k and x_k. */
-interface Unrolled { inputs: Float32Array[]; steps: { z: Float32Array; x: Float32Array }[] }
+/** The network's output, and what the backward pass needs: each stage's input x_{k−1}, and its DC step's Pz_k and x_k. */
+interface Unrolled { output: Float32Array; inputs: Float32Array[]; steps: { z: Float32Array; x: Float32Array }[] }
 
-/** The K stages with ONNX Runtime's denoiser (frozen: the same function as Modl.apply(…, 'infer')); the output is the last input. */
-export async function unrolledForward(model: Modl, net: OnnxDenoiserTraining, aty: tf.Tensor4D, problem: DcProblem): Promise<Unrolled> {
+/** The K stages on a batch: `aty` [B, H, W, 2] is the normalised Aᴴy (PreparedBatch). */
+export async function unrolledForward(model: Modl, net: OnnxDenoiser, aty: tf.Tensor4D, problem: DcProblem): Promise<Unrolled> {
   const dc: DcOptions = { iterations: model.cgIterations };
   const inputs: Float32Array[] = [aty.dataSync() as Float32Array];
   const steps: Unrolled['steps'] = [];
@@ -38,14 +38,14 @@ export async function unrolledForward(model: Modl, net: OnnxDenoiserTraining, at
     steps.push(step);
     inputs.push(step.x);
   }
-  return { inputs, steps };
+  return { output: inputs.pop()!, inputs, steps };
 }
 
 export async function unrolledGradients(
-  model: Modl, net: OnnxDenoiserTraining, aty: tf.Tensor4D, problem: DcProblem, loss: (x: tf.Tensor4D) => tf.Scalar,
+  model: Modl, net: OnnxDenoiser, aty: tf.Tensor4D, problem: DcProblem, loss: (x: tf.Tensor4D) => tf.Scalar,
 ): Promise<UnrolledGradients> {
-  const { inputs, steps } = await unrolledForward(model, net, aty, problem);
-  const out = tf.tensor4d(inputs[model.stages]!, aty.shape);
+  const { output, inputs, steps } = await unrolledForward(model, net, aty, problem);
+  const out = tf.tensor4d(output, aty.shape);
   const { value, grad } = tf.valueAndGrad(loss)(out);
   let g = grad.dataSync() as Float32Array;
   const lossValue = value.dataSync()[0]!;
