@@ -45,22 +45,25 @@ export class ModlReconstructor {
   /** Reconstructs every sample (in input order); [H, W] images, or [S, H, W] with S map sets. */
   async reconstruct(samples: ReconSample[], o: ReconstructOptions = {}): Promise<CArray[]> {
     const batchSize = o.batchSize ?? 4;
-    const others = symmetries(o.ensemble ?? 1).slice(1); // the first is the identity
     const out: CArray[] = [];
     for (let i = 0; i < samples.length; i += batchSize) {
-      const group = samples.slice(i, i + batchSize);
-      const sums = await this.run(group);
-      for (const s of others) {
-        (await this.run(group.map((x) => transformScan(x, s)))).forEach((x, b) => {
-          const back = transformImage(x, s).data, acc = sums[b]!.data;
-          for (let j = 0; j < acc.length; j++) acc[j] += back[j]!;
-        });
-      }
-      if (others.length > 0) for (const x of sums) for (let j = 0; j < x.data.length; j++) x.data[j] /= others.length + 1;
-      out.push(...sums);
+      out.push(...(await this.variants(samples.slice(i, i + batchSize), o.ensemble ?? 1)).map(meanImage));
       o.onBatch?.(Math.min(samples.length, i + batchSize));
     }
     return out;
+  }
+
+  /**
+   * The reconstructions of the first `n` symmetries (1, 2, 4 or 8) of each
+   * sample, each transformed back, per sample: the terms of the self-ensemble
+   * (the first is the plain reconstruction).
+   */
+  async variants(samples: ReconSample[], n: number): Promise<CArray[][]> {
+    const perSample: CArray[][] = samples.map(() => []);
+    for (const s of symmetries(n)) {
+      (await this.run(samples.map((x) => transformScan(x, s)))).forEach((x, b) => perSample[b]!.push(transformImage(x, s)));
+    }
+    return perSample;
   }
 
   /** Where the denoiser passes run: 'onnx' (ONNX Runtime) or 'tfjs'. */
@@ -113,4 +116,12 @@ export class ModlReconstructor {
     this.dropOnnx();
     this.model.dispose();
   }
+}
+
+/** The mean of images of one shape. */
+export function meanImage(images: CArray[]): CArray {
+  const out = new Float32Array(images[0]!.data);
+  for (const x of images.slice(1)) for (let j = 0; j < out.length; j++) out[j] += x.data[j]!;
+  if (images.length > 1) for (let j = 0; j < out.length; j++) out[j] /= images.length;
+  return { data: out, shape: images[0]!.shape };
 }

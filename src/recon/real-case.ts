@@ -10,7 +10,7 @@ import { cgSense, reconMagnitude, zeroFilledSense } from '../physics/recon.js';
 import { maskKspace } from '../physics/sense.js';
 import { imageMetrics, type Metrics } from '../physics/metrics.js';
 import type { CArray } from '../physics/complex.js';
-import type { ModlReconstructor } from '../nn/infer.js';
+import { meanImage, type ModlReconstructor } from '../nn/infer.js';
 import type { AdaptOptions, AdaptReport } from '../nn/adapt.js';
 import { caseMaps, REAL_ACCELERATIONS, REAL_SEEDS, transposeComplex, type RealCase } from '../nn/real-validation.js';
 import { bartPics } from './bart.js';
@@ -84,8 +84,12 @@ export async function evaluateRealCase(c: RealCase, o: RealCaseOptions = {}): Pr
         const k = transposeComplex(maskKspace(c.kspace, mask)), m = transposeComplex(maps);
         for (const lambda of lambdas) add(`L1 ${lambda}`, score(transposeComplex(bartPics(k, m, ['-S', '-R', `W:3:0:${lambda}`, '-i', '100'])), `L1 ${lambda}`));
       }
-      if (o.net) add('MoDL', score((await o.net.reconstruct([{ kspace: c.kspace, maps, mask }]))[0]!, 'MoDL'));
-      if (o.net && ensembled) add(ensembled, score((await o.net.reconstruct([{ kspace: c.kspace, maps, mask }], { ensemble: o.ensemble }))[0]!, ensembled));
+      if (o.net) {
+        // the plain reconstruction is the ensemble's first term
+        const [variants] = await o.net.variants([{ kspace: c.kspace, maps, mask }], ensembled ? o.ensemble! : 1);
+        add('MoDL', score(variants![0]!, 'MoDL'));
+        if (ensembled) add(ensembled, score(meanImage(variants!), ensembled));
+      }
       if (o.net && o.adapt) {
         const sample = { kspace: maskKspace(c.kspace, mask), maps, mask };
         o.onAdapt?.(R, s, await o.net.adapt([sample], o.adapt));
