@@ -11,7 +11,7 @@ import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFil
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { CG_SENSE_DEFAULTS, cgSense, reconMagnitude } from '../physics/recon.js';
-import { imageMetrics, type Metrics } from '../physics/metrics.js';
+import { imageMetrics, meanMetrics, type Metrics } from '../physics/metrics.js';
 import { ensureDir, removeStaleTempsIn, resolveCheckpoint, writeFileAtomic } from '../util/fs.js';
 import { Rng } from '../util/random.js';
 import { Adam, clipByGlobalNorm, tapedGradients } from './adam.js';
@@ -105,9 +105,9 @@ function lossOf(kind: 'mse' | 'l1', x: tf.Tensor, target: tf.Tensor): tf.Scalar 
   return kind === 'mse' ? tf.losses.meanSquaredError(target, x) as tf.Scalar : tf.losses.absoluteDifference(target, x) as tf.Scalar;
 }
 
-/** Validation: MoDL (inference mode), zero-filled and CG-SENSE, averaged over the slices; CG-SENSE is cached per slice. */
+/** Validation: MoDL (inference mode), zero-filled and CG-SENSE, each the mean of its slices' metrics; CG-SENSE is cached per slice. */
 export async function validate(model: Modl, source: PairSource, stages: number, cgCache: Map<number, Metrics>): Promise<ValidationResult> {
-  const sums = { modl: { psnr: 0, ssim: 0, nmse: 0 }, zeroFilled: { psnr: 0, ssim: 0, nmse: 0 }, cgsense: { psnr: 0, ssim: 0, nmse: 0 } };
+  const per = { modl: [] as Metrics[], zeroFilled: [] as Metrics[], cgsense: [] as Metrics[] };
   for (let i = 0; i < source.length; i++) {
     const sample = await source.load(i);
     if (!sample.target) throw new Error(`validation slice ${i} has no target`);
@@ -119,19 +119,16 @@ export async function validate(model: Modl, source: PairSource, stages: number, 
     const [zf] = unbatch(batch.aty, batch.scales, batch.sets);
     out.dispose();
     batch.dispose();
-    const add = (acc: Metrics, m: Metrics) => { acc.psnr += m.psnr; acc.ssim += m.ssim; acc.nmse += m.nmse; };
-    add(sums.modl, imageMetrics(ref, reconMagnitude(modl!), H, W));
-    add(sums.zeroFilled, imageMetrics(ref, reconMagnitude(zf!), H, W));
+    per.modl.push(imageMetrics(ref, reconMagnitude(modl!), H, W));
+    per.zeroFilled.push(imageMetrics(ref, reconMagnitude(zf!), H, W));
     let cg = cgCache.get(i);
     if (!cg) {
       cg = imageMetrics(ref, reconMagnitude(cgSense(sample.kspace, sample.maps, sample.mask, CG_SENSE_DEFAULTS).image), H, W);
       cgCache.set(i, cg);
     }
-    add(sums.cgsense, cg);
+    per.cgsense.push(cg);
   }
-  const n = source.length;
-  const mean = (m: Metrics): Metrics => ({ psnr: m.psnr / n, ssim: m.ssim / n, nmse: m.nmse / n });
-  return { modl: mean(sums.modl), zeroFilled: mean(sums.zeroFilled), cgsense: mean(sums.cgsense), slices: n };
+  return { modl: meanMetrics(per.modl), zeroFilled: meanMetrics(per.zeroFilled), cgsense: meanMetrics(per.cgsense), slices: source.length };
 }
 
 export async function train(opts: TrainOptions): Promise<{ model: Modl; history: EpochInfo[] }> {

@@ -85,13 +85,39 @@ export interface Metrics {
   nmse: number;
 }
 
-/** PSNR, SSIM and NMSE of a magnitude image against a reference, data range = max of the reference. */
 /** Whether SSIM's window fits an H×W image (where it does not, metrics report SSIM as NaN: not available). */
 export function ssimDefined(H: number, W: number, win = 7): boolean {
   return H >= win && W >= win;
 }
 
+/** PSNR, SSIM and NMSE of a magnitude image against a reference, data range = max of the reference. */
 export function imageMetrics(ref: ArrayLike<number>, x: ArrayLike<number>, H: number, W: number): Metrics {
   const range = maxOf(ref);
   return { psnr: psnr(ref, x, range), ssim: ssimDefined(H, W) ? ssim(ref, x, H, W, range) : NaN, nmse: nmse(ref, x) };
+}
+
+/** The mean of per-image metrics (slice means: what a table of per-slice scores averages). */
+export function meanMetrics(ms: readonly Metrics[]): Metrics {
+  const n = ms.length;
+  return {
+    psnr: ms.reduce((s, m) => s + m.psnr, 0) / n,
+    ssim: ms.reduce((s, m) => s + m.ssim, 0) / n,
+    nmse: ms.reduce((s, m) => s + m.nmse, 0) / n,
+  };
+}
+
+/**
+ * fastMRI's volume metrics: PSNR and NMSE over the whole volume, SSIM averaged
+ * over slices, all with data range = the maximum of the reference volume.
+ */
+export function volumeMetrics(reference: Float32Array[], recon: Float32Array[], H: number, W: number): Metrics {
+  const cat = (xs: Float32Array[]) => {
+    const out = new Float32Array(xs.length * H * W);
+    xs.forEach((x, i) => out.set(x, i * H * W));
+    return out;
+  };
+  const ref = cat(reference), rec = cat(recon);
+  const range = maxOf(ref);
+  const s = ssimDefined(H, W) ? reference.reduce((acc, r, i) => acc + ssim(r, recon[i]!, H, W, range), 0) / reference.length : NaN;
+  return { psnr: psnr(ref, rec, range), ssim: s, nmse: nmse(ref, rec) };
 }

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { cabs, type CArray } from '../physics/complex.js';
-import { maxOf, nmse, psnr, ssim, ssimDefined, type Metrics } from '../physics/metrics.js';
+import { volumeMetrics, type Metrics } from '../physics/metrics.js';
 import { writeDicomSeries } from '../io/dicom-write.js';
 import { writeNifti } from '../io/nifti.js';
 import { writePng, writePngTiles } from '../io/png.js';
@@ -48,22 +48,6 @@ export async function runMethod(study: Study, method: ReconMethod, settings: Met
 
 /** A metric for a table: 'n/a' where it is not defined (SSIM of images under 7×7). */
 const fixed = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
-
-/**
- * fastMRI's volume metrics: PSNR and NMSE over the whole volume, SSIM averaged
- * over slices, all with data range = the maximum of the reference volume.
- */
-export function volumeMetrics(reference: Float32Array[], recon: Float32Array[], H: number, W: number): Metrics {
-  const cat = (xs: Float32Array[]) => {
-    const out = new Float32Array(xs.length * H * W);
-    xs.forEach((x, i) => out.set(x, i * H * W));
-    return out;
-  };
-  const ref = cat(reference), rec = cat(recon);
-  const range = maxOf(ref);
-  const s = ssimDefined(H, W) ? reference.reduce((acc, r, i) => acc + ssim(r, recon[i]!, H, W, range), 0) / reference.length : NaN;
-  return { psnr: psnr(ref, rec, range), ssim: s, nmse: nmse(ref, rec) };
-}
 
 /** Writes <method>.nii.gz, dicom/<method>/ and png/<method>_NNN.png; returns the paths. */
 export async function writeMethodOutputs(outDir: string, study: Study, r: MethodResult): Promise<{ nifti: string; dicom: string; png: string }> {

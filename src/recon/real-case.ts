@@ -8,7 +8,7 @@
  */
 import { cgSense, reconMagnitude, zeroFilledSense } from '../physics/recon.js';
 import { maskKspace } from '../physics/sense.js';
-import { imageMetrics, type Metrics } from '../physics/metrics.js';
+import { imageMetrics, meanMetrics, type Metrics } from '../physics/metrics.js';
 import type { CArray } from '../physics/complex.js';
 import { meanImage, type ModlReconstructor } from '../nn/infer.js';
 import type { AdaptOptions, AdaptReport } from '../nn/adapt.js';
@@ -28,15 +28,6 @@ export interface RealCaseRow {
   /** Mean over the seeds. */
   metrics: Metrics;
   perSeed: Metrics[];
-}
-
-function mean(ms: Metrics[]): Metrics {
-  const n = ms.length;
-  return {
-    psnr: ms.reduce((s, m) => s + m.psnr, 0) / n,
-    ssim: ms.reduce((s, m) => s + m.ssim, 0) / n,
-    nmse: ms.reduce((s, m) => s + m.nmse, 0) / n,
-  };
 }
 
 export interface RealCaseOptions {
@@ -97,11 +88,11 @@ export async function evaluateRealCase(c: RealCase, o: RealCaseOptions = {}): Pr
         o.net.reset();
       }
     }
-    const row = (method: string, key = method) => rows.push({ acceleration: R, method, key, metrics: mean(per[key]!), perSeed: per[key]! });
+    const row = (method: string, key = method) => rows.push({ acceleration: R, method, key, metrics: meanMetrics(per[key]!), perSeed: per[key]! });
     row('zero-filled');
     row('CG-SENSE');
     if (o.bart) {
-      const best = lambdas.reduce((b, l) => (mean(per[`L1 ${l}`]!).psnr > mean(per[`L1 ${b}`]!).psnr ? l : b));
+      const best = lambdas.reduce((b, l) => (meanMetrics(per[`L1 ${l}`]!).psnr > meanMetrics(per[`L1 ${b}`]!).psnr ? l : b));
       row(`BART L1-wavelet (λ ${best})`, `L1 ${best}`);
     }
     if (o.net) row('MoDL');
