@@ -15,7 +15,8 @@
  * `window` rows around the object, which is what makes full-K training
  * affordable on a CPU. Nothing is stored: the same index is the same pair.
  */
-import type { CArray } from '../physics/complex.js';
+import { czeros, type CArray } from '../physics/complex.js';
+import { espiritMaps } from '../physics/espirit.js';
 import type { MaskKind } from '../physics/masks.js';
 import { readoutWindow } from '../physics/readout-window.js';
 import { drawPlacement, placeMaps } from '../synth/coil-bank.js';
@@ -42,6 +43,13 @@ export interface ScanRecipe {
   birdcageCoils: [number, number];
   /** Share of pairs whose object is wider than the field of view along the phase-encode axis, and by how much (a fraction of the field of view). */
   wrap?: { share: number; extent: [number, number] };
+  /**
+   * Share of pairs given ESPIRiT's two map sets, estimated from the 24×24 centre of their
+   * own noisy k-space (`bart ecalib -m2 -r 24`, as the real validation case's maps are),
+   * instead of the coil sensitivities they were simulated with; the target is then the
+   * noise-free coil images combined by those maps, as such a scan's reference is.
+   */
+  espirit?: { share: number };
 }
 
 /** The recipe the shipped checkpoint trains with (see checkpoints/modl/modl.json). */
@@ -119,6 +127,38 @@ export function tightFieldOfView(m: Float32Array, H: number, W: number, fold: nu
   return { image, fov: Math.min(fov, wide) };
 }
 
+/**
+ * ESPIRiT's two map sets E from fully sampled k-space (its 24×24 centre), and
+ * the target those maps give the noise-free coil images v_c = Σ_s S_{s,c} x_s
+ * of the simulation: x_m = Σ_c conj(E_{m,c}) v_c (zero where ESPIRiT crops).
+ */
+export function espiritPair(kspace: CArray, maps: CArray, target: CArray): { maps: CArray; target: CArray } {
+  const [C, H, W] = kspace.shape as [number, number, number];
+  const n = H * W, sets = maps.shape.length === 4 ? maps.shape[0]! : 1;
+  const coils = new Float32Array(2 * C * n);
+  for (let s = 0; s < sets; s++) {
+    for (let c = 0; c < C; c++) {
+      for (let p = 0; p < n; p++) {
+        const m = 2 * ((s * C + c) * n + p), x = 2 * (s * n + p), v = 2 * (c * n + p);
+        coils[v] += maps.data[m]! * target.data[x]! - maps.data[m + 1]! * target.data[x + 1]!;
+        coils[v + 1] += maps.data[m]! * target.data[x + 1]! + maps.data[m + 1]! * target.data[x]!;
+      }
+    }
+  }
+  const estimated = espiritMaps(kspace, { calib: 24, maps: 2 }).maps;
+  const combined = czeros([2, H, W]);
+  for (let s = 0; s < 2; s++) {
+    for (let c = 0; c < C; c++) {
+      for (let p = 0; p < n; p++) {
+        const e = 2 * ((s * C + c) * n + p), v = 2 * (c * n + p), x = 2 * (s * n + p);
+        combined.data[x] += estimated.data[e]! * coils[v]! + estimated.data[e + 1]! * coils[v + 1]!;
+        combined.data[x + 1] += estimated.data[e]! * coils[v + 1]! - estimated.data[e + 1]! * coils[v]!;
+      }
+    }
+  }
+  return { maps: estimated, target: combined };
+}
+
 export function simulatedSource(o: SimulatedSourceOptions): PairSource {
   const r = o.recipe;
   return {
@@ -143,7 +183,10 @@ export function simulatedSource(o: SimulatedSourceOptions): PairSource {
         mask: { kind, acceleration, centerFraction },
         maps,
       });
-      const sample: ReconSample = { kspace: pair.kspace, maps: pair.maps, mask: pair.mask, target: pair.target };
+      const estimated = r.espirit && rng.next() < r.espirit.share;
+      const sample: ReconSample = estimated
+        ? { kspace: pair.kspace, mask: pair.mask, ...espiritPair(pair.kspace, pair.maps, pair.target) }
+        : { kspace: pair.kspace, maps: pair.maps, mask: pair.mask, target: pair.target };
       if (kind === 'poisson' || r.window <= 0 || r.window >= H) return sample;
       return readoutWindow(sample, windowStart(pair.target, r.window, rng), r.window);
     },
