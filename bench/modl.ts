@@ -13,7 +13,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/index.js';
-import { onnxRuntime } from '../src/backend/onnx-runtime.js';
+import { onnxRuntime, type OnnxRuntime } from '../src/backend/onnx-runtime.js';
+import { floatValue, node, onnxModel } from '../src/backend/onnx-graph.js';
 import { OnnxDenoiser } from '../src/nn/denoiser-onnx.js';
 import { unrolledForward, unrolledGradients } from '../src/nn/modl-onnx.js';
 import { Adam } from '../src/nn/adam.js';
@@ -41,6 +42,35 @@ function sample(): ReconSample {
   const kspace = czeros([C, H, W]);
   new SenseOp(maps, null).forward(Float32Array.from({ length: 2 * H * W }, () => Math.random()), kspace.data);
   return { kspace, maps, mask: poissonDiscMask2d(H, W, { acceleration: 8, seed: 1 }).mask };
+}
+
+/**
+ * The denoiser's rate on ONNX Runtime next to the machine's: GFLOP/s of its
+ * convolutions (2·H·W·9·Cin·Cout per layer) in a forward pass and in the
+ * gradient pass (forward recomputed, input and kernel gradients: 3× the
+ * forward's FLOPs), and of one 1024³ matrix product (MLAS's SGEMM, the best
+ * this CPU does through ONNX Runtime).
+ */
+async function denoiserRates(model: Modl, ort: OnnxRuntime): Promise<void> {
+  const [H, W] = [180, 230];
+  const { depth, width } = model.denoiser.config;
+  let perPixel = 0;
+  for (let i = 0; i < depth; i++) perPixel += 9 * (i === 0 ? 2 : width) * (i === depth - 1 ? 2 : width);
+  const gflop = (2 * H * W * perPixel) / 1e9;
+  const x = Float32Array.from({ length: H * W * 2 }, () => Math.random());
+  const net = await OnnxDenoiser.create(model.denoiser, 'batch', ort);
+  const forward = await medianMs(() => net.apply(x, [1, H, W, 2], 0), 5, 1);
+  const gradient = await medianMs(() => net.backward(x, x, [1, H, W, 2], 0, net.zeroGradients()), 5, 1);
+  await net.dispose();
+  const n = 1024;
+  const matmul = await ort.session(onnxModel({ name: 'peak', nodes: [node('MatMul', ['a', 'b'], 'c')], inputs: [floatValue('a'), floatValue('b')], outputs: [floatValue('c')] }));
+  const a = ort.tensor(Float32Array.from({ length: n * n }, () => Math.random()), [n, n]);
+  const gemm = await medianMs(() => matmul.run({ a, b: a }), 5, 1);
+  await matmul.release();
+  const rate = (flop: number, ms: number) => `ms  ${(flop / ms * 1e3).toFixed(1)} GFLOP/s`;
+  row(`denoiser forward 230×180 (ONNX Runtime, ${ort.threads} threads)`, forward, rate(gflop, forward));
+  row('denoiser gradient pass 230×180 (forward + both gradients)', gradient, rate(3 * gflop, gradient));
+  row('the machine: 1024³ matrix product (MLAS SGEMM)', gemm, rate(2 * n ** 3 / 1e9, gemm));
 }
 
 export default async function modlBench(): Promise<void> {
@@ -81,6 +111,7 @@ export default async function modlBench(): Promise<void> {
     infer = await medianMs(() => unrolledForward(model, onnx, batch.aty, batch.problem), 3, 1);
     row(`MoDL 230×180×8 inference K=10, denoiser on ONNX Runtime (${ort.threads} threads)`, infer, 'ms');
     await onnx.dispose();
+    await denoiserRates(model, ort);
   } else {
     console.log('(onnxruntime-node not loadable: inference stays on tfjs)');
   }
