@@ -214,7 +214,7 @@ export class Denoiser {
   }
 
   /**
-   * Folds a training-mode pass run elsewhere (nn/denoiser-onnx-train.ts) into
+   * Folds a training-mode pass run elsewhere (nn/denoiser-onnx.ts) into
    * slot `slot`'s running statistics: each layer's batch mean and biased
    * variance over `count` values, as a pass of apply(x, true) would.
    */

@@ -1,10 +1,11 @@
 /**
- * The loss and gradients of a MoDL training step with the denoiser on ONNX
- * Runtime (nn/denoiser-onnx-train.ts): batch norm frozen (ModlMode 'tune') or
- * with batch statistics ('train'), as the denoiser's passes were made.
- * ONNX Runtime's passes are asynchronous, which tfjs's tape cannot hold, so
- * the reverse mode through the unrolled network is written out, stage by
- * stage, with the same DC step and DC gradient as the tfjs op:
+ * MoDL's K stages with the denoiser on ONNX Runtime (nn/denoiser-onnx.ts) and
+ * the DC steps in modl's own kernels: inference (batch norm frozen: the same
+ * function as Modl.apply(…, 'infer')), and a training step's loss and
+ * gradients, batch norm frozen (ModlMode 'tune') or with batch statistics
+ * ('train'), as the OnnxDenoiser was made. Its passes are asynchronous, which
+ * tfjs's tape cannot hold, so the reverse mode through the unrolled network is
+ * written out, stage by stage, with the DC step and DC gradient of the tfjs op:
  *
  *   forward:  z_k = D_k(x_{k−1}),  x_k = DC(z_k, λ)        k = 1…K, x_0 = Aᴴy
  *   backward: g = ∂L/∂x_K;  for k = K…1:  (g_z, ∂λ_k) = DC_kᵀ g,  g = D_k'(x_{k−1})ᵀ g_z
