@@ -11,10 +11,14 @@
  * `initBackend` is idempotent: calling it again with the same request returns
  * the running backend; a different request switches.
  */
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
+
 // The union package registers every op's gradient (tfjs-core alone registers none) and the cpu backend.
-import '@tensorflow/tfjs';
+// Loaded by require: an ESM import would first scan its 1.3 MB CommonJS bundle for export names,
+// ~0.2 s of every command's start-up, for exports nothing here uses.
+createRequire(import.meta.url)('@tensorflow/tfjs');
 import { ModlError } from '../util/errors.js';
 import { registerWasmKernels } from './kernels/index.js';
 import { activateWasmBackend } from './wasm-loader.js';

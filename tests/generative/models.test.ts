@@ -110,7 +110,7 @@ describe('decoder upsampling', () => {
     for (const [name, v] of vae.params.variables) if (/^decoder\/up\d\/kernel$/.test(name)) v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', 9));
     vae.params.variables.get('decoder/fc/kernel')!.assign(tf.zerosLike(vae.params.variables.get('decoder/fc/kernel')!));
     vae.params.variables.get('decoder/fc/bias')!.assign(tf.tile(tf.randomNormal([16], 0, 1, 'float32', 10), [4 * 4])); // [4, 4, 16], the same at every pixel
-    const image = tf.tidy(() => vae.generate(tf.zeros([1, 8])).reshape([S, S]).arraySync() as number[][]);
+    const image = tf.tidy(() => tf.reshape(vae.generate(tf.zeros([1, 8])), [S, S]).arraySync() as number[][]);
     vae.dispose();
     return image;
   }
