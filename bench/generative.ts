@@ -14,7 +14,7 @@ import { initBackend } from '../src/backend/index.js';
 import { DEFAULT_GAN, Gan } from '../src/generative/gan.js';
 import { conv, pixelShuffle, pixelUnshuffle } from '../src/generative/layers.js';
 import type { GenerativeModel } from '../src/generative/model.js';
-import { resampleSquare } from '../src/generative/synth.js';
+import { resampleSquare } from '../src/generative/learned-generator.js';
 import { generateImages } from '../src/generative/train.js';
 import { DEFAULT_VAE, Vae } from '../src/generative/vae.js';
 import { Rng } from '../src/util/random.js';

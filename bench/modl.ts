@@ -40,7 +40,7 @@ function sample(): ReconSample {
   const [C, H, W] = [8, 180, 230];
   const maps = birdcageMaps(C, H, W);
   const kspace = czeros([C, H, W]);
-  new SenseOp(maps, null).forward(Float32Array.from({ length: 2 * H * W }, () => Math.random()), kspace.data);
+  new SenseOp(maps, null).forward(Float32Array.from({ length: 2 * H * W }, () => Math.random()), [kspace.data]);
   return { kspace, maps, mask: poissonDiscMask2d(H, W, { acceleration: 8, seed: 1 }).mask };
 }
 

@@ -76,7 +76,7 @@ export default async function realKspaceBench(): Promise<void> {
     let e = 0, r = 0;
     for (let i = 0; i < m.length; i++) { e += (a * m[i]! - ref[i]!) ** 2; r += ref[i]! ** 2; }
     const ax = new Float32Array(kspace.data.length);
-    new SenseOp(im.maps, mask).forward(im.x.data, ax);
+    new SenseOp(im.maps, mask).forward(im.x.data, [ax]);
     const y = kspace.data.map((v, i) => v * mask[(i >> 1) % (H * W)]!);
     const fit = cdotRe(ax, y) / cnorm2(ax);
     const resid = Math.sqrt(cnorm2(y.map((v, i) => v - fit * ax[i]!))) / ynorm;

@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PhantomGenerator } from '../src/synth/phantom-generator.js';
+import { PhantomGenerator } from '../src/images/phantom-generator.js';
 import { simulatePair } from '../src/synth/simulate.js';
 import { ShardBuilder } from '../src/synth/shard.js';
 import { synthesize } from '../src/synth/synthesize.js';

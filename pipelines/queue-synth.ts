@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type { CArray } from '../src/physics/complex.js';
-import { createGenerator, type ImageGenerator } from '../src/synth/generator.js';
+import { createGenerator, type ImageGenerator } from '../src/images/generator.js';
 import { SHARD_DIR, writeManifest, type ShardRecord, type SynthParameters } from '../src/synth/manifest.js';
 import { makeShard } from '../src/synth/shard.js';
 import { newManifest, planDataset } from '../src/synth/synthesize.js';

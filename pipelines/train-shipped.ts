@@ -37,9 +37,9 @@ import { SHIPPED_RECIPE, simulatedSource, type ScanRecipe } from '../src/nn/simu
 import { train, validate, type EpochInfo, type PairSource } from '../src/nn/train.js';
 import { resolveCheckpoint } from '../src/util/fs.js';
 import { coilMapsFromKspace } from '../src/synth/coil-bank.js';
-import { ImageFolderGenerator } from '../src/synth/images.js';
-import { MixedGenerator } from '../src/synth/mixed-generator.js';
-import { createGenerator } from '../src/synth/generator.js';
+import { ImageFolderGenerator } from '../src/images/images.js';
+import { MixedGenerator } from '../src/images/mixed-generator.js';
+import { createGenerator } from '../src/images/generator.js';
 import '../src/generative/generators.js';
 import { packageRoot } from '../src/util/paths.js';
 

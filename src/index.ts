@@ -25,7 +25,8 @@ export type { ImageVolume } from './io/volume.js';
 export type { CArray } from './physics/complex.js';
 export { cabs } from './physics/complex.js';
 export { fft2c, ifft2c } from './physics/fft.js';
-export { SenseOp, maskFromKspace, type NormalOperator } from './physics/sense.js';
+export { SenseOp, SenseBatch, maskFromKspace, maskKspace, type LinearOperator, type NormalOperator } from './physics/sense.js';
+export { senseBatch } from './physics/sense-parallel.js';
 export { symmetries, transformScan, transformImage, type Symmetry } from './physics/symmetry.js';
 export { makeMask, randomMask1d, equispacedMask1d, poissonDiscMask2d, type MaskKind, type MaskOptions, type SamplingMask } from './physics/masks.js';
 export { espiritMaps, type EspiritOptions, type EspiritResult } from './physics/espirit.js';
@@ -37,9 +38,9 @@ export { imageMetrics, psnr, ssim, nmse, mse, type Metrics } from './physics/met
 export { simulatePair, type SimulationOptions, type TrainingPair } from './synth/simulate.js';
 export { synthesize, type SynthesizeOptions, type SynthesizeResult } from './synth/synthesize.js';
 export { openDataset, splitDataset, type SynthDataset } from './synth/dataset.js';
-export { registerGenerator, createGenerator, listGenerators, type ImageGenerator } from './synth/generator.js';
-export { PhantomGenerator } from './synth/phantom-generator.js';
-export { ImageFolderGenerator } from './synth/images.js';
+export { registerGenerator, createGenerator, listGenerators, type ImageGenerator } from './images/generator.js';
+export { PhantomGenerator } from './images/phantom-generator.js';
+export { ImageFolderGenerator } from './images/images.js';
 
 // the network
 export { Modl, DEFAULT_MODL_CONFIG, type ModlConfig, type ModlMode } from './nn/modl.js';

@@ -17,7 +17,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'modl-pack-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const script = `
-import { initBackend, PhantomGenerator, simulatePair, cgSense, zeroFilledSense, ModlReconstructor, shippedCheckpoint, imageMetrics, cabs, CG_SENSE_DEFAULTS } from 'modl';
+import { initBackend, PhantomGenerator, simulatePair, cgSense, zeroFilledSense, ModlReconstructor, shippedCheckpoint, imageMetrics, cabs, CG_SENSE_DEFAULTS, SenseOp } from 'modl';
 await initBackend({ backend: 'wasm', threads: 1 });
 const [H, W] = [64, 48];
 const [data] = await new PhantomGenerator({}).sample(1, 7, [H, W]);
@@ -25,11 +25,18 @@ const pair = simulatePair({ data, shape: [H, W] }, 1, { coils: 4, snrDb: 40, mas
 const net = ModlReconstructor.load(shippedCheckpoint('modl'));
 const [modl] = await net.reconstruct([{ kspace: pair.kspace, maps: pair.maps, mask: pair.mask }]);
 const score = (x) => imageMetrics(cabs(pair.target), cabs(x), H, W).psnr;
+// the operator interface: Re⟨A x, y⟩ = Re⟨x, Aᴴ y⟩
+const op = new SenseOp(pair.maps, pair.mask), x = pair.target.data, y = pair.kspace.data;
+const Ax = new Float32Array(y.length), Aty = new Float32Array(x.length);
+op.forward(x, [Ax]);
+op.adjoint([y], Aty);
+const dot = (a, b) => a.reduce((s, v, i) => s + v * b[i], 0);
 console.log(JSON.stringify({
   checkpoint: net.path,
   zeroFilled: score(zeroFilledSense(pair.kspace, pair.maps, pair.mask)),
   cgsense: score(cgSense(pair.kspace, pair.maps, pair.mask, CG_SENSE_DEFAULTS).image),
   modl: score(modl),
+  adjointGap: Math.abs(dot(Ax, y) - dot(x, Aty)) / Math.abs(dot(Ax, y)),
 }));
 `;
 
@@ -49,5 +56,6 @@ describe.skipIf(!built)('the packed package', () => {
     expect(out.checkpoint).toBe(join(app, 'node_modules', 'modl', 'checkpoints', 'modl'));
     expect(out.cgsense).toBeGreaterThan(out.zeroFilled);
     expect(out.modl).toBeGreaterThan(out.zeroFilled);
+    expect(out.adjointGap).toBeLessThan(1e-5);
   }, 300_000);
 });

@@ -1,7 +1,7 @@
 /**
  * The training set of the generators: a fixed, seeded pool of S×S magnitude
  * images, each scaled so its 99.5th percentile is 1 and clipped to [0, 1]:
- *   - procedural phantom brains (src/synth/phantom-generator.ts; T1/T2/PD),
+ *   - procedural phantom brains (src/images/phantom-generator.ts; T1/T2/PD),
  *   - phantom brains with BrainWeb anatomy (a crisp label volume),
  *   - axial slices of real image volumes (DICOM/NIfTI files or folders) that
  *     contain enough object, augmented as the `images` generator does (flips,
@@ -12,11 +12,11 @@
 import { statSync } from 'node:fs';
 import { loadImageVolumes } from '../io/detect.js';
 import type { ImageVolume } from '../io/volume.js';
-import { applyGamma, drawAugment, sampleGrid, sourceGrid, type SourcePlane } from '../synth/augment.js';
-import { normalizePercentile } from '../synth/fields.js';
-import { eligiblePlanes, loadFolderVolumes } from '../synth/images.js';
-import { PhantomGenerator } from '../synth/phantom-generator.js';
-import { extractPlane, planeShape, type PlaneRef, type VolumeAxis } from '../synth/volume-slices.js';
+import { applyGamma, drawAugment, sampleGrid, sourceGrid, type SourcePlane } from '../images/augment.js';
+import { normalizePercentile } from '../images/fields.js';
+import { eligiblePlanes, loadFolderVolumes } from '../images/images.js';
+import { PhantomGenerator } from '../images/phantom-generator.js';
+import { extractPlane, planeShape, type PlaneRef, type VolumeAxis } from '../images/volume-slices.js';
 import { fileError, ModlError } from '../util/errors.js';
 import { Rng } from '../util/random.js';
 

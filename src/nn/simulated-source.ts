@@ -20,7 +20,7 @@ import { espiritMaps } from '../physics/espirit.js';
 import type { MaskKind } from '../physics/masks.js';
 import { readoutWindow } from '../physics/readout-window.js';
 import { drawPlacement, placeMaps } from '../synth/coil-bank.js';
-import type { ImageGenerator } from '../synth/generator.js';
+import type { ImageGenerator } from '../images/generator.js';
 import { simulatePair } from '../synth/simulate.js';
 import { Rng } from '../util/random.js';
 import type { ReconSample } from './batch.js';

@@ -40,7 +40,7 @@ export function zeroFilledSense(kspace: CArray, maps: CArray, mask: Float32Array
   checkSenseShapes(kspace, maps, mask);
   const op = new SenseOp(maps, mask);
   const x = czeros(op.imageShape);
-  op.adjoint(kspace.data, x.data);
+  op.adjoint([kspace.data], x.data);
   return x;
 }
 

@@ -9,8 +9,9 @@
  * A x = M F Σ_s S_s x_s. Where a field of view is smaller than the object, the
  * second set holds the folded-in tissue that one set cannot represent.
  *
- * Like sigpy's linops, an operator offers forward, adjoint and normal (AᴴA);
- * each writes into a caller-provided buffer and allocates nothing per call.
+ * Like sigpy's linops, every SENSE class is a LinearOperator: forward, adjoint,
+ * normal (AᴴA) and dispose, batch-first; each writes into a caller-provided
+ * buffer. SenseOp is one slice (a batch of one), SenseBatch a batch of them.
  */
 import { CArray, numel } from './complex.js';
 import { fft2Plan, type Fft2, type PreparedMask } from './fft.js';
@@ -26,7 +27,27 @@ export interface NormalOperator {
   normal(x: Float32Array, out: Float32Array): void;
 }
 
-export class SenseOp implements NormalOperator {
+/**
+ * A batch-first linear operator: images are [batch, sampleSize] complex in one
+ * array; k-space, whose coil count may differ between samples, is one array
+ * per sample.
+ */
+export interface LinearOperator extends NormalOperator {
+  /** y_b = A_b x_b for every sample. */
+  forward(x: Float32Array, y: Float32Array[]): void;
+  /** x_b = A_bᴴ y_b for every sample. */
+  adjoint(y: Float32Array[], x: Float32Array): void;
+  /** Releases what the operator holds beyond its arrays (worker threads' copies, in the threaded one). */
+  dispose(): void;
+}
+
+/** The one k-space array of a single-slice operator's batch. */
+function onlySample(y: Float32Array[]): Float32Array {
+  if (y.length !== 1) throw new Error(`a single-slice SENSE operator takes one k-space array, got ${y.length}`);
+  return y[0]!;
+}
+
+export class SenseOp implements LinearOperator {
   /** ESPIRiT map sets S (1 for plain SENSE). */
   readonly sets: number;
   readonly coils: number;
@@ -82,8 +103,9 @@ export class SenseOp implements NormalOperator {
     return [this.coils, this.H, this.W];
   }
 
-  /** y [C, H, W] = M F S x, with x [H, W] (or [S, H, W]). */
-  forward(x: Float32Array, y: Float32Array): void {
+  /** y[0] [C, H, W] = M F S x, with x [H, W] (or [S, H, W]). */
+  forward(x: Float32Array, ys: Float32Array[]): void {
+    const y = onlySample(ys);
     const n = this.H * this.W;
     for (let c = 0; c < this.coils; c++) {
       const off = 2 * c * n;
@@ -93,8 +115,9 @@ export class SenseOp implements NormalOperator {
     }
   }
 
-  /** x [H, W] (or [S, H, W]) = Sᴴ Fᴴ M y, with y [C, H, W]. */
-  adjoint(y: Float32Array, x: Float32Array): void {
+  /** x [H, W] (or [S, H, W]) = Sᴴ Fᴴ M y, with y[0] [C, H, W]. */
+  adjoint(ys: Float32Array[], x: Float32Array): void {
+    const y = onlySample(ys);
     const n = this.H * this.W;
     const buf = this.coilBuf;
     x.fill(0);
@@ -125,6 +148,8 @@ export class SenseOp implements NormalOperator {
     this.fft.maskedRoundTrip(this.coilBuf, 0, this.preparedMask);
     this.accumulateCoil(this.coilBuf, c, acc);
   }
+
+  dispose(): void {}
 }
 
 /**
@@ -135,7 +160,7 @@ export class SenseOp implements NormalOperator {
  * on the calling thread; senseBatch (sense-parallel.ts) picks the threaded one
  * when it pays.
  */
-export class SenseBatch implements NormalOperator {
+export class SenseBatch implements LinearOperator {
   readonly batch: number;
   readonly sampleSize: number;
 
@@ -146,16 +171,14 @@ export class SenseBatch implements NormalOperator {
     if (ops.some((o) => o.sampleSize !== this.sampleSize)) throw new Error('all slices of a SenseBatch must have one image size');
   }
 
-  /** y_b = A_b x_b for every slice. */
   forward(x: Float32Array, y: Float32Array[]): void {
     const n = 2 * this.sampleSize;
-    this.ops.forEach((op, b) => op.forward(x.subarray(b * n, (b + 1) * n), y[b]!));
+    this.ops.forEach((op, b) => op.forward(x.subarray(b * n, (b + 1) * n), [y[b]!]));
   }
 
-  /** x_b = A_bᴴ y_b for every slice. */
   adjoint(y: Float32Array[], x: Float32Array): void {
     const n = 2 * this.sampleSize;
-    this.ops.forEach((op, b) => op.adjoint(y[b]!, x.subarray(b * n, (b + 1) * n)));
+    this.ops.forEach((op, b) => op.adjoint([y[b]!], x.subarray(b * n, (b + 1) * n)));
   }
 
   normal(x: Float32Array, out: Float32Array): void {
@@ -163,7 +186,6 @@ export class SenseBatch implements NormalOperator {
     this.ops.forEach((op, b) => op.normal(x.subarray(b * n, (b + 1) * n), out.subarray(b * n, (b + 1) * n)));
   }
 
-  /** Releases what the operator holds beyond its slices (worker threads' copies, in the threaded one). */
   dispose(): void {}
 }
 

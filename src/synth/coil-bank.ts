@@ -14,7 +14,7 @@ import { CArray, czeros } from '../physics/complex.js';
 import { espiritMaps } from '../physics/espirit.js';
 import { loadKspace } from '../io/kspace.js';
 import { fileError, ModlError } from '../util/errors.js';
-import { bilinear } from './fields.js';
+import { bilinear } from '../images/fields.js';
 
 export interface CoilMapSet {
   /** Where the maps came from (file and slice). */

@@ -12,7 +12,7 @@ import type { MaskKind } from '../physics/masks.js';
 import { fileError, ModlError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { Rng } from '../util/random.js';
-import type { SampleInfo } from './image-generator.js';
+import type { SampleInfo } from '../images/image-generator.js';
 import type { PairMeta } from './simulate.js';
 
 export const MANIFEST = 'manifest.json';

@@ -8,7 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CArray } from '../physics/complex.js';
-import { createGenerator, type ImageGenerator, type SampleInfo } from './generator.js';
+import { createGenerator, type ImageGenerator, type SampleInfo } from '../images/generator.js';
 import type { ShardJob, SynthParameters } from './manifest.js';
 import { makeShard } from './shard.js';
 

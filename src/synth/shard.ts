@@ -19,8 +19,8 @@ import { rss } from '../physics/recon.js';
 import { writeFastmri } from '../io/hdf5.js';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ImageGenerator, SampleInfo } from './image-generator.js';
-import { sampleImages } from './generator.js';
+import type { ImageGenerator, SampleInfo } from '../images/image-generator.js';
+import { sampleImages } from '../images/generator.js';
 import { sliceChoices, SNR_DEFINITION, type ShardJob, type ShardRecord, type SliceRecord, type SynthParameters } from './manifest.js';
 import { simulatePair, type TrainingPair } from './simulate.js';
 

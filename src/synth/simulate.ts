@@ -35,7 +35,7 @@ import { makeMask, type MaskKind } from '../physics/masks.js';
 import { SenseOp } from '../physics/sense.js';
 import type { RealArray } from '../io/volume.js';
 import { Rng } from '../util/random.js';
-import { percentile, smoothRandomField } from './fields.js';
+import { percentile, smoothRandomField } from '../images/fields.js';
 
 export interface SimulationOptions {
   /** Coil count (ignored when `maps` are given). */
@@ -98,7 +98,7 @@ export function simulatePair(magnitude: RealArray, seed: number, o: SimulationOp
   const { target, maps } = W === wide ? { target: object, maps: coils.maps } : foldPhaseEncode(object, coils.maps, W);
   const C = coils.maps.shape[0]!;
   const kspace = czeros([C, H, W]);
-  new SenseOp(maps, null).forward(target.data, kspace.data);
+  new SenseOp(maps, null).forward(target.data, [kspace.data]);
 
   const signalLevel = objectMean(magnitude.data);
   const noiseSigma = Number.isFinite(o.snrDb) ? signalLevel / 10 ** (o.snrDb / 20) : 0;

@@ -19,7 +19,7 @@ import { ModlError } from '../util/errors.js';
 import { ProgressBar } from '../util/progress.js';
 import { startWorker } from '../util/workers.js';
 import { coilMapsFromKspace, type CoilMapSet } from './coil-bank.js';
-import { createGenerator, generatorEntry, sampleImages, type ImageGenerator, type SampleInfo } from './generator.js';
+import { createGenerator, generatorEntry, sampleImages, type ImageGenerator, type SampleInfo } from '../images/generator.js';
 import {
   checkSameParameters, MANIFEST, planShards, readManifest, SHARD_DIR, SNR_DEFINITION, writeManifest,
   type Manifest, type ShardJob, type ShardRecord, type SynthParameters,

@@ -14,11 +14,11 @@ import { buildTrainingSet, image } from '../../src/generative/data.js';
 import { meanPowerSpectrum2d, spectralExcess } from '../../src/generative/stats.js';
 import { generateImages, gridLatents } from '../../src/generative/train.js';
 import { DEFAULT_GAN, Gan } from '../../src/generative/gan.js';
-import { resampleSquare } from '../../src/generative/synth.js';
+import { resampleSquare } from '../../src/generative/learned-generator.js';
 import { DEFAULT_VAE, Vae } from '../../src/generative/vae.js';
 import '../../src/generative/generators.js';
-import { percentile } from '../../src/synth/fields.js';
-import { createGenerator, generatorEntry, sampleImages } from '../../src/synth/generator.js';
+import { percentile } from '../../src/images/fields.js';
+import { createGenerator, generatorEntry, sampleImages } from '../../src/images/generator.js';
 import { shippedCheckpoint } from '../../src/util/paths.js';
 import { HAS_SHARED, shared } from '../helpers/shared.js';
 

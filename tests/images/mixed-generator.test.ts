@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MixedGenerator } from '../../src/synth/mixed-generator.js';
-import type { ImageGenerator } from '../../src/synth/image-generator.js';
+import { MixedGenerator } from '../../src/images/mixed-generator.js';
+import type { ImageGenerator } from '../../src/images/image-generator.js';
 
 /** A source whose images are filled with its own value. */
 const constant = (value: number): ImageGenerator => ({

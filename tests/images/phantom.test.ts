@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { brainAnatomy, dominantTissue, renderContrast, type Anatomy } from '../../src/synth/phantom.js';
-import { PhantomGenerator } from '../../src/synth/phantom-generator.js';
-import { percentile } from '../../src/synth/fields.js';
+import { brainAnatomy, dominantTissue, renderContrast, type Anatomy } from '../../src/images/phantom.js';
+import { PhantomGenerator } from '../../src/images/phantom-generator.js';
+import { percentile } from '../../src/images/fields.js';
 import {
   CONTRASTS, TISSUES, TISSUE_INDEX, jitterSequence, parseSequence, relaxation, signal, type FieldStrength, type Tissue,
-} from '../../src/synth/tissue.js';
+} from '../../src/images/tissue.js';
 
 const H = 192, W = 192;
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findDicomFiles } from '../../src/io/dicom-series.js';
-import { loadFolderVolumes } from '../../src/synth/images.js';
+import { loadFolderVolumes } from '../../src/images/images.js';
 import { HAS_SHARED, shared } from '../helpers/shared.js';
 
 describe.skipIf(!HAS_SHARED)('folders of links to scans', () => {

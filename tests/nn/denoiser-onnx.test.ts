@@ -91,7 +91,7 @@ describe('the denoiser on ONNX Runtime', () => {
       const maps = { data, shape: [2, C, H, W] };
       const mask = randomMask1d(H, W, { acceleration: 3, seed: 9 }).mask;
       const kspace = czeros([C, H, W]);
-      new SenseOp(maps, mask).forward(target.data, kspace.data);
+      new SenseOp(maps, mask).forward(target.data, [kspace.data]);
       return { kspace, maps, mask, target };
     })();
     for (const samples of [[testSample(H, W, 0), testSample(H, W, 1)], [two]]) {

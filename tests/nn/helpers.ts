@@ -26,7 +26,7 @@ export function testSample(H: number, W: number, seed = 0, C = 4): ReconSample {
     ? poissonDiscMask2d(H, W, { acceleration: 4, seed: seed + 1, calib: 8 }).mask
     : randomMask1d(H, W, { acceleration: 3, seed: seed + 1 }).mask;
   const kspace = czeros([C, H, W]);
-  new SenseOp(maps, null).forward(target.data, kspace.data);
+  new SenseOp(maps, null).forward(target.data, [kspace.data]);
   return { kspace, maps, mask, target };
 }
 

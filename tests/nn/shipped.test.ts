@@ -18,7 +18,7 @@ import { symmetries, transformImage, transformScan } from '../../src/physics/sym
 import { maskFromKspace } from '../../src/physics/sense.js';
 import { loadCheckpoint } from '../../src/nn/checkpoint.js';
 import { ModlReconstructor } from '../../src/nn/infer.js';
-import { PhantomGenerator } from '../../src/synth/phantom-generator.js';
+import { PhantomGenerator } from '../../src/images/phantom-generator.js';
 import { simulatePair } from '../../src/synth/simulate.js';
 import { caseMaps, loadRealCase, REAL_SEEDS } from '../../src/nn/real-validation.js';
 import { hasBart } from '../../src/recon/bart.js';

@@ -9,7 +9,7 @@ import { cgSense, reconMagnitude, zeroFilledSense } from '../../src/physics/reco
 import { imageMetrics } from '../../src/physics/metrics.js';
 import { SHIPPED_RECIPE, simulatedSource, tightFieldOfView } from '../../src/nn/simulated-source.js';
 import { caseMaps, loadRealCase, realCaseSource } from '../../src/nn/real-validation.js';
-import { PhantomGenerator } from '../../src/synth/phantom-generator.js';
+import { PhantomGenerator } from '../../src/images/phantom-generator.js';
 import { placeMaps } from '../../src/synth/coil-bank.js';
 import { SenseOp } from '../../src/physics/sense.js';
 import { HAS_SHARED, shared } from '../helpers/shared.js';
@@ -27,7 +27,7 @@ const sumSq = (maps: { data: Float32Array; shape: number[] }, i: number) => {
 function modelMismatch(p: ReconSample): number {
   const [, H, W] = p.kspace.shape as [number, number, number];
   const predicted = new Float32Array(p.kspace.data.length);
-  new SenseOp(p.maps, p.mask).forward(p.target!.data, predicted);
+  new SenseOp(p.maps, p.mask).forward(p.target!.data, [predicted]);
   const measured = Float32Array.from(p.kspace.data, (v, j) => v * p.mask[(j >> 1) % (H * W)]!);
   return relErr(predicted, measured);
 }

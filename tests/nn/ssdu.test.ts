@@ -63,7 +63,7 @@ describe('SSDU k-space loss', () => {
     // at the truth the loss is zero
     const truth = randomComplex(H * W, 50);
     const y = new Float32Array(2 * C * H * W);
-    ops[0]!.forward(truth, y);
+    ops[0]!.forward(truth, [y]);
     expect(kspaceLoss(tf.tensor4d(truth, [1, H, W, 2]), new SenseBatch([ops[0]!]), [y]).dataSync()[0]).toBeLessThan(1e-5);
   });
 

@@ -18,8 +18,8 @@ describe('readout windows of a 1D-undersampled slice', () => {
       expect(win.target!.data).toEqual(rows(target.data, W, start, count));
       const full = new SenseOp(maps, mask), part = new SenseOp(win.maps, win.mask);
       const atyFull = new Float32Array(2 * H * W), atyWin = new Float32Array(2 * count * W);
-      full.adjoint(kspace.data, atyFull);
-      part.adjoint(win.kspace.data, atyWin);
+      full.adjoint([kspace.data], atyFull);
+      part.adjoint([win.kspace.data], atyWin);
       expect(relErr(atyWin, rows(atyFull, W, start, count))).toBeLessThan(1e-5);
       // AᴴA acts row by row: its window rows depend only on the window rows of x
       const x = randomComplex(H * W, 5);

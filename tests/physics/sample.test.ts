@@ -19,7 +19,7 @@ function fullySampled() {
     x.data[2 * (i * W + j)] = r < 1 ? 1 - 0.5 * r * r : 0;
   }
   const y = czeros([C, H, W]);
-  new SenseOp(maps, null).forward(x.data, y.data);
+  new SenseOp(maps, null).forward(x.data, [y.data]);
   const r = rng(3);
   for (let i = 0; i < y.data.length; i++) y.data[i]! += 1e-3 * (r() - 0.5);
   return y;

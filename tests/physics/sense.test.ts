@@ -46,23 +46,23 @@ describe.skipIf(!HAS_SHARED)('SENSE operator against BART conventions fixtures',
   it('forward without mask reproduces sense_forward_full', () => {
     const op = new SenseOp(maps(), null);
     const y = new Float32Array(2 * 8 * 180 * 230);
-    op.forward(image(), y);
+    op.forward(image(), [y]);
     expect(relErr(y, load('conventions/sense_forward_full').data)).toBeLessThan(1e-5);
   });
 
   it('masked forward reproduces sense_forward_masked', () => {
     const op = new SenseOp(maps(), mask());
     const y = new Float32Array(2 * 8 * 180 * 230);
-    op.forward(image(), y);
+    op.forward(image(), [y]);
     expect(relErr(y, load('conventions/sense_forward_masked').data)).toBeLessThan(1e-5);
   });
 
   it('adjoint of the masked forward and the normal operator reproduce sense_adjoint_of_masked', () => {
     const op = new SenseOp(maps(), mask());
     const y = new Float32Array(2 * 8 * 180 * 230);
-    op.forward(image(), y);
+    op.forward(image(), [y]);
     const x = new Float32Array(2 * 180 * 230);
-    op.adjoint(y, x);
+    op.adjoint([y], x);
     const ref = load('conventions/sense_adjoint_of_masked').data;
     expect(relErr(x, ref)).toBeLessThan(1e-5);
     const n = new Float32Array(2 * 180 * 230);
@@ -94,19 +94,19 @@ describe('SENSE operator algebra', () => {
       const op = new SenseOp(maps, mask);
       const x = randomComplex(H * W, 2), y = randomComplex(C * H * W, 3);
       const Ax = new Float32Array(2 * C * H * W), Aty = new Float32Array(2 * H * W);
-      op.forward(x, Ax);
-      op.adjoint(y, Aty);
+      op.forward(x, [Ax]);
+      op.adjoint([y], Aty);
       // Re⟨Ax, y⟩ = Re⟨x, Aᴴy⟩ and the same for the imaginary parts (rotate y by i).
       const lhs = cdotRe(Ax, y), rhs = cdotRe(x, Aty);
       expect(Math.abs(lhs - rhs) / Math.abs(lhs)).toBeLessThan(1e-5);
       const iy = y.map((_, k) => (k % 2 === 0 ? -y[k + 1]! : y[k - 1]!));
-      op.adjoint(iy, Aty);
+      op.adjoint([iy], Aty);
       const lhsI = cdotRe(Ax, iy), rhsI = cdotRe(x, Aty);
       expect(Math.abs(lhsI - rhsI) / Math.abs(lhsI)).toBeLessThan(1e-5);
       // normal = adjoint ∘ forward
       const n1 = new Float32Array(2 * H * W), n2 = new Float32Array(2 * H * W);
       op.normal(x, n1);
-      op.adjoint(Ax, n2);
+      op.adjoint([Ax], n2);
       expect(relErr(n1, n2)).toBeLessThan(1e-6);
     });
   }
@@ -120,22 +120,22 @@ describe('SENSE operator algebra', () => {
       const n = H * W;
       const x = randomComplex(S * n, 6), y = randomComplex(C * n, 7);
       const Ax = new Float32Array(2 * C * n), Aty = new Float32Array(2 * S * n);
-      op.forward(x, Ax);
-      op.adjoint(y, Aty);
+      op.forward(x, [Ax]);
+      op.adjoint([y], Aty);
       expect(Math.abs(cdotRe(Ax, y) - cdotRe(x, Aty)) / Math.abs(cdotRe(Ax, y))).toBeLessThan(1e-5);
       // A x = Σ_s A_s x_s and (Aᴴy)_s = A_sᴴ y, with A_s the one-set operator of map set s
       const sum = new Float32Array(2 * C * n), part = new Float32Array(2 * C * n), one = new Float32Array(2 * n);
       for (let s = 0; s < S; s++) {
         const single = new SenseOp({ data: maps.data.subarray(2 * s * C * n, 2 * (s + 1) * C * n), shape: [C, H, W] }, mask);
-        single.forward(x.subarray(2 * s * n, 2 * (s + 1) * n), part);
+        single.forward(x.subarray(2 * s * n, 2 * (s + 1) * n), [part]);
         part.forEach((v, i) => { sum[i] += v; });
-        single.adjoint(y, one);
+        single.adjoint([y], one);
         expect(relErr(Aty.subarray(2 * s * n, 2 * (s + 1) * n), one)).toBeLessThan(1e-6);
       }
       expect(relErr(Ax, sum)).toBeLessThan(1e-6);
       const n1 = new Float32Array(2 * S * n), n2 = new Float32Array(2 * S * n);
       op.normal(x, n1);
-      op.adjoint(Ax, n2);
+      op.adjoint([Ax], n2);
       expect(relErr(n1, n2)).toBeLessThan(1e-6);
     });
   }
@@ -158,7 +158,7 @@ describe('conjugate gradient and CG-SENSE', () => {
     const m = equispacedMask1d(H, W, { acceleration: 2, seed: 1, centerFraction: 0.08 });
     const op = new SenseOp(maps, m.mask);
     const k = czeros([C, H, W]);
-    op.forward(truth, k.data);
+    op.forward(truth, [k.data]);
     const { image, relResidual } = cgSense(k, maps, m.mask, { lambda: 0, iterations: 100, tol: 1e-7 });
     expect(relResidual).toBeLessThan(1e-5);
     expect(nmse(truth, image.data)).toBeLessThan(1e-4);
@@ -191,7 +191,7 @@ describe('conjugate gradient and CG-SENSE', () => {
     const k = { data: randomComplex(C * H * W, 5), shape: [C, H, W] };
     const x = zeroFilledSense(k, maps, null);
     const ref = new Float32Array(2 * H * W);
-    new SenseOp(maps, null).adjoint(k.data, ref);
+    new SenseOp(maps, null).adjoint([k.data], ref);
     expect(Array.from(x.data)).toEqual(Array.from(ref));
   });
 });

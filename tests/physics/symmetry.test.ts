@@ -27,10 +27,10 @@ describe('symmetries of the SENSE problem', () => {
     it(`maps, mask and k-space transform consistently with the image (${S} map set(s), ${C} coils, ${H}×${W})`, () => {
       const { maps, x, mask } = problem(S, C, H, W, H * W);
       const y = new Float32Array(2 * C * H * W);
-      new SenseOp(maps, mask).forward(x.data, y);
+      new SenseOp(maps, mask).forward(x.data, [y]);
       for (const s of symmetries(8)) {
         const yT = new Float32Array(2 * C * H * W);
-        new SenseOp(transformImage(maps, s), transformMask(mask, H, W, s)).forward(transformImage(x, s).data, yT);
+        new SenseOp(transformImage(maps, s), transformMask(mask, H, W, s)).forward(transformImage(x, s).data, [yT]);
         expect(relErr(yT, transformKspace({ data: y, shape: [C, H, W] }, s).data)).toBeLessThan(1e-6);
       }
     });
@@ -40,7 +40,7 @@ describe('symmetries of the SENSE problem', () => {
     const [C, H, W] = [4, 10, 13];
     const { maps, x, mask } = problem(1, C, H, W, 5);
     const k = { data: new Float32Array(2 * C * H * W), shape: [C, H, W] };
-    new SenseOp(maps, mask).forward(x.data, k.data);
+    new SenseOp(maps, mask).forward(x.data, [k.data]);
     const ref = cgSense(k, maps, mask, { iterations: 20 }).image;
     for (const s of symmetries(8).slice(1)) {
       const r = cgSense(transformKspace(k, s), transformImage(maps, s), transformMask(mask, H, W, s), { iterations: 20 }).image;

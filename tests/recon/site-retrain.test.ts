@@ -17,7 +17,7 @@ import { readNiftiVolumes, writeNifti } from '../../src/io/nifti.js';
 import { affineFromSpacing } from '../../src/io/volume.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/nn/checkpoint.js';
 import { Modl } from '../../src/nn/modl.js';
-import { PhantomGenerator } from '../../src/synth/phantom-generator.js';
+import { PhantomGenerator } from '../../src/images/phantom-generator.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'modl-site-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -8,9 +8,9 @@ import { ifft2c } from '../../src/physics/fft.js';
 import { rss } from '../../src/physics/recon.js';
 import { readFastmri } from '../../src/io/hdf5.js';
 import { openDataset, splitDataset } from '../../src/synth/dataset.js';
-import { registerGenerator, type ImageGenerator } from '../../src/synth/generator.js';
+import { registerGenerator, type ImageGenerator } from '../../src/images/generator.js';
 import { MANIFEST, planShards, readManifest, sliceChoices, writeManifest, type SynthParameters } from '../../src/synth/manifest.js';
-import { PhantomGenerator } from '../../src/synth/phantom-generator.js';
+import { PhantomGenerator } from '../../src/images/phantom-generator.js';
 import { simulatePair } from '../../src/synth/simulate.js';
 import { synthesize } from '../../src/synth/synthesize.js';
 

@@ -3,10 +3,10 @@ import { czeros, type CArray } from '../../src/physics/complex.js';
 import { birdcageMaps } from '../../src/physics/coils.js';
 import { ifft2c } from '../../src/physics/fft.js';
 import { SenseOp } from '../../src/physics/sense.js';
-import { brainAnatomy, renderContrast } from '../../src/synth/phantom.js';
-import { normalizePercentile } from '../../src/synth/fields.js';
+import { brainAnatomy, renderContrast } from '../../src/images/phantom.js';
+import { normalizePercentile } from '../../src/images/fields.js';
 import { foldPhaseEncode, objectMean, simulatePair, type SimulationOptions } from '../../src/synth/simulate.js';
-import { CONTRASTS } from '../../src/synth/tissue.js';
+import { CONTRASTS } from '../../src/images/tissue.js';
 
 const H = 96, W = 80;
 const image = renderContrast(brainAnatomy(H, W, 3), CONTRASTS.t1, 3);
@@ -37,7 +37,7 @@ describe('simulatePair', () => {
       expect(pair.maps.shape).toEqual([6, H, W]);
       expect(pair.target.shape).toEqual([H, W]);
       const predicted = czeros([6, H, W]);
-      new SenseOp(pair.maps, pair.mask).forward(pair.target.data, predicted.data);
+      new SenseOp(pair.maps, pair.mask).forward(pair.target.data, [predicted.data]);
       const masked = Float32Array.from(pair.kspace.data, (v, i) => v * pair.mask[(i >> 1) % (H * W)]!);
       expect(relErr(predicted.data, masked)).toBeLessThan(1e-5);
       expect(pair.meta.noiseSigma).toBe(0);
@@ -116,7 +116,7 @@ describe('simulatePair', () => {
     for (const v of coilNoise.data) coilPower += v * v;
     expect(Math.abs(coilPower / N / sigma ** 2 - 1)).toBeLessThan(0.03);
     const combined = new Float32Array(2 * H * W);
-    new SenseOp(clean.maps, null).adjoint(noise.data, combined);
+    new SenseOp(clean.maps, null).adjoint([noise.data], combined);
     let combinedPower = 0;
     for (const v of combined) combinedPower += v * v;
     expect(Math.abs(combinedPower / (H * W) / sigma ** 2 - 1)).toBeLessThan(0.06);
@@ -205,7 +205,7 @@ describe('a field of view tighter than the object (two map sets)', () => {
     expect(pair.target.shape).toEqual([2, H, F]);
     expect(pair.kspace.shape).toEqual([6, H, F]);
     const predicted = czeros([6, H, F]);
-    new SenseOp(pair.maps, null).forward(pair.target.data, predicted.data);
+    new SenseOp(pair.maps, null).forward(pair.target.data, [predicted.data]);
     expect(relErr(predicted.data, pair.kspace.data)).toBeLessThan(1e-5);
     // the object is wider than the field of view: its edges fold in (map set 2 carries signal)
     let folded2 = 0;

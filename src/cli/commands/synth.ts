@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type { Command } from '../command.js';
 import { commandUsage, numberOption, parseCommandArgs, requireOption } from '../args.js';
 import type { MaskKind } from '../../physics/masks.js';
-import { listGenerators } from '../../synth/generator.js';
+import { listGenerators } from '../../images/generator.js';
 import type { SynthParameters } from '../../synth/manifest.js';
 import { SHARD_DIR } from '../../synth/manifest.js';
 import { synthesize } from '../../synth/synthesize.js';
