@@ -50,6 +50,8 @@ export interface ScanRecipe {
    * noise-free coil images combined by those maps, as such a scan's reference is.
    */
   espirit?: { share: number };
+  /** Range of the share ρ of the noise mixed across coils (synth/simulate.ts; absent: white noise). */
+  noiseCorrelation?: [number, number];
 }
 
 /** The recipe the shipped checkpoint trains with (see checkpoints/modl/modl.json). */
@@ -182,6 +184,8 @@ export function simulatedSource(o: SimulatedSourceOptions): PairSource {
         snrDb: rng.uniform(...r.snrDb),
         mask: { kind, acceleration, centerFraction },
         maps,
+        // drawn only when the recipe has it, so that recipes without it keep their pairs
+        ...(r.noiseCorrelation ? { noiseCorrelation: rng.uniform(...r.noiseCorrelation) } : {}),
       });
       const estimated = r.espirit && rng.next() < r.espirit.share;
       const sample: ReconSample = estimated

@@ -124,6 +124,38 @@ describe('simulatePair', () => {
     expect(20 * Math.log10(noisy.meta.signalLevel / Math.sqrt(combinedPower / (H * W)))).toBeCloseTo(snrDb, 0);
   });
 
+  it('mixes a share ρ of the noise across coils: mean variance σ², correlated coils, white when ρ = 0', () => {
+    const snrDb = 20, C = base.coils;
+    const clean = simulatePair(magnitude, 78, { ...base, snrDb: Infinity });
+    const covariance = (rho: number) => {
+      const noisy = simulatePair(magnitude, 78, { ...base, snrDb, noiseCorrelation: rho });
+      const n = H * W, re = Array.from({ length: C }, () => new Float64Array(C)), im = Array.from({ length: C }, () => new Float64Array(C));
+      const d = (c: number, p: number, part: number) => noisy.kspace.data[2 * (c * n + p) + part]! - clean.kspace.data[2 * (c * n + p) + part]!;
+      for (let p = 0; p < n; p++) {
+        for (let a = 0; a < C; a++) {
+          for (let b = 0; b < C; b++) {
+            re[a]![b] += (d(a, p, 0) * d(b, p, 0) + d(a, p, 1) * d(b, p, 1)) / n;
+            im[a]![b] += (d(a, p, 1) * d(b, p, 0) - d(a, p, 0) * d(b, p, 1)) / n;
+          }
+        }
+      }
+      const sigma2 = noisy.meta.noiseSigma ** 2;
+      const diag = Array.from({ length: C }, (_, a) => re[a]![a]! / sigma2);
+      let maxCorr = 0;
+      for (let a = 0; a < C; a++) for (let b = 0; b < a; b++) maxCorr = Math.max(maxCorr, Math.hypot(re[a]![b]!, im[a]![b]!) / Math.sqrt(re[a]![a]! * re[b]![b]!));
+      return { meanDiag: diag.reduce((x, v) => x + v, 0) / C, spread: Math.max(...diag) / Math.min(...diag), maxCorr };
+    };
+    // 7680 samples per coil: correlation estimates scatter by about 1/√7680 ≈ 0.011
+    const white = covariance(0);
+    expect(Math.abs(white.meanDiag - 1)).toBeLessThan(0.03);
+    expect(white.maxCorr).toBeLessThan(0.05);
+    const mixed = covariance(0.5);
+    expect(Math.abs(mixed.meanDiag - 1)).toBeLessThan(0.03);
+    expect(mixed.maxCorr).toBeGreaterThan(0.15);
+    expect(mixed.spread).toBeGreaterThan(1.1);
+    expect(() => simulatePair(magnitude, 78, { ...base, snrDb, noiseCorrelation: 1.5 })).toThrow(/noiseCorrelation/);
+  });
+
   it('uses given coil maps (e.g. ESPIRiT), flipped and phase-rotated but still normalised', () => {
     const given = birdcageMaps(4, H, W, { rotation: 0.4 });
     const pair = simulatePair(magnitude, 3, { ...base, maps: given });
