@@ -19,7 +19,7 @@ import { OnnxDenoiser } from './denoiser-onnx.js';
 import { unrolledForward, unrolledGradients } from './modl-onnx.js';
 import type { ReconSample } from './batch.js';
 import type { Modl } from './modl.js';
-import { selfSupervisedBatch, splitSampling, SSDU_LOSS_FRACTION, type SamplingSplit } from './ssdu.js';
+import { selfSupervisedBatch, splitSampling, type SamplingSplit } from './ssdu.js';
 
 export interface AdaptOptions {
   /** Most training steps (one slice, one fresh Θ/Λ split each). */
@@ -28,8 +28,12 @@ export interface AdaptOptions {
   learningRate?: number;
   /** Steps between hold-out evaluations (default 5). */
   evalEvery?: number;
-  /** Evaluations without improvement before stopping (default 2). */
+  /** Evaluations without improvement before stopping (default 4). */
   patience?: number;
+  /** Share of each step's samples that go to the loss, not to data consistency (default ADAPT_LOSS_FRACTION). */
+  lossFraction?: number;
+  /** Share of each slice's samples held out for stopping (default HOLDOUT_FRACTION). */
+  holdoutFraction?: number;
   /** Rows of the readout window per step for 1D masks (default 96; 0: whole slices). */
   windowRows?: number;
   seed?: number;
@@ -65,8 +69,17 @@ export function adaptSummary(a: AdaptReport): string {
  */
 export const ADAPT_LEARNING_RATE = 1e-4;
 
-/** Share of each slice's samples held out for stopping. */
-export const HOLDOUT_FRACTION = 0.2;
+/**
+ * Splits of a scan's samples. The network trains with data consistency on what the loss and the
+ * hold-out leave: (1 − 0.1)(1 − 0.2) = 72 % of them, so a 6× scan trains at about 8×, the far end
+ * of what it was trained for, not at 12.5× as with SSDU's 40 % loss share and a 20 % hold-out.
+ * Measured on the real validation case (3 seeds, 60 steps, patience 4): 4× 31.10 / 0.852 and
+ * 6× 26.35 / 0.762 with these, 30.82 / 0.851 and 26.25 / 0.760 (SSIM below the network's own
+ * 0.761) with 0.4 and 0.2.
+ */
+export const ADAPT_LOSS_FRACTION = 0.2;
+/** Share of each slice's samples held out for stopping (see ADAPT_LOSS_FRACTION). */
+export const HOLDOUT_FRACTION = 0.1;
 /** Slices the hold-out loss is evaluated on (evenly spread over the study). */
 const HOLDOUT_SLICES = 4;
 
@@ -75,10 +88,10 @@ export async function adaptToScan(model: Modl, samples: ReconSample[], o: AdaptO
   if (!(Number.isInteger(o.steps) && o.steps >= 0)) throw new Error(`adapt: steps must be a non-negative integer, got ${o.steps}`);
   const t0 = performance.now();
   const rng = new Rng(o.seed ?? 0);
-  const evalEvery = o.evalEvery ?? 5, patience = o.patience ?? 2, windowRows = o.windowRows ?? 96;
+  const evalEvery = o.evalEvery ?? 5, patience = o.patience ?? 4, windowRows = o.windowRows ?? 96;
   const slices = samples.map((s) => {
     const [, H, W] = s.kspace.shape as [number, number, number];
-    const holdout = splitSampling(s.mask, H, W, HOLDOUT_FRACTION, rng);
+    const holdout = splitSampling(s.mask, H, W, o.holdoutFraction ?? HOLDOUT_FRACTION, rng);
     return { sample: s, holdout, train: { kspace: maskKspace(s.kspace, holdout.kept), maps: s.maps, mask: holdout.kept } };
   });
   const scored = [...new Set(Array.from({ length: Math.min(HOLDOUT_SLICES, slices.length) }, (_, i) => Math.floor((i * slices.length) / Math.min(HOLDOUT_SLICES, slices.length))))];
@@ -112,7 +125,7 @@ export async function adaptToScan(model: Modl, samples: ReconSample[], o: AdaptO
     const [, H, W] = train.kspace.shape as [number, number, number];
     const windowed = windowRows > 0 && windowRows < H && isColumnMask(train.mask, H, W);
     const slice = windowed ? readoutWindow(train, rng.int(H - windowRows + 1), windowRows) : train;
-    const split: SamplingSplit = splitSampling(slice.mask, windowed ? windowRows : H, W, SSDU_LOSS_FRACTION, rng);
+    const split: SamplingSplit = splitSampling(slice.mask, windowed ? windowRows : H, W, o.lossFraction ?? ADAPT_LOSS_FRACTION, rng);
     const b = selfSupervisedBatch([slice], [split]);
     const { loss, grads } = onnx
       ? await unrolledGradients(model, onnx, b.batch.aty, b.batch.problem, (x) => b.loss(x))

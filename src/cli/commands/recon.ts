@@ -41,7 +41,8 @@ default: ESPIRiT maps from the k-space's calibration region (like bart ecalib -m
   slices: { type: 'string', arg: 'A:B', help: 'reconstruct slices A to B−1 only' },
   'batch-size': { type: 'string', arg: 'N', help: 'slices per MoDL batch (default 4)' },
   adapt: { type: 'string', arg: 'STEPS', help: `MoDL: first fine-tune the network on this study's own undersampled k-space, at most
-STEPS steps (zero-shot SSDU; 20 % of the samples held out to stop early; off by default)` },
+STEPS steps (zero-shot SSDU; 10 % of the samples held out to stop early; 60 takes about 5 minutes a
+slice on 2 cores and gains 0.56 dB at 4× on the real validation case; off by default)` },
   ensemble: { type: 'string', arg: 'N', choices: ENSEMBLE_SIZES, help: `MoDL: the mean over N exact symmetries of each slice (flips, conjugation; 1, 2, 4 or 8;
 default 1): 8 gains 0.3–0.5 dB on the real validation case at 8× the network's time` },
   'no-images': { type: 'boolean', help: 'write metrics and the report only (no NIfTI, DICOM or PNG per method)' },
