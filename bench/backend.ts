@@ -14,18 +14,12 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendOptions } from '../src/backend/index.js';
 import { Denoiser } from '../src/nn/denoiser.js';
-import { medianMs, row, sharedPath } from './util.js';
+import { convFlops, medianMs, row, sharedPath } from './util.js';
 import { packageRoot } from '../src/util/paths.js';
 
 const SIZES: [number, number][] = [[256, 256], [230, 180]];
 const BATCHES = [1, 4];
 const PYTHON = '/usr/bin/python3';
-
-function convFlops(h: number, w: number, b: number, depth = 5, width = 64): number {
-  let perPixel = 0;
-  for (let i = 0; i < depth; i++) perPixel += 9 * (i === 0 ? 2 : width) * (i === depth - 1 ? 2 : width);
-  return 2 * h * w * b * perPixel;
-}
 
 function trainStep(net: Denoiser, opt: tf.Optimizer, x: tf.Tensor4D, target: tf.Tensor4D): void {
   tf.tidy(() => {

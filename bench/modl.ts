@@ -27,7 +27,7 @@ import { czeros } from '../src/physics/complex.js';
 import { poissonDiscMask2d, randomMask1d } from '../src/physics/masks.js';
 import { readoutWindow } from '../src/physics/readout-window.js';
 import { SenseOp, maskFromKspace } from '../src/physics/sense.js';
-import { medianMs, row, sharedPath } from './util.js';
+import { convFlops, medianMs, row, sharedPath } from './util.js';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -54,9 +54,7 @@ function sample(): ReconSample {
 async function denoiserRates(model: Modl, ort: OnnxRuntime): Promise<void> {
   const [H, W] = [180, 230];
   const { depth, width } = model.denoiser.config;
-  let perPixel = 0;
-  for (let i = 0; i < depth; i++) perPixel += 9 * (i === 0 ? 2 : width) * (i === depth - 1 ? 2 : width);
-  const gflop = (2 * H * W * perPixel) / 1e9;
+  const gflop = convFlops(H, W, 1, depth, width) / 1e9;
   const x = Float32Array.from({ length: H * W * 2 }, () => Math.random());
   const net = await OnnxDenoiser.create(model.denoiser, 'batch', ort);
   const forward = await medianMs(() => net.apply(x, [1, H, W, 2], 0), 5, 1);

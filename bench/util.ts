@@ -24,3 +24,10 @@ export function row(label: string, value: string | number, unit = ''): void {
   const v = typeof value === 'number' ? value.toFixed(value < 10 ? 3 : 1) : value;
   console.log(`${label.padEnd(48)} ${v.padStart(10)} ${unit}`);
 }
+
+/** FLOPs of the denoiser's 3×3 convolutions (2·H·W·9·Cin·Cout per layer, complex image as 2 channels) on b images. */
+export function convFlops(h: number, w: number, b: number, depth = 5, width = 64): number {
+  let perPixel = 0;
+  for (let i = 0; i < depth; i++) perPixel += 9 * (i === 0 ? 2 : width) * (i === depth - 1 ? 2 : width);
+  return 2 * h * w * b * perPixel;
+}
