@@ -131,7 +131,8 @@ function addNoise(kspace: CArray, sigma: number, rho: number, rng: Rng): void {
   if (!(rho >= 0 && rho <= 1)) throw new Error(`noiseCorrelation must be in [0, 1], got ${rho}`);
   const k = kspace.data;
   const s = sigma / Math.SQRT2;
-  for (let i = 0; i < k.length; i++) k[i] += s * Math.sqrt(1 - rho) * rng.normal();
+  const white = s * Math.sqrt(1 - rho); // = s at ρ = 0: the same numbers as before mixing existed
+  for (let i = 0; i < k.length; i++) k[i] += white * rng.normal();
   if (rho === 0) return;
   const [C, H, W] = kspace.shape as [number, number, number];
   const n = H * W;
