@@ -3,7 +3,7 @@
  * Floors, lowest first: a module may import its own floor and the ones below,
  * never one above, and no import circle is allowed (dynamic imports included).
  */
-const FLOORS = ['util', 'backend', 'physics', 'io', 'images', 'synth', 'nn', 'generative', 'recon', 'pipelines', 'cli'];
+const FLOORS = ['util', 'backend', 'physics', 'io', 'images', 'synth', 'nn', 'generative', 'study', 'pipelines', 'cli'];
 const path = (floor) => (floor === 'pipelines' ? '^pipelines/' : `^src/${floor}/`);
 
 module.exports = {

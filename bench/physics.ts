@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CenteredFft2 } from '../src/physics/fft.js';
 import { WasmFft2, wasmFftSupports } from '../src/physics/fft-wasm.js';
-import { cgSense } from '../src/physics/recon.js';
+import { cgSense } from '../src/physics/classical.js';
 import { SenseOp, maskFromKspace } from '../src/physics/sense.js';
 import { getPhysicsThreads, senseBatch } from '../src/physics/sense-parallel.js';
 import { loadCflSlice } from '../src/io/cfl.js';

@@ -19,7 +19,7 @@ import { ModlReconstructor } from '../src/nn/infer.js';
 import { loadRealCase } from '../src/nn/real-validation.js';
 import { SHIPPED_RECIPE } from '../src/nn/simulated-source.js';
 import { train } from '../src/nn/train.js';
-import { evaluateRealCase, realCaseTable, type RealCaseRow } from '../src/recon/real-case.js';
+import { evaluateRealCase, realCaseTable, type RealCaseRow } from '../src/study/real-case.js';
 import { resolveCheckpoint, writeFileAtomic } from '../src/util/fs.js';
 import { packageRoot } from '../src/util/paths.js';
 import { CURRICULUM, shippedData, TRAINING_SEED } from './train-shipped.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { synthesize } from '../src/synth/synthesize.js';
 import type { SynthParameters } from '../src/synth/manifest.js';
 import { openDataset } from '../src/synth/dataset.js';
-import { metricsTable, type MethodResult } from '../src/recon/outputs.js';
+import { metricsTable, type MethodResult } from '../src/study/outputs.js';
 import { ensureDir, writeFileAtomic } from '../src/util/fs.js';
 import { packageRoot } from '../src/util/paths.js';
 import { DEFAULT_RECON_JOB, runReconJob } from './recon.js';

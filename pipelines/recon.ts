@@ -5,13 +5,13 @@
  * outputs); each step is one call into src/.
  */
 import { join } from 'node:path';
-import { loadStudy, type SimulateOptions } from '../src/recon/study.js';
-import { CG_SENSE_DEFAULTS } from '../src/physics/recon.js';
-import type { ReconMethod } from '../src/recon/methods.js';
+import { loadStudy, type SimulateOptions } from '../src/study/study.js';
+import { CG_SENSE_DEFAULTS } from '../src/physics/classical.js';
+import type { ReconMethod } from '../src/study/methods.js';
 import { adaptProgressText, type AdaptProgress } from '../src/nn/adapt.js';
 import {
   REPORT_FILE, runMethod, writeComparisonFigures, writeMethodOutputs, writeReport, type MethodResult,
-} from '../src/recon/outputs.js';
+} from '../src/study/outputs.js';
 import { ProgressBar } from '../src/util/progress.js';
 import { checkOutputLocation, ensureDir, removeStaleTemps, writeFolderAtomic } from '../src/util/fs.js';
 

@@ -21,9 +21,9 @@ import { ModlReconstructor } from '../src/nn/infer.js';
 import { saveCheckpoint } from '../src/nn/checkpoint.js';
 import type { AdaptReport } from '../src/nn/adapt.js';
 import { ADAPT_LEARNING_RATE, adaptProgressText } from '../src/nn/adapt.js';
-import type { ReconMethod } from '../src/recon/methods.js';
-import { runMethod, writeComparisonFigures, writeReport, type MethodResult } from '../src/recon/outputs.js';
-import { loadStudy, type SimulateOptions, type Study } from '../src/recon/study.js';
+import type { ReconMethod } from '../src/study/methods.js';
+import { runMethod, writeComparisonFigures, writeReport, type MethodResult } from '../src/study/outputs.js';
+import { loadStudy, type SimulateOptions, type Study } from '../src/study/study.js';
 import { ensureDir, readRegularFile } from '../src/util/fs.js';
 import { shippedCheckpoint } from '../src/util/paths.js';
 

@@ -31,8 +31,8 @@ import { loadCheckpoint, loadTrainingState, saveCheckpoint } from '../src/nn/che
 import { DEFAULT_MODL_CONFIG, Modl } from '../src/nn/modl.js';
 import { ModlReconstructor } from '../src/nn/infer.js';
 import { loadRealCase, realCaseSource } from '../src/nn/real-validation.js';
-import { hasBart } from '../src/recon/bart.js';
-import { evaluateRealCase, realCaseTable } from '../src/recon/real-case.js';
+import { hasBart } from '../src/study/bart.js';
+import { evaluateRealCase, realCaseTable } from '../src/study/real-case.js';
 import { SHIPPED_RECIPE, simulatedSource, type ScanRecipe } from '../src/nn/simulated-source.js';
 import { train, validate, type EpochInfo, type PairSource } from '../src/nn/train.js';
 import { resolveCheckpoint } from '../src/util/fs.js';

@@ -31,7 +31,7 @@ export { symmetries, transformScan, transformImage, type Symmetry } from './phys
 export { makeMask, randomMask1d, equispacedMask1d, poissonDiscMask2d, type MaskKind, type MaskOptions, type SamplingMask } from './physics/masks.js';
 export { espiritMaps, type EspiritOptions, type EspiritResult } from './physics/espirit.js';
 export { birdcageMaps, type BirdcageOptions } from './physics/coils.js';
-export { cgSense, zeroFilledSense, zeroFilledRss, rss, reconMagnitude, CG_SENSE_DEFAULTS, type CgSenseOptions } from './physics/recon.js';
+export { cgSense, zeroFilledSense, zeroFilledRss, rss, reconMagnitude, CG_SENSE_DEFAULTS, type CgSenseOptions } from './physics/classical.js';
 export { imageMetrics, psnr, ssim, nmse, mse, type Metrics } from './physics/metrics.js';
 
 // synthetic data
@@ -54,8 +54,8 @@ export { simulatedSource, SHIPPED_RECIPE } from './nn/simulated-source.js';
 export { trainGenerator } from './generative/train.js';
 
 // studies
-export { loadStudy, type Study, type StudyOptions } from './recon/study.js';
-export { reconstruct, METHODS, type ReconMethod, type MethodSettings } from './recon/methods.js';
+export { loadStudy, type Study, type StudyOptions } from './study/study.js';
+export { reconstruct, METHODS, type ReconMethod, type MethodSettings } from './study/methods.js';
 export { loadRealCase } from './nn/real-validation.js';
-export { evaluateRealCase, realCaseTable } from './recon/real-case.js';
+export { evaluateRealCase, realCaseTable } from './study/real-case.js';
 export { shippedCheckpoint } from './util/paths.js';

@@ -10,7 +10,7 @@
 import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { CG_SENSE_DEFAULTS, cgSense, reconMagnitude } from '../physics/recon.js';
+import { CG_SENSE_DEFAULTS, cgSense, reconMagnitude } from '../physics/classical.js';
 import { imageMetrics, meanMetrics, type Metrics } from '../physics/metrics.js';
 import { ensureDir, removeStaleTempsIn, resolveCheckpoint, writeFileAtomic } from '../util/fs.js';
 import { Rng } from '../util/random.js';

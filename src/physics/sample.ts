@@ -11,7 +11,7 @@
  */
 import type { CArray } from './complex.js';
 import { espiritMaps } from './espirit.js';
-import { zeroFilledSense } from './recon.js';
+import { zeroFilledSense } from './classical.js';
 import { maskFromKspace, maskKspace } from './sense.js';
 
 export interface KspaceSample {

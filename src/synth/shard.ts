@@ -15,7 +15,7 @@
  */
 import { CArray, czeros } from '../physics/complex.js';
 import { ifft2c } from '../physics/fft.js';
-import { rss } from '../physics/recon.js';
+import { rss } from '../physics/classical.js';
 import { writeFastmri } from '../io/hdf5.js';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';

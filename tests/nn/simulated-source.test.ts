@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { birdcageMaps } from '../../src/physics/coils.js';
 import { isColumnMask } from '../../src/physics/readout-window.js';
-import { cgSense, reconMagnitude, zeroFilledSense } from '../../src/physics/recon.js';
+import { cgSense, reconMagnitude, zeroFilledSense } from '../../src/physics/classical.js';
 import { imageMetrics } from '../../src/physics/metrics.js';
 import { SHIPPED_RECIPE, simulatedSource, tightFieldOfView } from '../../src/nn/simulated-source.js';
 import { caseMaps, loadRealCase, realCaseSource } from '../../src/nn/real-validation.js';

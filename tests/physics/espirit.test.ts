@@ -11,7 +11,7 @@ import { espiritMaps, imageDomainOperator, pairIndex, signalSubspace } from '../
 import { hermitianEigen } from '../../src/physics/hermitian-eigen.js';
 import { pixelEigenvectors } from '../../src/physics/espirit-pixel.js';
 import { nmse } from '../../src/physics/metrics.js';
-import { cgSense } from '../../src/physics/recon.js';
+import { cgSense } from '../../src/physics/classical.js';
 import { maskFromKspace } from '../../src/physics/sense.js';
 import { loadCflSlice, readCfl, writeCfl } from '../../src/io/cfl.js';
 import mapsCommand from '../../src/cli/commands/maps.js';

@@ -5,7 +5,7 @@ import { czeros } from '../../src/physics/complex.js';
 import { makeMask } from '../../src/physics/masks.js';
 import { kspaceSample } from '../../src/physics/sample.js';
 import { maskKspace, SenseOp } from '../../src/physics/sense.js';
-import { zeroFilledSense } from '../../src/physics/recon.js';
+import { zeroFilledSense } from '../../src/physics/classical.js';
 import { rng } from '../helpers/random.js';
 
 const H = 64, W = 128, C = 6; // 1D masks keep 8 % of the columns: 10 calibration lines, enough for ESPIRiT's 6×6 kernel

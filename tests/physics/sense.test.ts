@@ -8,7 +8,7 @@ import { conjugateGradient } from '../../src/physics/cg.js';
 import { birdcageMaps } from '../../src/physics/coils.js';
 import { equispacedMask1d, poissonDiscMask2d } from '../../src/physics/masks.js';
 import { nmse } from '../../src/physics/metrics.js';
-import { cgSense, zeroFilledSense } from '../../src/physics/recon.js';
+import { cgSense, zeroFilledSense } from '../../src/physics/classical.js';
 import { SenseBatch, SenseOp, maskFromKspace } from '../../src/physics/sense.js';
 import { readCfl, writeCfl } from '../../src/io/cfl.js';
 import { HAS_SHARED, shared } from '../helpers/shared.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SenseOp } from '../../src/physics/sense.js';
-import { cgSense } from '../../src/physics/recon.js';
+import { cgSense } from '../../src/physics/classical.js';
 import { symmetries, transformImage, transformKspace, transformMask } from '../../src/physics/symmetry.js';
 import { randomComplex, relErr } from '../helpers/random.js';
 

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectSameDatasets } from '../helpers/datasets.js';
 import { ifft2c } from '../../src/physics/fft.js';
-import { rss } from '../../src/physics/recon.js';
+import { rss } from '../../src/physics/classical.js';
 import { readFastmri } from '../../src/io/hdf5.js';
 import { openDataset, splitDataset } from '../../src/synth/dataset.js';
 import { registerGenerator, type ImageGenerator } from '../../src/images/generator.js';

@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
 import { commandUsage, parseCommandArgs } from '../args.js';
 import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
-import { metricsText } from '../../recon/outputs.js';
+import { metricsText } from '../../study/outputs.js';
 import { checkOutputLocation } from '../../util/fs.js';
 
 const options = {

@@ -8,8 +8,8 @@ import { ADAPT_LEARNING_RATE, adaptProgressText, adaptSummary, type AdaptProgres
 import { concat, datasetSources, kspaceFileSource, limit, remask } from '../../nn/sources.js';
 import { validate, type PairSource } from '../../nn/train.js';
 import { loadRealCase, REAL_ACCELERATIONS, REAL_CASE, REAL_SEEDS } from '../../nn/real-validation.js';
-import { hasBart } from '../../recon/bart.js';
-import { evaluateRealCase, realCaseTable, writeRealCaseFigures } from '../../recon/real-case.js';
+import { hasBart } from '../../study/bart.js';
+import { evaluateRealCase, realCaseTable, writeRealCaseFigures } from '../../study/real-case.js';
 import { shippedCheckpoint } from '../../util/paths.js';
 import { checkOutputLocation, writeFileAtomic } from '../../util/fs.js';
 import { ModlError } from '../../util/errors.js';

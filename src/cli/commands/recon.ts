@@ -6,10 +6,10 @@ import { commandUsage, numberOption, parseCommandArgs } from '../args.js';
 import { ENSEMBLE_SIZES } from '../../physics/symmetry.js';
 import type { CArray } from '../../physics/complex.js';
 import { kspaceSample, mapsProblem } from '../../physics/sample.js';
-import { CG_SENSE_DEFAULTS, reconMagnitude } from '../../physics/recon.js';
+import { CG_SENSE_DEFAULTS, reconMagnitude } from '../../physics/classical.js';
 import { cflBase, imageDimsLike, loadCflSlice, writeCfl } from '../../io/cfl.js';
 import { writePng } from '../../io/png.js';
-import { isMethod, METHODS, reconstruct, type ReconMethod } from '../../recon/methods.js';
+import { isMethod, METHODS, reconstruct, type ReconMethod } from '../../study/methods.js';
 import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { fileError, ModlError } from '../../util/errors.js';
 import { MASK_KINDS, type MaskKind } from '../../physics/masks.js';
@@ -133,7 +133,7 @@ async function reconCfl(values: Values): Promise<void> {
 /** The study mode: the pipelines/recon.ts job. */
 async function reconStudy(input: string, v: Values, flags: { noImages: boolean; force: boolean }): Promise<void> {
   const { DEFAULT_RECON_JOB, runReconJob } = await import('../../../pipelines/recon.js');
-  const { metricsText } = await import('../../recon/outputs.js');
+  const { metricsText } = await import('../../study/outputs.js');
   if (!existsSync(input)) throw fileError(input, 'not found');
   if (!v.out) throw new ModlError('recon: --out DIR is required (see modl recon --help)');
   const methods = (v.methods ?? DEFAULT_RECON_JOB.methods.join(',')).split(',').map((m) => m.trim());

@@ -65,7 +65,7 @@ function kspaceInputs(spec: string): string[] {
 
 async function siteFromKspace(v: Values, outDir: string): Promise<void> {
   const { SITE_SSDU_DEFAULTS: d, runSiteSsdu } = await import('../../../pipelines/site-ssdu.js');
-  const { metricsText } = await import('../../recon/outputs.js');
+  const { metricsText } = await import('../../study/outputs.js');
   const kspace = kspaceInputs(v.kspace!);
   if (v.checkpoint && !existsSync(v.checkpoint)) throw fileError(v.checkpoint, 'not found');
   const simulate = v['simulate-accel'] === undefined ? undefined : {
@@ -104,7 +104,7 @@ const command: Command = {
     if (accelerations.some((a) => !(a >= 1))) throw new ModlError(`--accel: expected accelerations ≥ 1, got '${v.accel}'`);
 
     const { SITE_RETRAIN_DEFAULTS: d, runSiteRetrain } = await import('../../../pipelines/site-retrain.js');
-    const { metricsText } = await import('../../recon/outputs.js');
+    const { metricsText } = await import('../../study/outputs.js');
     await initBackendFromCli(v);
     const coils = numberOption('coils', v.coils, d.synth.coils[0], posInt);
     const t0 = performance.now();

@@ -6,7 +6,7 @@
  * acceleration. BART's L1-wavelet runs when `bart` is installed, tuned as the
  * README's table: the best λ of 0.002/0.005/0.01 per acceleration.
  */
-import { cgSense, reconMagnitude, zeroFilledSense } from '../physics/recon.js';
+import { cgSense, reconMagnitude, zeroFilledSense } from '../physics/classical.js';
 import { maskKspace } from '../physics/sense.js';
 import { imageMetrics, meanMetrics, type Metrics } from '../physics/metrics.js';
 import type { CArray } from '../physics/complex.js';

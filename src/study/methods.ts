@@ -3,7 +3,7 @@
  * run any subset on the same slices and compare them.
  */
 import type { CArray } from '../physics/complex.js';
-import { CG_SENSE_DEFAULTS, cgSense, zeroFilledSense } from '../physics/recon.js';
+import { CG_SENSE_DEFAULTS, cgSense, zeroFilledSense } from '../physics/classical.js';
 import type { ReconSample } from '../nn/batch.js';
 import type { AdaptOptions, AdaptReport } from '../nn/adapt.js';
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { runReconJob, DEFAULT_RECON_JOB } from '../../pipelines/recon.js';
 import { readDicom } from '../../src/io/dicom-series.js';
 import { readNiftiVolumes } from '../../src/io/nifti.js';
-import { loadStudy } from '../../src/recon/study.js';
+import { loadStudy } from '../../src/study/study.js';
 import { HAS_SHARED, shared } from '../helpers/shared.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'modl-recon-'));
