@@ -4,7 +4,8 @@
  * conventions); comparison figures; and a Markdown report tying them together.
  */
 import { join } from 'node:path';
-import { cabs, type CArray } from '../physics/complex.js';
+import type { CArray } from '../physics/complex.js';
+import { reconMagnitude } from '../physics/classical.js';
 import { volumeMetrics, type Metrics } from '../physics/metrics.js';
 import { writeDicomSeries } from '../io/dicom-write.js';
 import { writeNifti } from '../io/nifti.js';
@@ -42,7 +43,7 @@ export async function runMethod(study: Study, method: ReconMethod, settings: Met
     method, images, seconds: (performance.now() - t0) / 1000,
     ...(label ? { label } : {}),
     ...(adapted ? { adapted } : {}),
-    ...(study.reference ? { metrics: volumeMetrics(study.reference, images.map((x) => cabs(x)), study.H, study.W) } : {}),
+    ...(study.reference ? { metrics: volumeMetrics(study.reference, images.map(reconMagnitude), study.H, study.W) } : {}),
   };
 }
 
@@ -53,7 +54,7 @@ const fixed = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(dig
 export async function writeMethodOutputs(outDir: string, study: Study, r: MethodResult): Promise<{ nifti: string; dicom: string; png: string }> {
   const { H, W } = study;
   const data = new Float32Array(r.images.length * H * W);
-  r.images.forEach((x, i) => data.set(cabs(x), i * H * W));
+  r.images.forEach((x, i) => data.set(reconMagnitude(x), i * H * W));
   const vol: ImageVolume = { ...study.geometry, data, shape: [r.images.length, H, W] };
   const description = `modl ${METHOD_LABELS[r.method]} reconstruction`;
   const nifti = join(outDir, `${r.method}.nii.gz`);
@@ -62,7 +63,7 @@ export async function writeMethodOutputs(outDir: string, study: Study, r: Method
   await writeDicomSeries(dicom, vol, { seriesDescription: description, overwrite: true });
   const pngDir = join(outDir, 'png');
   ensureDir(pngDir);
-  r.images.forEach((x, i) => writePng(join(pngDir, `${r.method}_${String(i).padStart(3, '0')}.png`), cabs(x), H, W));
+  r.images.forEach((x, i) => writePng(join(pngDir, `${r.method}_${String(i).padStart(3, '0')}.png`), reconMagnitude(x), H, W));
   return { nifti, dicom, png: pngDir };
 }
 
@@ -76,12 +77,12 @@ export function writeComparisonFigures(outDir: string, study: Study, results: Me
   const window = ref ? ([0, percentileOf(ref, 99.5)] as [number, number]) : undefined;
   const tiles = [
     ...(ref ? [{ data: ref, rows: H, cols: W, label: 'reference', window }] : []),
-    ...results.map((r) => ({ data: cabs(r.images[slice]!), rows: H, cols: W, label: labelOf(r), window })),
+    ...results.map((r) => ({ data: reconMagnitude(r.images[slice]!), rows: H, cols: W, label: labelOf(r), window })),
   ];
   const images = join(outDir, `figure_slice${slice}.png`);
   writePngTiles(images, tiles, { scale: H < 200 ? 2 : 1 });
   if (!ref) return { images };
-  const errs = results.map((r) => cabs(r.images[slice]!).map((v, i) => Math.abs(v - ref[i]!)));
+  const errs = results.map((r) => reconMagnitude(r.images[slice]!).map((v, i) => Math.abs(v - ref[i]!)));
   const top = Math.max(...errs.map((e) => percentileOf(e, 99.5))) || 1;
   const errors = join(outDir, `errors_slice${slice}.png`);
   writePngTiles(errors, results.map((r, i) => ({ data: errs[i]!, rows: H, cols: W, label: `|${labelOf(r)} - ref|`, window: [0, top] as [number, number] })),

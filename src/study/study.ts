@@ -14,6 +14,7 @@
  *   the reference.
  */
 import { type CArray } from '../physics/complex.js';
+import { reconMagnitude } from '../physics/classical.js';
 import { makeMask, type MaskKind } from '../physics/masks.js';
 import { isFullySampled, kspaceSample, mapsProblem } from '../physics/sample.js';
 import { detectFormat, loadImageVolumes } from '../io/detect.js';
@@ -60,8 +61,6 @@ export interface Study {
   preparation: string[];
 }
 
-const mag = (x: CArray) => Float32Array.from({ length: x.data.length >> 1 }, (_, i) => Math.hypot(x.data[2 * i]!, x.data[2 * i + 1]!));
-
 function sliceOf(x: CArray, s: number): CArray {
   const inner = x.shape.slice(1);
   const n = 2 * inner.reduce((a, b) => a * b, 1);
@@ -102,7 +101,7 @@ async function kspaceStudy(input: string, opts: StudyOptions): Promise<Study> {
   let fileMaps: CArray | undefined;
   const firstSlice = sliceOf(vol.kspace, slices[0]!);
   if (opts.maps) {
-    fileMaps = loadCflSlice(opts.maps).kspace;
+    fileMaps = loadCflSlice(opts.maps, { allSets: true }).kspace; // several sets (ecalib -m2): soft-SENSE, as bart pics
     const problem = mapsProblem(fileMaps, firstSlice);
     if (problem) throw fileError(opts.maps, problem);
     prep.push(`coil maps from ${opts.maps}`);
@@ -129,7 +128,7 @@ async function kspaceStudy(input: string, opts: StudyOptions): Promise<Study> {
     const sample = kspaceSample(kspace, { mask, maps });
     const target = storedTarget ? sliceOf(storedTarget, s) : sample.target;
     samples.push({ ...sample, target });
-    if (target) reference.push(mag(target));
+    if (target) reference.push(reconMagnitude(target));
   }
   if (opts.simulate) prep.push(`retrospective ${opts.simulate.mask} mask at ${opts.simulate.acceleration}× (seed ${opts.simulate.seed} + slice)`);
   if (reference.length) prep.push(storedTarget ? 'reference: the stored target image' : 'reference: SENSE combination of the fully sampled k-space with the same maps');
@@ -158,7 +157,7 @@ async function imageStudy(input: string, opts: StudyOptions): Promise<Study> {
       coils: sim.coils, snrDb: sim.snrDb, mask: { kind: sim.mask, acceleration: sim.acceleration },
     });
     samples.push({ kspace: pair.kspace, maps: pair.maps, mask: pair.mask, target: pair.target });
-    reference.push(mag(pair.target));
+    reference.push(reconMagnitude(pair.target));
   }
   const geometry: ImageVolume = { ...vol, data: new Float32Array(0), shape: [slices.length, H, W], affine: subVolume(vol, slices[0]!, slices[0]!).affine };
   return {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runReconJob, DEFAULT_RECON_JOB } from '../../pipelines/recon.js';
+import { readCfl } from '../../src/io/cfl.js';
 import { readDicom } from '../../src/io/dicom-series.js';
 import { readNiftiVolumes } from '../../src/io/nifti.js';
 import { loadStudy } from '../../src/study/study.js';
@@ -39,6 +40,29 @@ describe.skipIf(!HAS_SHARED)('the recon job on real inputs', () => {
     expect(maxDiff).toBeLessThan(maxVal / 30000);
     const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
     expect(metrics.metrics.cgsense.psnr).toBeCloseTo(cg!.metrics!.psnr, 6);
+  });
+
+  it('keeps every map set of a --maps file (ecalib -m2: soft-SENSE) and scores the RSS over the map images', async () => {
+    // the fully sampled real slice whose field of view is smaller than the head: with one set, the wrapped
+    // scalp breaks SENSE (CG-SENSE fell below zero-filled when the second set was dropped)
+    const out = tmp();
+    const input = shared('kspace/brain_alias_8ch_full.cfl'), maps = shared('kspace/brain_alias_8ch_full_espirit2_bart.cfl');
+    const study = await loadStudy(input, { maps, simulate: { acceleration: 4, mask: 'random', coils: 8, snrDb: Infinity, seed: 0 } });
+    expect(study.samples[0]!.maps.shape).toEqual([2, 8, 168, 320]);
+    // the reference is the README's, RSS over the two map images of the full data (written by bart pics from the
+    // k-space scaled to max|k| = 1, so equal up to one factor)
+    const bart = readCfl(shared('kspace/brain_alias_8ch_full_reference.cfl')).array.data; // dims 1 320 168: [168][320] in memory
+    const ref = study.reference![0]!;
+    let rb = 0, bb = 0, rr = 0;
+    for (let i = 0; i < ref.length; i++) { rb += ref[i]! * bart[2 * i]!; bb += bart[2 * i]! ** 2; rr += ref[i]! ** 2; }
+    expect(1 - (rb * rb) / (rr * bb)).toBeLessThan(1e-8); // 1 − cos² of the angle between them
+    const { results } = await runReconJob({
+      ...DEFAULT_RECON_JOB, input, maps, outDir: out, methods: ['zero-filled', 'cgsense'],
+      simulate: { acceleration: 4, mask: 'random', coils: 8, snrDb: Infinity, seed: 0 },
+    });
+    const [zf, cg] = results;
+    expect(cg!.metrics!.psnr).toBeGreaterThan(zf!.metrics!.psnr + 2);
+    expect(readNiftiVolumes(join(out, 'cgsense.nii.gz'))[0]!.shape).toEqual([1, 168, 320]); // one magnitude per slice
   });
 
   it('reconstructs the real undersampled k-space with ESPIRiT maps; no reference, so no metrics', async () => {
