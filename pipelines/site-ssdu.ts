@@ -3,11 +3,12 @@
  * k-space, with no fully sampled reference (SSDU, nn/ssdu.ts):
  *
  *   1. load    every scan (BART .cfl, fastMRI/ISMRMRD HDF5, complex NIfTI) as
- *              reconstruction samples, ESPIRiT maps from each slice's own data;
- *              fully sampled scans are undersampled retrospectively first
+ *              reconstruction samples, with the maps a file stores or ESPIRiT
+ *              maps from each slice's own data; fully sampled scans are
+ *              undersampled retrospectively first
  *   2. tune    fine-tune the shipped MoDL on all slices at once with the SSDU
- *              objective; 20 % of each slice's samples are held out and stop it
- *              (nn/adapt.ts), saved to OUT/modl-ssdu
+ *              objective; HOLDOUT_FRACTION of each slice's samples is held out
+ *              and stops it (nn/adapt.ts), saved to OUT/modl-ssdu
  *   3. eval    per scan: zero-filled, CG-SENSE, the shipped and the site MoDL;
  *              PSNR/SSIM where a fully sampled reference exists, and always the
  *              held-out k-space loss before and after
@@ -20,7 +21,7 @@ import { basename, join, resolve } from 'node:path';
 import { ModlReconstructor } from '../src/nn/infer.js';
 import { saveCheckpoint } from '../src/nn/checkpoint.js';
 import type { AdaptReport } from '../src/nn/adapt.js';
-import { ADAPT_LEARNING_RATE, adaptProgressText } from '../src/nn/adapt.js';
+import { ADAPT_LEARNING_RATE, HOLDOUT_FRACTION, adaptProgressText } from '../src/nn/adapt.js';
 import type { ReconMethod } from '../src/study/methods.js';
 import { runMethod, writeComparisonFigures, writeReport, type MethodResult } from '../src/study/outputs.js';
 import { loadStudy, type SimulateOptions, type Study } from '../src/study/study.js';
@@ -104,7 +105,7 @@ export async function runSiteSsdu(job: SiteSsduJob): Promise<SiteSsduResult> {
       notes: [
         '## How the site model was made', '',
         `- \`${job.checkpoint}\` fine-tuned with SSDU on the undersampled k-space of ${job.kspace.length} scan(s) (${samples.length} slices), no reference image used → \`${siteDir}\``,
-        ...(a ? [`- ${a.steps} steps (Adam ${job.learningRate}) in ${a.seconds.toFixed(0)} s; held-out k-space loss (20 % of the samples, never trained on) ${a.holdoutBefore.toFixed(4)} → ${a.holdoutBest.toFixed(4)}, kept step ${a.bestStep}`] : []),
+        ...(a ? [`- ${a.steps} steps (Adam ${job.learningRate}) in ${a.seconds.toFixed(0)} s; held-out k-space loss (${HOLDOUT_FRACTION * 100} % of the samples, never trained on) ${a.holdoutBefore.toFixed(4)} → ${a.holdoutBest.toFixed(4)}, kept step ${a.bestStep}`] : []),
       ],
     }));
     all.push(results);

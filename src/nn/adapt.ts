@@ -1,10 +1,10 @@
 /**
  * Scan-specific fine-tuning (zero-shot SSDU, Yaman et al., ICLR 2022): before a
  * study is reconstructed, the trained network is fine-tuned on the study's own
- * undersampled k-space with the SSDU objective (nn/ssdu.ts). A third set Γ,
- * 20 % of each slice's sampled locations, never enters training: the network's
- * k-space loss on Γ (with data consistency on Ω∖Γ) decides when to stop and
- * which weights to keep. The reconstruction afterwards uses every sample.
+ * undersampled k-space with the SSDU objective (nn/ssdu.ts). A third set Γ
+ * (HOLDOUT_FRACTION of each slice's sampled locations) never enters training:
+ * the network's k-space loss on Γ (with data consistency on Ω∖Γ) decides when
+ * to stop and which weights to keep. The reconstruction afterwards uses every sample.
  *
  * Batch norm keeps the trained running statistics (mode 'tune'): one scan's
  * batch statistics would replace what the network was trained with. For 1D
