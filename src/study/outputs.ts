@@ -115,11 +115,12 @@ export function metricsTable(results: MethodResult[]): string {
 
 /** The same table as plain text for the terminal. */
 export function metricsText(results: MethodResult[]): string {
-  const head = `  ${'method'.padEnd(14)} ${'PSNR dB'.padStart(8)} ${'SSIM'.padStart(7)} ${'NMSE'.padStart(8)} ${'time s'.padStart(7)}`;
+  const width = Math.max(14, ...results.map((r) => labelOf(r).length));
+  const head = `  ${'method'.padEnd(width)} ${'PSNR dB'.padStart(8)} ${'SSIM'.padStart(7)} ${'NMSE'.padStart(8)} ${'time s'.padStart(7)}`;
   return [head, ...results.map((r) => {
     const m = r.metrics;
     const cells = m ? [fixed(m.psnr, 2).padStart(8), fixed(m.ssim, 4).padStart(7), fixed(m.nmse, 5).padStart(8)] : ['–'.padStart(8), '–'.padStart(7), '–'.padStart(8)];
-    return `  ${labelOf(r).padEnd(14)} ${cells.join(' ')} ${r.seconds.toFixed(2).padStart(7)}`;
+    return `  ${labelOf(r).padEnd(width)} ${cells.join(' ')} ${r.seconds.toFixed(2).padStart(7)}`;
   })].join('\n');
 }
 
