@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { adaptToScan } from '../../src/nn/adapt.js';
 import { Modl } from '../../src/nn/modl.js';
+import { SSDU_LOSS_FRACTION } from '../../src/nn/ssdu.js';
 import { testSample } from './helpers.js';
 
 const tiny = { denoiser: { depth: 3, width: 8, momentum: 0.1, epsilon: 1e-5 }, stages: 2, cgIterations: 8, lambda: 0.05 };
@@ -16,7 +17,7 @@ describe('scan-specific fine-tuning (zero-shot SSDU)', () => {
   const { kspace, maps, mask } = testSample(32, 24, 1);
   // 7 sampled lines: with the default 20 % loss share a step's loss sees one line and six steps
   // learn nothing measurable on this tiny net; with SSDU's 40 % it sees two
-  const options = { steps: 6, evalEvery: 2, patience: 3, learningRate: 3e-3, windowRows: 16, seed: 5, lossFraction: 0.4 };
+  const options = { steps: 6, evalEvery: 2, patience: 3, learningRate: 3e-3, windowRows: 16, seed: 5, lossFraction: SSDU_LOSS_FRACTION };
 
   it('lowers the held-out k-space loss and keeps the best weights', async () => {
     const model = Modl.create(tiny, 2);

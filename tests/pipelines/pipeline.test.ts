@@ -1,15 +1,20 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runReconJob, DEFAULT_RECON_JOB } from '../../pipelines/recon.js';
 import { readCfl } from '../../src/io/cfl.js';
 import { readDicom } from '../../src/io/dicom-series.js';
 import { readNiftiVolumes } from '../../src/io/nifti.js';
+import { loadRealCase } from '../../src/nn/real-validation.js';
+import { runMethod } from '../../src/study/outputs.js';
+import { evaluateRealCase } from '../../src/study/real-case.js';
 import { loadStudy } from '../../src/study/study.js';
 import { HAS_SHARED, shared } from '../helpers/shared.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'modl-recon-'));
+const HAS_H5PY = spawnSync('/usr/bin/python3', ['-c', 'import h5py, numpy'], { stdio: 'ignore' }).status === 0;
 
 describe.skipIf(!HAS_SHARED)('the recon job on real inputs', () => {
   it('reconstructs a DICOM series undersampled retrospectively, writing NIfTI, DICOM, PNG, metrics and a report', async () => {
@@ -63,6 +68,24 @@ describe.skipIf(!HAS_SHARED)('the recon job on real inputs', () => {
     const [zf, cg] = results;
     expect(cg!.metrics!.psnr).toBeGreaterThan(zf!.metrics!.psnr + 2);
     expect(readNiftiVolumes(join(out, 'cgsense.nii.gz'))[0]!.shape).toEqual([1, 168, 320]); // one magnitude per slice
+  });
+
+  it.skipIf(!HAS_H5PY)('reads the protocol cases written by scripts/real-case-h5.py as modl eval --real scores them', async () => {
+    const dir = tmp();
+    execFileSync('/usr/bin/python3', [resolve('scripts/real-case-h5.py'), shared('kspace'), dir], { stdio: 'ignore' });
+    const c = loadRealCase(shared('kspace'));
+    const study = await loadStudy(join(dir, 'case_R6_s1.h5'));
+    const [x] = study.samples;
+    expect(x!.mask).toEqual(c.masks.get('6/1'));
+    expect(x!.maps.shape).toEqual(c.maps.shape);
+    let worst = 0;
+    study.reference![0]!.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - c.reference[i]!)); });
+    expect(worst).toBeLessThan(1e-5 * Math.max(...c.reference));
+    const zf = (await runMethod(study, 'zero-filled')).metrics!;
+    const [protocol] = (await evaluateRealCase(c, { accelerations: [6], seeds: [1] })).filter((r) => r.method === 'zero-filled');
+    expect(zf.psnr).toBeCloseTo(protocol!.metrics.psnr, 3);
+    expect(zf.ssim).toBeCloseTo(protocol!.metrics.ssim, 4);
+    rmSync(dir, { recursive: true });
   });
 
   it('reconstructs the real undersampled k-space with ESPIRiT maps; no reference, so no metrics', async () => {
