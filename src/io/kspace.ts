@@ -12,6 +12,7 @@
  */
 import { statSync } from 'node:fs';
 import { type CArray } from '../physics/complex.js';
+import type { PhaseEncodeAxis } from '../physics/masks.js';
 import { fileError, ModlError } from '../util/errors.js';
 import { cflBase, readCfl } from './cfl.js';
 import { readFastmri, type H5Array, type IsmrmrdEncoding } from './hdf5.js';
@@ -23,6 +24,12 @@ export interface KspaceVolume {
   kspace: CArray;
   /** A reference magnitude image, [slices, h, w] (fastMRI reconstruction_rss, possibly cropped). */
   reference?: RealArray;
+  /**
+   * The phase-encoded image axis, across which retrospective 1D masks sample whole lines:
+   * W for fastMRI files (their last axis), H for BART .cfl (dim 1 of an [x, y] plane, or the
+   * slower in-plane dim) and complex NIfTI (y).
+   */
+  phaseEncode: PhaseEncodeAxis;
   /** Sampling mask as stored (fastMRI: [W] or [H, W]). */
   mask?: RealArray;
   encoding?: IsmrmrdEncoding;
@@ -56,6 +63,7 @@ export async function loadKspace(path: string, opts: { slices?: [number, number]
       encoding: f.encoding,
       attrs: f.attrs,
       extra: f.extra,
+      phaseEncode: 'W',
       source: { format: 'fastmri-hdf5', path },
     };
   } else if (/\.nii(\.gz)?$/i.test(path)) {
@@ -89,7 +97,7 @@ export function kspaceFromNifti(img: NiftiImage): KspaceVolume {
       data.set(img.data.subarray((c * nz + z) * plane, (c * nz + z + 1) * plane), (z * nc + c) * plane);
     }
   }
-  return { kspace: { data, shape: [nz, nc, ny, nx] }, source: { format: 'nifti', path: img.path, affineLps: flipLpsRas(img.affineRas) } };
+  return { kspace: { data, shape: [nz, nc, ny, nx] }, phaseEncode: 'H', source: { format: 'nifti', path: img.path, affineLps: flipLpsRas(img.affineRas) } };
 }
 
 /** Writes [slices, coils, H, W] k-space as a complex64 NIfTI [x = W, y = H, slices, coils]. */
@@ -122,6 +130,7 @@ export function kspaceFromCfl(path: string): KspaceVolume {
   const { fast, slow, slices, coils } = bartLayout(path, dims);
   return {
     kspace: { data: array.data, shape: [slices, coils, dims[slow]!, dims[fast]!] },
+    phaseEncode: 'H',
     source: { format: 'cfl', path: cflBase(path), bartDims: [...dims] },
   };
 }

@@ -6,7 +6,7 @@
  *   seeded retrospective mask is drawn per slice;
  * plus combinators to subset, concatenate and re-mask sources.
  */
-import { makeMask, type MaskKind } from '../physics/masks.js';
+import { makeMask, type MaskKind, type PhaseEncodeAxis } from '../physics/masks.js';
 import { isFullySampled, kspaceSample, type KspaceSample } from '../physics/sample.js';
 import { loadKspace, type KspaceVolume } from '../io/kspace.js';
 import { openDataset, splitDataset, type SynthDataset } from '../synth/dataset.js';
@@ -21,11 +21,11 @@ export interface MaskPlan {
   seed: number;
 }
 
-export function drawMask(plan: MaskPlan, index: number, H: number, W: number): Float32Array {
+export function drawMask(plan: MaskPlan, index: number, H: number, W: number, phaseEncode: PhaseEncodeAxis = 'W'): Float32Array {
   const seed = plan.seed * 100_003 + index;
   const kind = plan.kinds[seed % plan.kinds.length]!;
   const acceleration = plan.accelerations[Math.floor(seed / plan.kinds.length) % plan.accelerations.length]!;
-  return makeMask(kind, H, W, { acceleration, seed }).mask;
+  return makeMask(kind, H, W, { acceleration, seed, phaseEncode }).mask;
 }
 
 /** Pairs of a modl synth dataset, split deterministically into train and validation by shard. */
@@ -69,7 +69,7 @@ export async function kspaceFileSource(paths: string[], masks: MaskPlan): Promis
       let sample = samples.get(i);
       if (!sample) {
         if (!isFullySampled(kspace)) throw new ModlError(`${path}: slice ${slice} is undersampled; training and evaluation need fully sampled k-space`);
-        sample = kspaceSample(kspace, { mask: drawMask(masks, i, H, W) });
+        sample = kspaceSample(kspace, { mask: drawMask(masks, i, H, W, cached.vol.phaseEncode) });
         samples.set(i, sample);
       }
       return { ...sample, target: sample.target! };

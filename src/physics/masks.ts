@@ -2,9 +2,10 @@
  * Cartesian sampling masks, seeded and reproducible. Every mask is a full
  * [H, W] float array (1 = sampled) plus the sampling fraction it really achieves.
  *
- * 1D masks follow fastMRI's RandomMaskFunc / EquispacedMaskFunc: whole columns
- * (the phase-encode axis is the last one, W) with a fully sampled centre of
- * round(W·centerFraction) columns. The 2D mask is a variable-density
+ * 1D masks follow fastMRI's RandomMaskFunc / EquispacedMaskFunc: whole lines
+ * across the phase-encode axis, which is W (fastMRI's last axis: whole columns)
+ * unless MaskOptions.phaseEncode says H (BART's dim 1: whole rows), with a fully
+ * sampled centre of round(N·centerFraction) lines of the N phase encodes. The 2D mask is a variable-density
  * Poisson-disc pattern with a fully sampled calibration block, like `bart poisson`.
  */
 import { Rng } from '../util/random.js';
@@ -32,7 +33,11 @@ export interface MaskOptions {
   centerFraction?: number;
   /** Poisson mask: side of the fully sampled square calibration region. */
   calib?: number;
+  /** 1D masks: the phase-encoded image axis, across which whole lines are sampled (default 'W'). */
+  phaseEncode?: PhaseEncodeAxis;
 }
+
+export type PhaseEncodeAxis = 'H' | 'W';
 
 function fromColumns(kind: MaskKind, H: number, W: number, cols: Uint8Array, o: MaskOptions): SamplingMask {
   const mask = new Float32Array(H * W);
@@ -137,6 +142,13 @@ function poissonWithRadius(H: number, W: number, calib: number, order: Int32Arra
 
 /** One entry point for the CLI and the simulation. */
 export function makeMask(kind: MaskKind, H: number, W: number, o: MaskOptions): SamplingMask {
+  if (o.phaseEncode === 'H' && kind !== 'poisson') {
+    // the same mask drawn over the H phase encodes, then as rows of the [H, W] plane
+    const m = makeMask(kind, W, H, { ...o, phaseEncode: 'W' });
+    const mask = new Float32Array(H * W);
+    for (let y = 0; y < H; y++) mask.fill(m.mask[y]!, y * W, (y + 1) * W);
+    return { ...m, H, W, mask };
+  }
   switch (kind) {
     case 'random': return randomMask1d(H, W, o);
     case 'equispaced': return equispacedMask1d(H, W, o);

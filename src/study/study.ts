@@ -119,7 +119,7 @@ async function kspaceStudy(input: string, opts: StudyOptions): Promise<Study> {
     if (opts.simulate) {
       if (!isFullySampled(kspace)) throw new ModlError(`${input}: --simulate-accel needs fully sampled k-space, but slice ${s} is undersampled`);
       const sim = opts.simulate;
-      mask = makeMask(sim.mask, H, W, { acceleration: sim.acceleration, seed: sim.seed + s }).mask;
+      mask = makeMask(sim.mask, H, W, { acceleration: sim.acceleration, seed: sim.seed + s, phaseEncode: vol.phaseEncode }).mask;
     } else if (vol.mask) {
       mask = storedMaskOf(vol.mask.data, vol.mask.shape, s, H, W, input);
     }
@@ -130,7 +130,7 @@ async function kspaceStudy(input: string, opts: StudyOptions): Promise<Study> {
     samples.push({ ...sample, target });
     if (target) reference.push(reconMagnitude(target));
   }
-  if (opts.simulate) prep.push(`retrospective ${opts.simulate.mask} mask at ${opts.simulate.acceleration}× (seed ${opts.simulate.seed} + slice)`);
+  if (opts.simulate) prep.push(`retrospective ${opts.simulate.mask} mask at ${opts.simulate.acceleration}× (seed ${opts.simulate.seed} + slice${opts.simulate.mask === 'poisson' ? '' : `, phase encodes along ${vol.phaseEncode === 'H' ? 'the rows (H)' : 'the columns (W)'}`})`);
   if (reference.length) prep.push(storedTarget ? 'reference: the stored target image' : 'reference: SENSE combination of the fully sampled k-space with the same maps');
   return {
     input, kind: 'kspace', samples, reference: reference.length === samples.length ? reference : undefined, H, W,

@@ -32,6 +32,16 @@ describe('1D Cartesian masks (fastMRI semantics)', () => {
     expect(Array.from(a.mask)).not.toEqual(Array.from(c.mask));
   });
 
+  it('with phaseEncode H samples whole rows: the W mask of the transposed plane, transposed', () => {
+    for (const kind of ['random', 'equispaced'] as const) {
+      const rows = makeMask(kind, 168, 40, { acceleration: 4, seed: 5, phaseEncode: 'H' });
+      const cols = makeMask(kind, 40, 168, { acceleration: 4, seed: 5 });
+      expect([rows.H, rows.W]).toEqual([168, 40]);
+      for (let y = 0; y < 168; y++) for (let x = 0; x < 40; x++) expect(rows.mask[y * 40 + x]).toBe(cols.mask[x * 168 + y]);
+      expect(rows.fraction).toBe(cols.fraction);
+    }
+  });
+
   it('equispaced columns outside the centre are evenly spaced', () => {
     const W = 320;
     const cols = columnsOf(equispacedMask1d(4, W, { acceleration: 4, centerFraction: 0.08, seed: 1 }).mask, 4, W);
