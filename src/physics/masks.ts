@@ -5,8 +5,9 @@
  * 1D masks follow fastMRI's RandomMaskFunc / EquispacedMaskFunc: whole lines
  * across the phase-encode axis, which is W (fastMRI's last axis: whole columns)
  * unless MaskOptions.phaseEncode says H (BART's dim 1: whole rows), with a fully
- * sampled centre of round(N·centerFraction) lines of the N phase encodes. The 2D mask is a variable-density
- * Poisson-disc pattern with a fully sampled calibration block, like `bart poisson`.
+ * sampled centre of round(N·centerFraction) lines of the N phase encodes. The
+ * 2D mask is a variable-density Poisson-disc pattern with a fully sampled
+ * calibration block, like `bart poisson`.
  */
 import { Rng } from '../util/random.js';
 
