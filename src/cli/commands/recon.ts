@@ -33,7 +33,7 @@ default: ESPIRiT maps from the k-space's calibration region (like bart ecalib -m
   png: { type: 'string', arg: 'X.png', help: 'single slice: magnitude preview (default: the output name with .png)' },
   methods: { type: 'string', arg: 'M,...', help: 'study mode: comma-separated methods (default: all three)' },
   'simulate-accel': { type: 'string', arg: 'R', help: 'undersample images / fully sampled k-space retrospectively at R×' },
-  'mask-type': { type: 'string', arg: 'KIND', choices: MASK_KINDS, help: 'retrospective mask: random (1D, fastMRI), equispaced (1D) or poisson (2D); default random' },
+  'mask-type': { type: 'string', arg: 'KIND', choices: MASK_KINDS, help: 'retrospective mask: random or equispaced (1D, fastMRI: whole lines across the phase encodes, the last axis of .h5 k-space, the slower in-plane one of .cfl/NIfTI) or poisson (2D); default random' },
   coils: { type: 'string', arg: 'N', help: 'coils simulated for image inputs (default 8)' },
   snr: { type: 'string', arg: 'DB', help: "SNR in dB of the simulated acquisition (default 40; 'inf' for none)" },
   seed: { type: 'string', arg: 'N', help: 'seed of the simulation and masks (default 0)' },
