@@ -369,7 +369,8 @@ export function statsSlotsIn(weights: tf.NamedTensorMap): number {
   return 1 + Math.max(0, ...Object.keys(weights).map((k) => Number(/\/slot(\d+)$/.exec(k)?.[1] ?? 0)));
 }
 
-function statName(layer: number, stat: 'running_mean' | 'running_variance', slot: number): string {
+/** The saved name of a layer's (0-based) running statistic in one stage slot. */
+export function statName(layer: number, stat: 'running_mean' | 'running_variance', slot: number): string {
   return `bn${layer + 1}/${stat}${slot === 0 ? '' : `/slot${slot}`}`;
 }
 

@@ -13,6 +13,7 @@
  * function.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { statName } from './denoiser.js';
 import { Modl } from './modl.js';
 
 /** A new MoDL whose denoiser has one more hidden layer than `model`'s and the same output; `model` is left as it is. */
@@ -32,10 +33,9 @@ export function deepened(model: Modl): Modl {
     weights[`conv${last}kernel`] = identity.toTensor();
     weights[`bn${last}gamma`] = tf.fill([width], Math.sqrt(1 + epsilon));
     weights[`bn${last}beta`] = tf.zeros([width]);
-    for (let s = 0; s < model.stages; s++) {
-      const slot = s === 0 ? '' : `/slot${s}`;
-      weights[`bn${last}running_mean${slot}`] = tf.zeros([width]);
-      weights[`bn${last}running_variance${slot}`] = tf.ones([width]);
+    for (let slot = 0; slot < model.stages; slot++) {
+      weights[statName(depth - 1, 'running_mean', slot)] = tf.zeros([width]);
+      weights[statName(depth - 1, 'running_variance', slot)] = tf.ones([width]);
     }
     grown.setWeights(weights);
   });

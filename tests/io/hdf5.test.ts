@@ -10,6 +10,7 @@ import { parseIsmrmrdEncoding, readFastmri, writeFastmri } from '../../src/io/hd
 import { loadKspace } from '../../src/io/kspace.js';
 import { ModlError } from '../../src/util/errors.js';
 import { randomComplex } from '../helpers/random.js';
+import { HAS_H5PY } from '../helpers/shared.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'modl-hdf5-'));
 const HEADER = `<?xml version="1.0"?><ismrmrdHeader><encoding><encodedSpace><matrixSize><x>12</x><y>6</y><z>1</z></matrixSize>
@@ -112,7 +113,6 @@ describe('fastMRI HDF5', () => {
   });
 });
 
-const HAS_H5PY = spawnSync('/usr/bin/python3', ['-c', 'import h5py, numpy'], { stdio: 'ignore' }).status === 0;
 
 describe.skipIf(!HAS_H5PY)('complex compounds written by other tools (h5py)', () => {
   /** A [1, 1, 2, 2] compound k-space of r = 1.5, i = −2 with the members named and ordered as given. */

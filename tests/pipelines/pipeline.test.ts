@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,10 +11,9 @@ import { loadRealCase } from '../../src/nn/real-validation.js';
 import { runMethod } from '../../src/study/outputs.js';
 import { evaluateRealCase } from '../../src/study/real-case.js';
 import { loadStudy } from '../../src/study/study.js';
-import { HAS_SHARED, shared } from '../helpers/shared.js';
+import { HAS_H5PY, HAS_SHARED, shared } from '../helpers/shared.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'modl-recon-'));
-const HAS_H5PY = spawnSync('/usr/bin/python3', ['-c', 'import h5py, numpy'], { stdio: 'ignore' }).status === 0;
 
 describe.skipIf(!HAS_SHARED)('the recon job on real inputs', () => {
   it('reconstructs a DICOM series undersampled retrospectively, writing NIfTI, DICOM, PNG, metrics and a report', async () => {

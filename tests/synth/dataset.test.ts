@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectSameDatasets } from '../helpers/datasets.js';
+import { HAS_H5PY } from '../helpers/shared.js';
 import { ifft2c } from '../../src/physics/fft.js';
 import { rss } from '../../src/physics/classical.js';
 import { readFastmri } from '../../src/io/hdf5.js';
@@ -100,7 +101,7 @@ describe('synthetic dataset: write, then read back', () => {
     expect(new Set([...byIndex.train, ...byIndex.validation]).size).toBe(10);
   });
 
-  it.skipIf(!hasPythonH5py())('opens with h5py the way fastMRI SliceDataset does (scripts/check-fastmri.py)', () => {
+  it.skipIf(!HAS_H5PY)('opens with h5py the way fastMRI SliceDataset does (scripts/check-fastmri.py)', () => {
     const out = execFileSync('/usr/bin/python3', [resolve('scripts/check-fastmri.py'), reference], { encoding: 'utf8' });
     expect(out.trim().split('\n')).toHaveLength(5);
     expect(out).not.toMatch(/FAIL/);
@@ -186,12 +187,3 @@ describe('synthetic dataset: resume and parameters', () => {
     }
   }, 60_000);
 });
-
-function hasPythonH5py(): boolean {
-  try {
-    execFileSync('/usr/bin/python3', ['-c', 'import h5py, numpy'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
