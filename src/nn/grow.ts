@@ -21,7 +21,7 @@ export function deepened(model: Modl): Modl {
   const { depth, width, epsilon } = model.denoiser.config;
   const grown = Modl.create({
     denoiser: { ...model.denoiser.config, depth: depth + 1 },
-    stages: model.stages, cgIterations: model.cgIterations, lambda: Math.exp(model.logLambda.dataSync()[0]!),
+    stages: model.stages, cgIterations: model.cgIterations, lambda: model.lambda,
   });
   tf.tidy(() => {
     const old = model.namedWeights();

@@ -19,7 +19,7 @@ describe('growing the denoiser by one layer', () => {
     const grown = deepened(model);
     expect(grown.denoiser.config.depth).toBe(5);
     expect(grown.stages).toBe(3);
-    expect(Math.exp(grown.logLambda.dataSync()[0]!)).toBeCloseTo(0.07, 6);
+    expect(grown.lambda).toBeCloseTo(0.07, 6);
     const before = tf.tidy(() => model.apply(batch.aty, batch.problem, 'infer').dataSync());
     const after = tf.tidy(() => grown.apply(batch.aty, batch.problem, 'infer').dataSync());
     let err = 0, norm = 0;
