@@ -12,7 +12,8 @@ export class Adam {
   private m: tf.Variable[] = [];
   private v: tf.Variable[] = [];
 
-  constructor(readonly learningRate: number, readonly beta1 = 0.9, readonly beta2 = 0.999, readonly epsilon = 1e-8) {}
+  /** The step size; a schedule may change it between steps. */
+  constructor(public learningRate: number, readonly beta1 = 0.9, readonly beta2 = 0.999, readonly epsilon = 1e-8) {}
 
   /** One update of `variables` with `grads` (same order). */
   step(variables: tf.Variable[], grads: tf.Tensor[]): void {

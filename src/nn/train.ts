@@ -42,6 +42,8 @@ export interface TrainOptions {
   /** Steps per epoch (default: one pass over the training pairs). */
   stepsPerEpoch?: number;
   learningRate: number;
+  /** Let the learning rate fall linearly from learningRate at the first step to this at the last of the epochs (default: constant). */
+  finalLearningRate?: number;
   /** Clip the global gradient norm to this (0: no clipping). */
   clipNorm: number;
   loss: 'mse' | 'l1';
@@ -67,7 +69,7 @@ export interface TrainOptions {
   onEpoch?(e: EpochInfo): void;
 }
 
-export interface StepInfo { epoch: number; step: number; stepsPerEpoch: number; loss: number; lambda: number; ms: number }
+export interface StepInfo { epoch: number; step: number; stepsPerEpoch: number; loss: number; lambda: number; learningRate: number; ms: number }
 export interface EpochInfo {
   epoch: number; epochs: number; trainLoss: number; validation: ValidationResult; checkpoint: string;
   validationSets?: Record<string, ValidationResult>;
@@ -182,6 +184,11 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
     }
     return { loss, grads: grads! };
   };
+  /** The schedule as a function of the step's index in the run, so that a resumed run follows it exactly. */
+  const totalSteps = opts.epochs * stepsPerEpoch;
+  const learningRateAt = (i: number) => opts.finalLearningRate === undefined || totalSteps < 2
+    ? opts.learningRate
+    : opts.learningRate + ((opts.finalLearningRate - opts.learningRate) * i) / (totalSteps - 1);
   const cgCache = new Map<number, Metrics>();
   const setCaches = new Map<string, Map<number, Metrics>>();
   for (let epoch = state.epoch + 1; epoch <= opts.epochs; epoch++) {
@@ -193,12 +200,13 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
       const idx = Array.from({ length: opts.batchSize }, (_, j) => order[(step * opts.batchSize + j) % order.length]!);
       const { loss, grads } = await batchGradients(await Promise.all(idx.map((i) => opts.train.load(i))));
       const clipped = clipByGlobalNorm(grads, opts.clipNorm);
+      optimizer.learningRate = learningRateAt((epoch - 1) * stepsPerEpoch + step);
       optimizer.step(vars, clipped);
       onnx?.readWeights();
       tf.dispose([grads, clipped]);
       lossSum += loss;
       state.globalStep++;
-      const info: StepInfo = { epoch, step: step + 1, stepsPerEpoch, loss, lambda: model.lambda, ms: performance.now() - t0 };
+      const info: StepInfo = { epoch, step: step + 1, stepsPerEpoch, loss, lambda: model.lambda, learningRate: optimizer.learningRate, ms: performance.now() - t0 };
       appendFileSync(log, `${JSON.stringify({ type: 'step', globalStep: state.globalStep, ...info })}\n`);
       opts.onStep?.(info);
     }
@@ -232,7 +240,7 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
       meta: {
         trainedOn: opts.trainedOn ?? { train: opts.train.describe(), validation: opts.validation.describe() },
         training: {
-          optimizer: 'adam', learningRate: opts.learningRate, clipNorm: opts.clipNorm, loss: opts.loss, frozenStats: opts.frozenStats ?? false,
+          optimizer: 'adam', learningRate: opts.learningRate, ...(opts.finalLearningRate !== undefined ? { finalLearningRate: opts.finalLearningRate } : {}), clipNorm: opts.clipNorm, loss: opts.loss, frozenStats: opts.frozenStats ?? false,
           batchSize: opts.batchSize, epochs: epoch, stepsPerEpoch, steps: state.globalStep, stages: opts.stages, seed: opts.seed,
         },
         validation,

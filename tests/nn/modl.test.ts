@@ -117,6 +117,28 @@ describe('MoDL network', () => {
     expect(history[1]!.validation.cgsense.psnr).toBeGreaterThan(history[1]!.validation.zeroFilled.psnr);
   });
 
+  it('lets the learning rate fall linearly to finalLearningRate over the run, and a resumed run follows the same schedule', async () => {
+    process.env.MODL_DENOISER = 'tfjs';
+    const data = memorySource([0, 1, 2, 3].map((s) => testSample(24, 20, s)));
+    const base = {
+      train: data, validation: memorySource([testSample(24, 20, 9)]), stages: 1, batchSize: 1, stepsPerEpoch: 2,
+      learningRate: 1e-3, finalLearningRate: 1e-4, clipNorm: 1, loss: 'mse' as const, seed: 3, frozenStats: true,
+    };
+    const cfg = { ...tiny, denoiser: { ...tiny.denoiser, width: 8 }, cgIterations: 5 };
+    const rates: number[] = [];
+    const straight = join(mkdtempSync(join(tmpdir(), 'modl-train-')), 'run');
+    await train({ ...base, outDir: straight, model: Modl.create(cfg, 1), epochs: 2, resume: false, onStep: (st) => rates.push(st.learningRate) });
+    [1e-3, 7e-4, 4e-4, 1e-4].forEach((r, i) => expect(rates[i]).toBeCloseTo(r, 12));
+    const broken = join(mkdtempSync(join(tmpdir(), 'modl-train-')), 'run');
+    await train({ ...base, outDir: broken, model: Modl.create(cfg, 1), epochs: 2, resume: false, shouldStop: () => true }); // stopped after epoch 1
+    const resumed: number[] = [];
+    await train({ ...base, outDir: broken, model: Modl.create(cfg, 1), epochs: 2, resume: true, onStep: (st) => resumed.push(st.learningRate) });
+    expect(resumed).toEqual(rates.slice(2));
+    const w1 = loadCheckpoint(resolveCheckpoint(straight)).model.namedWeights();
+    const w2 = loadCheckpoint(resolveCheckpoint(broken)).model.namedWeights();
+    for (const k of Object.keys(w1)) expect(Array.from(w2[k]!.dataSync())).toEqual(Array.from(w1[k]!.dataSync()));
+  });
+
   it('trains on a batch that mixes image sizes: its loss is the mean of the samples\' losses', async () => {
     const samples = [testSample(24, 20, 0), testSample(20, 28, 1)];
     const cfg = { ...tiny, denoiser: { ...tiny.denoiser, width: 8 }, cgIterations: 5 };
