@@ -3,7 +3,7 @@
  * --help prints; enum options refuse values they do not know, naming the valid
  * ones, before any work.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -72,6 +72,13 @@ describe('modl train options', () => {
       // the same settings (1e-3 written another way) get past the check, to the missing data
       const same = await modl('train', '--out', run, '--data', '/nonexistent/data', '--resume', '--lr', '1e-3', '--epochs', '20');
       expect(same.stderr).toMatch(/nonexistent\/data.*dataset folder not found/);
+      // an annealed run's schedule spans its epochs: those may not change either
+      const settings = JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')) as Record<string, unknown>;
+      writeFileSync(join(run, 'run.json'), JSON.stringify({ ...settings, 'final-lr': 1e-5, epochs: 10 }));
+      const longer = await modl('train', '--out', run, '--data', '/nonexistent/data', '--resume', '--final-lr', '1e-5', '--epochs', '20');
+      expect(longer.stderr).toMatch(/other settings \(--epochs: 10 there, 20 now\)/);
+      const annealed = await modl('train', '--out', run, '--data', '/nonexistent/data', '--resume', '--final-lr', '1e-5', '--epochs', '10');
+      expect(annealed.stderr).toMatch(/nonexistent\/data.*dataset folder not found/);
     } finally {
       rmSync(run, { recursive: true, force: true });
     }

@@ -30,11 +30,13 @@ replaces the stored masks` },
   'batch-size': { type: 'string', arg: 'N', help: 'slices per step (default 2)' },
   'steps-per-epoch': { type: 'string', arg: 'N', help: 'steps per epoch (default: one pass over the training slices)' },
   lr: { type: 'string', arg: 'LR', help: 'Adam learning rate (default 1e-3)' },
+  'final-lr': { type: 'string', arg: 'LR', help: `let the learning rate fall linearly from --lr to LR by the last step of --epochs
+(default: constant; --epochs may then not change on --resume)` },
   clip: { type: 'string', arg: 'C', help: 'clip the gradient to global norm C (default 1; 0: off)' },
   loss: { type: 'string', arg: 'L', choices: ['mse', 'l1'], help: 'training loss: mse (default) or l1' },
   seed: { type: 'string', arg: 'N', help: 'seed of the weights, the data order and the masks (default 0)' },
   resume: { type: 'boolean', help: `continue RUN from its last checkpoint (same trajectory); every setting but --epochs
-must be the one RUN was started with (RUN/run.json)` },
+(and that too with --final-lr) must be the one RUN was started with (RUN/run.json)` },
   out: { type: 'string', arg: 'RUN', help: 'run folder: epoch-NNNN/ checkpoints, latest.json, train.jsonl, run.json' },
   ...backendCliOptions,
 } as const;
@@ -75,7 +77,8 @@ function checkRunFolder(out: string, settings: RunSettings, resume: boolean): vo
   if (!hasRun) throw new ModlError(`${out} holds no training run to resume (no latest.json or run.json); leave out --resume to start one`);
   if (!existsSync(runFile)) return; // a run from before run.json: nothing to compare
   const before = JSON.parse(readFileSync(runFile, 'utf8')) as RunSettings;
-  const changed = Object.keys({ ...before, ...settings }).filter((k) => before[k] !== settings[k]);
+  // a setting a run.json predates reads as unset
+  const changed = Object.keys({ ...before, ...settings }).filter((k) => (before[k] ?? null) !== (settings[k] ?? null));
   if (changed.length > 0) {
     const show = (x: unknown) => (x === null || x === undefined ? 'unset' : String(x));
     throw new ModlError(`${out} was started with other settings (${changed.map((k) => `--${k}: ${show(before[k])} there, ${show(settings[k])} now`).join('; ')}); only --epochs may change on --resume`);
@@ -103,9 +106,13 @@ const command: Command = {
       'cg-iterations': int('cg-iterations', v['cg-iterations'], 10), lambda: numberOption('lambda', v.lambda, 0.05, (x) => x > 0),
       'batch-size': int('batch-size', v['batch-size'], 2), 'steps-per-epoch': v['steps-per-epoch'] ? int('steps-per-epoch', v['steps-per-epoch'], 1) : null,
       lr: numberOption('lr', v.lr, 1e-3, (x) => x > 0), clip: numberOption('clip', v.clip, 1, (x) => x >= 0), loss, seed,
+      'final-lr': v['final-lr'] === undefined ? null : numberOption('final-lr', v['final-lr'], 0, (x) => x >= 0),
     };
+    const epochs = int('epochs', v.epochs, 10);
+    // the schedule spans the epochs, so a run annealed over N epochs continues only as one of N
+    const runSettings: RunSettings = settings['final-lr'] === null ? settings : { ...settings, epochs };
     checkOutputLocation(v.out, 'folder');
-    checkRunFolder(v.out, settings, v.resume === true);
+    checkRunFolder(v.out, runSettings, v.resume === true);
 
     const trains: PairSource[] = [], vals: PairSource[] = [];
     for (const dir of v.data ? v.data.split(',') : []) {
@@ -135,14 +142,14 @@ const command: Command = {
         denoiser: { ...DEFAULT_MODL_CONFIG.denoiser, depth: settings.depth, width: settings.width },
         stages, cgIterations: settings['cg-iterations'], lambda: settings.lambda,
       }, seed + 1);
-    const epochs = int('epochs', v.epochs, 10);
-    writeFileAtomic(join(v.out, RUN_FILE), JSON.stringify(settings, null, 2));
+    writeFileAtomic(join(v.out, RUN_FILE), JSON.stringify(runSettings, null, 2));
     let bar: ProgressBar | null = null;
     const result = await train({
       outDir: v.out, train: concat(trains), validation, model, stages, epochs, seed,
       batchSize: settings['batch-size'],
       stepsPerEpoch: settings['steps-per-epoch'] ?? undefined,
       learningRate: settings.lr,
+      finalLearningRate: settings['final-lr'] ?? undefined,
       clipNorm: settings.clip,
       loss,
       resume: v.resume === true,
@@ -150,7 +157,7 @@ const command: Command = {
       onStep(s) {
         if (s.step === 1) bar = new ProgressBar(s.stepsPerEpoch, { label: `epoch ${s.epoch}/${epochs}` });
         bar!.update(s.step);
-        bar!.setStatus(`loss ${s.loss.toExponential(2)} λ ${s.lambda.toFixed(4)}`);
+        bar!.setStatus(`loss ${s.loss.toExponential(2)} λ ${s.lambda.toFixed(4)}${settings['final-lr'] === null ? '' : ` lr ${s.learningRate.toExponential(2)}`}`);
         if (s.step === s.stepsPerEpoch) bar!.finish();
       },
       onEpoch(e) {
