@@ -27,6 +27,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../src/backend/index.js';
+import { onnxRuntime } from '../src/backend/onnx-runtime.js';
 import { loadCheckpoint, loadTrainingState, saveCheckpoint } from '../src/nn/checkpoint.js';
 import { DEFAULT_MODL_CONFIG, Modl } from '../src/nn/modl.js';
 import { deepened } from '../src/nn/grow.js';
@@ -288,7 +289,8 @@ if (isMain) {
     },
   });
   const backend = await initBackend({});
-  console.log(`backend: ${backend.description}`);
+  // without ONNX Runtime (a plain `npm ci` drops it on linux/x64: ONNXRUNTIME_NODE_INSTALL=skip) a step takes 2–2.5× as long
+  console.log(`backend: ${backend.description}; denoiser passes on ${(await onnxRuntime()) ? 'ONNX Runtime' : 'tfjs (onnxruntime-node not loaded)'}`);
   if (values.export) {
     // the README's protocol and the synthetic 4× test on the network to ship, recorded in its modl.json
     const net = ModlReconstructor.load(furthestCheckpoint(values.run!));
