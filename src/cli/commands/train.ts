@@ -81,7 +81,9 @@ function checkRunFolder(out: string, settings: RunSettings, resume: boolean): vo
   const changed = Object.keys({ ...before, ...settings }).filter((k) => (before[k] ?? null) !== (settings[k] ?? null));
   if (changed.length > 0) {
     const show = (x: unknown) => (x === null || x === undefined ? 'unset' : String(x));
-    throw new ModlError(`${out} was started with other settings (${changed.map((k) => `--${k}: ${show(before[k])} there, ${show(settings[k])} now`).join('; ')}); only --epochs may change on --resume`);
+    // an annealed run records its epochs among the settings (its schedule spans them)
+    const mayChange = 'epochs' in settings ? 'nothing may change on --resume of a run with --final-lr' : 'only --epochs may change on --resume';
+    throw new ModlError(`${out} was started with other settings (${changed.map((k) => `--${k}: ${show(before[k])} there, ${show(settings[k])} now`).join('; ')}); ${mayChange}`);
   }
 }
 
