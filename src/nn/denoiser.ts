@@ -17,6 +17,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { batchNormInfer, batchNormTrain } from '../backend/batch-norm.js';
+import { denoiserGroup, symmetrised } from './denoiser-symmetry.js';
+import type { Symmetry } from '../physics/symmetry.js';
 import { fileError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { Rng } from '../util/random.js';
@@ -29,9 +31,15 @@ export interface DenoiserConfig {
   /** Running-statistics momentum: running ← (1−m)·running + m·batch (PyTorch's convention). */
   momentum: number;
   epsilon: number;
+  /**
+   * Variants averaged over at every pass (1, 2, 4 or 8; nn/denoiser-symmetry.ts):
+   * more than 1 makes D exactly equivariant to flips (and conjugation), at that
+   * many passes. Absent (as in networks saved before it): 1.
+   */
+  symmetries?: number;
 }
 
-export const DEFAULT_DENOISER: DenoiserConfig = { depth: 5, width: 64, momentum: 0.1, epsilon: 1e-5 };
+export const DEFAULT_DENOISER: DenoiserConfig = { depth: 5, width: 64, momentum: 0.1, epsilon: 1e-5, symmetries: 1 };
 
 interface Layer {
   kernel: tf.Variable<tf.Rank.R4>;
@@ -87,6 +95,7 @@ export class Denoiser {
     const cfg = { ...DEFAULT_DENOISER, ...config };
     if (!Number.isInteger(cfg.depth) || cfg.depth < 2) throw new Error(`denoiser depth must be an integer ≥ 2, got ${cfg.depth}`);
     if (!Number.isInteger(cfg.width) || cfg.width < 1) throw new Error(`denoiser width must be a positive integer, got ${cfg.width}`);
+    denoiserGroup(cfg.symmetries ?? 1); // throws on a count other than 1, 2, 4, 8
     const rng = new Rng(seed);
     const layers = channelPlan(cfg).map(([cin, cout]) => {
       const std = Math.sqrt(2 / (9 * cin)); // He: fan-in = 3·3·cin
@@ -133,7 +142,13 @@ export class Denoiser {
    * `slot`; in inference mode that slot's running averages are used.
    */
   apply(x: tf.Tensor4D, training: boolean, options: ApplyOptions = {}): tf.Tensor4D {
-    return this.applyWith(this.trainableVariables(), x, training, options);
+    const params = this.trainableVariables();
+    return symmetrised(x, this.group, (v) => this.applyWith(params, v, training, options));
+  }
+
+  /** The flips and conjugations D averages over (identity alone unless config.symmetries > 1). */
+  get group(): Symmetry[] {
+    return denoiserGroup(this.config.symmetries ?? 1);
   }
 
   /**
@@ -168,7 +183,7 @@ export class Denoiser {
         },
       };
     });
-    return op(x, ...params) as tf.Tensor4D;
+    return symmetrised(x, this.group, (v) => op(v, ...params) as tf.Tensor4D);
   }
 
   /** D(x) with the given [kernel, γ, β] per layer (the order of trainableVariables()). */

@@ -1,4 +1,6 @@
 /**
+ * Changing a trained MoDL's architecture without changing its weights.
+ *
  * Growing a trained MoDL's denoiser by one hidden layer without changing what
  * it computes (Net2Net-style, Chen et al., ICLR 2016), so that a deeper network
  * starts training from the trained one instead of from scratch.
@@ -40,4 +42,18 @@ export function deepened(model: Modl): Modl {
     grown.setWeights(weights);
   });
   return grown;
+}
+
+/**
+ * A new MoDL with `model`'s weights whose denoiser averages over `symmetries`
+ * flips and conjugations at every pass (DenoiserConfig.symmetries); `model` is
+ * left as it is. The same weights, made exactly equivariant.
+ */
+export function withSymmetries(model: Modl, symmetries: number): Modl {
+  const out = Modl.create({
+    denoiser: { ...model.denoiser.config, symmetries },
+    stages: model.stages, cgIterations: model.cgIterations, lambda: model.lambda,
+  });
+  out.setWeights(model.namedWeights());
+  return out;
 }

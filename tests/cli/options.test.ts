@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Command } from '../../src/cli/command.js';
+import { synthesize, type SynthParameters } from '../../src/synth/synthesize.js';
 import { modl } from '../helpers/cli.js';
 
 
@@ -81,6 +82,32 @@ describe('modl train options', () => {
       expect(annealed.stderr).toMatch(/nonexistent\/data.*dataset folder not found/);
     } finally {
       rmSync(run, { recursive: true, force: true });
+    }
+  });
+
+  it('--symmetries trains an equivariant denoiser, recorded in the checkpoint, and may not change on --resume', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'modl-train-sym-'));
+    try {
+      const bad = await modl('train', '--out', join(tmp, 'x'), '--data', '/nonexistent/data', '--symmetries', '3');
+      expect(bad.stderr).toMatch(/train: --symmetries: '3' is not one of 1, 2, 4, 8/);
+      const data = join(tmp, 'data');
+      const parameters: SynthParameters = {
+        generator: { name: 'phantom', options: {} }, count: 4, size: [24, 24], coils: [2, 2], accelerations: [2], masks: ['random'],
+        snrDb: [30, 30], shardSize: 2, seed: 0, phaseRms: 1,
+      };
+      await synthesize({ dir: data, parameters, workers: 0 });
+      const run = join(tmp, 'run');
+      const args = ['train', '--data', data, '--out', run, '--epochs', '1', '--steps-per-epoch', '1', '--batch-size', '1', '--width', '8', '--depth', '3',
+        '--val-fraction', '0.5', '--val-slices', '1', '--backend', 'cpu', '--stages', '2'];
+      const trained = await modl(...args, '--symmetries', '2');
+      expect(trained.status, trained.stderr).toBe(0);
+      const saved = JSON.parse(readFileSync(join(run, 'epoch-0001', 'model.json'), 'utf8')) as { config: { denoiser: { symmetries: number } } };
+      expect(saved.config.denoiser.symmetries).toBe(2);
+      const changed = await modl(...args, '--resume', '--symmetries', '4', '--epochs', '2');
+      expect(changed.status).not.toBe(0);
+      expect(changed.stderr).toMatch(/--symmetries: 2 there, 4 now/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 });

@@ -2,7 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { prepareBatch } from '../../src/nn/batch.js';
-import { deepened } from '../../src/nn/grow.js';
+import { Denoiser } from '../../src/nn/denoiser.js';
+import { stackVariants } from '../../src/nn/denoiser-symmetry.js';
+import { deepened, withSymmetries } from '../../src/nn/grow.js';
+import { Rng } from '../../src/util/random.js';
 import { Modl } from '../../src/nn/modl.js';
 import { testSample } from './helpers.js';
 
@@ -33,5 +36,45 @@ describe('growing the denoiser by one layer', () => {
     batch.dispose();
     model.dispose();
     grown.dispose();
+  });
+
+  it('averaging the denoiser over its group makes it exactly equivariant to flips and conjugation', () => {
+    const plain = Denoiser.create(5, { depth: 3, width: 8 });
+    const net = Denoiser.create(5, { depth: 3, width: 8, symmetries: 8 });
+    const rng = new Rng(2);
+    const shape = [2, 12, 9, 2] as [number, number, number, number];
+    const x = Float32Array.from({ length: 2 * 12 * 9 * 2 }, () => rng.normal());
+    const D = (d: Denoiser, v: Float32Array) => tf.tidy(() => d.apply(tf.tensor4d(v, shape), false).dataSync() as Float32Array);
+    const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+    const y = D(net, x);
+    expect(net.group).toHaveLength(8);
+    for (const s of net.group) {
+      const T = (v: Float32Array) => stackVariants(v, shape, [s]);
+      expect(maxDiff(D(net, T(x)), T(y))).toBeLessThan(1e-5);
+      // the plain network is not: the average is not a no-op
+      if (s.flipH || s.flipW || s.conj) expect(maxDiff(D(plain, T(x)), T(D(plain, x)))).toBeGreaterThan(1e-3);
+    }
+    plain.dispose();
+    net.dispose();
+  });
+
+  it('withSymmetries keeps the weights, λ and stages, and averages the same network', () => {
+    const model = Modl.create({ denoiser: { depth: 3, width: 8, momentum: 0.1, epsilon: 1e-5, symmetries: 1 }, stages: 2, cgIterations: 5, lambda: 0.07 }, 3);
+    const sym = withSymmetries(model, 2);
+    expect(sym.denoiser.config.symmetries).toBe(2);
+    expect(sym.stages).toBe(2);
+    expect(sym.lambda).toBeCloseTo(0.07, 6);
+    const rng = new Rng(4);
+    const x = tf.tensor4d(Float32Array.from({ length: 10 * 8 * 2 }, () => rng.normal()), [1, 10, 8, 2]);
+    const [id, variant] = sym.denoiser.group;
+    expect(id).toEqual({ flipH: false, flipW: false, conj: false });
+    // D_G(x) = (D(x) + T D(T x)) / 2 with the original network's D
+    const T = (v: tf.Tensor4D) => tf.tensor4d(stackVariants(v.dataSync() as Float32Array, v.shape, [variant!]), v.shape);
+    const want = tf.tidy(() => tf.div(tf.add(model.denoiser.apply(x, false), T(model.denoiser.apply(T(x), false))), 2).dataSync());
+    const got = tf.tidy(() => sym.denoiser.apply(x, false).dataSync() as Float32Array);
+    expect(got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i]!)), 0)).toBeLessThan(1e-5);
+    x.dispose();
+    model.dispose();
+    sym.dispose();
   });
 });

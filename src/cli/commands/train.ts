@@ -6,6 +6,7 @@ import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { MASK_KINDS, type MaskKind } from '../../physics/masks.js';
 import { DEFAULT_MODL_CONFIG, Modl } from '../../nn/modl.js';
 import { loadCheckpoint } from '../../nn/checkpoint.js';
+import { withSymmetries } from '../../nn/grow.js';
 import { concat, datasetSources, kspaceFileSource, limit, remask, type MaskPlan } from '../../nn/sources.js';
 import { train, type PairSource } from '../../nn/train.js';
 import { checkOutputLocation, resolveCheckpoint, writeFileAtomic } from '../../util/fs.js';
@@ -24,6 +25,8 @@ replaces the stored masks` },
   init: { type: 'string', arg: 'CKPT', help: 'start from this checkpoint (a folder with modl.json, or a training run);\nthe network options below are then ignored' },
   depth: { type: 'string', arg: 'N', help: 'network: denoiser conv layers (default 5)' },
   width: { type: 'string', arg: 'N', help: 'network: denoiser features (default 64)' },
+  symmetries: { type: 'string', arg: 'N', choices: ['1', '2', '4', '8'], help: `network: average the denoiser over N flips and conjugations at every pass,
+exactly equivariant, at N passes (default 1; with --init too, where it changes the checkpoint's)` },
   'cg-iterations': { type: 'string', arg: 'N', help: 'network: CG iterations of each data-consistency step (default 10)' },
   lambda: { type: 'string', arg: 'λ', help: 'network: initial data-consistency weight λ (learned; default 0.05)' },
   epochs: { type: 'string', arg: 'N', help: 'epochs (default 10)' },
@@ -109,6 +112,7 @@ const command: Command = {
       'batch-size': int('batch-size', v['batch-size'], 2), 'steps-per-epoch': v['steps-per-epoch'] ? int('steps-per-epoch', v['steps-per-epoch'], 1) : null,
       lr: numberOption('lr', v.lr, 1e-3, (x) => x > 0), clip: numberOption('clip', v.clip, 1, (x) => x >= 0), loss, seed,
       'final-lr': v['final-lr'] === undefined ? null : numberOption('final-lr', v['final-lr'], 0, (x) => x >= 0),
+      symmetries: v.symmetries === undefined ? null : Number(v.symmetries),
     };
     const epochs = int('epochs', v.epochs, 10);
     // the schedule spans the epochs, so a run annealed over N epochs continues only as one of N
@@ -138,12 +142,17 @@ const command: Command = {
 
     const backend = await initBackendFromCli(v);
     const stages = settings.stages;
-    const model = v.init
+    let model = v.init
       ? loadCheckpoint(resolveCheckpoint(v.init)).model
       : Modl.create({
-        denoiser: { ...DEFAULT_MODL_CONFIG.denoiser, depth: settings.depth, width: settings.width },
+        denoiser: { ...DEFAULT_MODL_CONFIG.denoiser, depth: settings.depth, width: settings.width, symmetries: settings.symmetries ?? 1 },
         stages, cgIterations: settings['cg-iterations'], lambda: settings.lambda,
       }, seed + 1);
+    if (settings.symmetries !== null && model.denoiser.config.symmetries !== settings.symmetries) {
+      const symmetric = withSymmetries(model, settings.symmetries);
+      model.dispose();
+      model = symmetric;
+    }
     writeFileAtomic(join(v.out, RUN_FILE), JSON.stringify(runSettings, null, 2));
     let bar: ProgressBar | null = null;
     const result = await train({
