@@ -244,8 +244,8 @@ export async function trainShipped(o: TrainShippedOptions): Promise<EpochInfo[]>
 }
 
 /** Each stage's record: steps, wall time and the validation curve (synthetic and real) of every epoch so far. */
-export function curriculumRecord(runDir: string): unknown[] {
-  return CURRICULUM.filter((s) => latestEpoch(join(runDir, s.name)) > 0).map((stage) => {
+export function curriculumRecord(runDir: string, stages: CurriculumStage[] = CURRICULUM): unknown[] {
+  return stages.filter((s) => latestEpoch(join(runDir, s.name)) > 0).map((stage) => {
     const state = loadTrainingState(resolveCheckpoint(join(runDir, stage.name)))?.state as { globalStep: number; history: EpochInfo[] } | undefined;
     const history = state?.history ?? [];
     const round = (m: { psnr: number; ssim: number }) => ({ psnr: +m.psnr.toFixed(3), ssim: +m.ssim.toFixed(4) });
@@ -270,11 +270,22 @@ export function furthestCheckpoint(runDir: string): string {
   return resolveCheckpoint(join(runDir, reached.name));
 }
 
-/** Writes the newest checkpoint of the furthest stage to `to` (the shipped checkpoint), with the whole curriculum's record. */
+/**
+ * The record of the stages that made the furthest stage's network: the stages before it, or, for a
+ * stage started from a checkpoint (`init`), that checkpoint's own record and then the stage.
+ */
+function lineageRecord(runDir: string): unknown[] {
+  const last = [...CURRICULUM].reverse().find((s) => latestEpoch(join(runDir, s.name)) > 0)!;
+  if (!last.init) return curriculumRecord(runDir, CURRICULUM.slice(0, CURRICULUM.indexOf(last) + 1));
+  const before = JSON.parse(readFileSync(join(packageRoot(), last.init, 'modl.json'), 'utf8')) as { trainedOn?: { curriculum?: unknown[] } };
+  return [...(before.trainedOn?.curriculum ?? []), ...curriculumRecord(runDir, [last])];
+}
+
+/** Writes the newest checkpoint of the furthest stage to `to` (the shipped checkpoint), with the record of the stages that made it. */
 export async function exportShipped(runDir: string, to: string, scores?: object): Promise<string> {
   const from = furthestCheckpoint(runDir);
   const { model, meta } = loadCheckpoint(from);
-  const trainedOn = { ...(meta.trainedOn as object), exportedFrom: relative(packageRoot(), from), pipeline: 'pipelines/train-shipped.ts', curriculum: curriculumRecord(runDir) };
+  const trainedOn = { ...(meta.trainedOn as object), exportedFrom: relative(packageRoot(), from), pipeline: 'pipelines/train-shipped.ts', curriculum: lineageRecord(runDir) };
   await saveCheckpoint(to, model, { meta: { trainedOn, training: meta.training, validation: { ...(meta.validation as object), ...scores } } });
   model.dispose();
   return from;

@@ -14,6 +14,7 @@ import type { Modl } from './modl.js';
 import { adaptToScan, type AdaptOptions, type AdaptReport } from './adapt.js';
 import { OnnxDenoiser } from './denoiser-onnx.js';
 import { unrolledForward } from './modl-onnx.js';
+import { withSymmetries } from './grow.js';
 import { resolveCheckpoint } from '../util/fs.js';
 
 export interface ReconstructOptions {
@@ -35,10 +36,20 @@ export class ModlReconstructor {
 
   private constructor(readonly model: Modl, readonly meta: CheckpointMeta, readonly path: string) {}
 
-  /** Loads a checkpoint folder, or the latest checkpoint of a training run folder. */
-  static load(dir: string): ModlReconstructor {
+  /**
+   * Loads a checkpoint folder, or the latest checkpoint of a training run folder.
+   * `symmetries` (1, 2, 4, 8) replaces the checkpoint's DenoiserConfig.symmetries:
+   * the same weights with their denoiser averaged over that many variants.
+   */
+  static load(dir: string, o: { symmetries?: number } = {}): ModlReconstructor {
     const path = resolveCheckpoint(dir);
-    const { model, meta } = loadCheckpoint(path);
+    const loaded = loadCheckpoint(path), meta = loaded.meta;
+    let model = loaded.model;
+    if (o.symmetries !== undefined && o.symmetries !== (model.denoiser.config.symmetries ?? 1)) {
+      const symmetric = withSymmetries(model, o.symmetries);
+      model.dispose();
+      model = symmetric;
+    }
     return new ModlReconstructor(model, meta, path);
   }
 

@@ -33,6 +33,8 @@ describe('option tables', () => {
     expect(run.stderr).toMatch(/recon: --mask-type: 'spiral' is not one of random, equispaced, poisson/);
     const ensemble = await modl('recon', 'x.nii', '--out', '/nonexistent/out', '--ensemble', '3');
     expect(ensemble.stderr).toMatch(/recon: --ensemble: '3' is not one of 1, 2, 4, 8/);
+    const symmetric = await modl('recon', 'x.nii', '--out', '/nonexistent/out', '--symmetries', '6');
+    expect(symmetric.stderr).toMatch(/recon: --symmetries: '6' is not one of 1, 2, 4, 8/);
     const backend = await modl('eval', '--real', '/nonexistent', '--backend', 'tpu');
     expect(backend.stderr).toMatch(/eval: --backend: 'tpu' is not one of auto, node-gpu, node, wasm, cpu/);
   });

@@ -31,4 +31,18 @@ describe('MoDL inference', () => {
     }
     net.dispose();
   });
+
+  it('loads a checkpoint with its denoiser averaged over another number of symmetries when asked, the same weights', async () => {
+    const scans = [testSample(24, 20, 0)].map(({ kspace, maps, mask }) => ({ kspace, maps, mask }));
+    const images = new Map<number, Float32Array>();
+    for (const n of [1, 4]) {
+      const net = ModlReconstructor.load(shippedCheckpoint('modl'), { symmetries: n });
+      expect(net.model.denoiser.group).toHaveLength(n);
+      images.set(n, (await net.reconstruct(scans))[0]!.data);
+      net.dispose();
+    }
+    const difference = relErr(images.get(4)!, images.get(1)!);
+    expect(difference).toBeGreaterThan(1e-3);
+    expect(difference).toBeLessThan(0.2); // the same network, averaged
+  });
 });

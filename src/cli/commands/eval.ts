@@ -1,5 +1,5 @@
 import type { Command } from '../command.js';
-import { commandUsage, numberOption, parseCommandArgs } from '../args.js';
+import { commandUsage, numberOption, parseCommandArgs, optionalNumber } from '../args.js';
 import { ENSEMBLE_SIZES } from '../../physics/symmetry.js';
 import { parseMaskSpec } from './train.js';
 import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
@@ -25,6 +25,8 @@ seeds), with zero-filled, CG-SENSE and, when \`bart\` is installed, BART's tuned
   adapt: { type: 'string', arg: 'STEPS', help: `with --real: also MoDL fine-tuned on each case's own undersampled k-space for at most
 STEPS steps first (zero-shot SSDU, early-stopped on held-out k-space): row 'MoDL + adapt'` },
   'adapt-lr': { type: 'string', arg: 'LR', help: 'Adam step size of --adapt (default 1e-4)' },
+  symmetries: { type: 'string', arg: 'N', choices: ENSEMBLE_SIZES, help: `MoDL's denoiser averaged over N flips and conjugations inside every stage
+(1, 2, 4 or 8; default: the checkpoint's)` },
   ensemble: { type: 'string', arg: 'N', choices: ENSEMBLE_SIZES, help: `with --real: also MoDL's self-ensemble over N exact symmetries of each case (flips,
 conjugation; 2, 4 or 8; default 8; 1: none): row 'MoDL ×N'` },
   accelerations: { type: 'string', arg: 'R,...', help: 'with --real: only these of 4,6,8 (default all)' },
@@ -43,6 +45,12 @@ usage: modl eval [--checkpoint DIR] --data DIR[,DIR...] [--masks SPEC] [--slices
 
 Metrics (mean over slices): PSNR and SSIM with data range = max of each reference, NMSE (fastMRI).`, options);
 
+/** K, and the denoiser's symmetries where it averages over more than one. */
+function networkText(net: ModlReconstructor): string {
+  const n = net.model.denoiser.group.length;
+  return `K=${net.model.stages}${n > 1 ? `, denoiser averaged over ${n} symmetries` : ''}`;
+}
+
 const command: Command = {
   name: 'eval',
   summary: 'metrics of MoDL vs zero-filled and CG-SENSE over a dataset',
@@ -55,7 +63,7 @@ const command: Command = {
     if (v.real) {
       const realCase = loadRealCase(v.real);
       await initBackendFromCli(v);
-      const net = ModlReconstructor.load(v.checkpoint ?? shippedCheckpoint('modl'));
+      const net = ModlReconstructor.load(v.checkpoint ?? shippedCheckpoint('modl'), { symmetries: optionalNumber(v.symmetries) });
       const bart = hasBart();
       if (!bart) console.log('bart is not installed: BART L1-wavelet is left out');
       const seed0 = new Map<string, Float32Array>();
@@ -74,7 +82,7 @@ const command: Command = {
       });
       process.stderr.write('\n');
       net.dispose();
-      console.log(`real case ${REAL_CASE}, checkpoint ${net.path} (K=${net.meta.stages}), mean of ${REAL_SEEDS.length} seeds`);
+      console.log(`real case ${REAL_CASE}, checkpoint ${net.path} (${networkText(net)}), mean of ${REAL_SEEDS.length} seeds`);
       console.log(realCaseTable(rows));
       if (v.json) writeFileAtomic(v.json, JSON.stringify({ checkpoint: net.path, case: REAL_CASE, rows }, null, 2));
       if (v.figure) for (const path of writeRealCaseFigures(v.figure, realCase, rows, seed0)) console.log(`figure: ${path}`);
@@ -95,10 +103,10 @@ const command: Command = {
     if (sources.length === 0) throw new ModlError('eval: give --data DIR or --kspace FILE (see modl eval --help)');
     const source = limit(concat(sources), v.slices ? numberOption('slices', v.slices, 1, (x) => Number.isInteger(x) && x > 0) : Infinity);
     await initBackendFromCli(v);
-    const net = ModlReconstructor.load(v.checkpoint ?? shippedCheckpoint('modl'));
+    const net = ModlReconstructor.load(v.checkpoint ?? shippedCheckpoint('modl'), { symmetries: optionalNumber(v.symmetries) });
     const result = await validate(net.model, source, net.model.stages, new Map());
     net.dispose();
-    console.log(`${result.slices} slices, checkpoint ${net.path} (K=${net.meta.stages})`);
+    console.log(`${result.slices} slices, checkpoint ${net.path} (${networkText(net)})`);
     console.log(`${'method'.padEnd(12)} ${'PSNR dB'.padStart(8)} ${'SSIM'.padStart(7)} ${'NMSE'.padStart(9)}`);
     for (const [name, m] of [['zero-filled', result.zeroFilled], ['CG-SENSE', result.cgsense], ['MoDL', result.modl]] as const) {
       console.log(`${name.padEnd(12)} ${m.psnr.toFixed(2).padStart(8)} ${m.ssim.toFixed(4).padStart(7)} ${m.nmse.toFixed(5).padStart(9)}`);
