@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Command } from '../../src/cli/command.js';
-import { synthesize, type SynthParameters } from '../../src/synth/synthesize.js';
+import type { SynthParameters } from '../../src/synth/manifest.js';
+import { synthesize } from '../../src/synth/synthesize.js';
 import { modl } from '../helpers/cli.js';
 
 
