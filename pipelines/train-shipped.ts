@@ -21,7 +21,9 @@
  * newest checkpoint of the last stage reached to checkpoints/modl, with its
  * scores on the real case (`modl eval --real`'s table) in its modl.json; it
  * refuses (unless --force) when MoDL scores below the shipped checkpoint at any
- * acceleration.
+ * acceleration. `--export --from CKPT` exports that checkpoint (with its own
+ * record) instead, and `--symmetries N` averages the exported denoiser over N
+ * symmetries (DenoiserConfig.symmetries; the same weights).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -140,7 +142,9 @@ export const CURRICULUM: CurriculumStage[] = [
   },
   // the denoiser averaged inside every stage over the scan's symmetries gains at inference alone what no stage since
   // k10-wrap gained (the shipped weights: 2 variants 30.80 / 26.36 / 25.60, 3 seeds): the network's own variance.
-  // From the shipped network, trained as that exactly equivariant network (2 variants: identity and conjugate)
+  // From the shipped network, trained as that exactly equivariant network (2 variants: identity and conjugate).
+  // No better than the same weights averaged untrained (epochs 1–5: 30.72–30.80 / 26.35–26.40 / 25.62–25.66, SSIM
+  // 0.001–0.003 lower at 6× and 8×): the shipped network is k10-wrap's epoch 3 with 2 variants (--export --from --symmetries)
   {
     name: 'k10-equi', init: 'checkpoints/modl', symmetries: 2, stages: 10, epochs: 5, stepsPerEpoch: 25,
     learningRate: 1e-4, finalLearningRate: 1e-5, batchSize: 4, recipe: { wrap: { share: 0.35, extent: [0.1, 0.5] } }, frozenStats: true,
@@ -281,13 +285,26 @@ function lineageRecord(runDir: string): unknown[] {
   return [...(before.trainedOn?.curriculum ?? []), ...curriculumRecord(runDir, [last])];
 }
 
-/** Writes the newest checkpoint of the furthest stage to `to` (the shipped checkpoint), with the record of the stages that made it. */
-export async function exportShipped(runDir: string, to: string, scores?: object): Promise<string> {
-  const from = furthestCheckpoint(runDir);
-  const { model, meta } = loadCheckpoint(from);
-  const trainedOn = { ...(meta.trainedOn as object), exportedFrom: relative(packageRoot(), from), pipeline: 'pipelines/train-shipped.ts', curriculum: lineageRecord(runDir) };
-  await saveCheckpoint(to, model, { meta: { trainedOn, training: meta.training, validation: { ...(meta.validation as object), ...scores } } });
-  model.dispose();
+export interface ExportOptions {
+  /** The real-case and synthetic scores to record. */
+  scores?: object;
+  /** Export this checkpoint, with its own record, instead of the furthest stage's newest. */
+  from?: string;
+  /** Average the exported network's denoiser over this many symmetries (DenoiserConfig.symmetries). */
+  symmetries?: number;
+}
+
+/** Writes the newest checkpoint of the furthest stage (or `from`) to `to` (the shipped checkpoint), with the record of the stages that made it. */
+export async function exportShipped(runDir: string, to: string, o: ExportOptions = {}): Promise<string> {
+  const from = o.from ?? furthestCheckpoint(runDir);
+  const loaded = loadCheckpoint(from), meta = loaded.meta;
+  const model = o.symmetries ? withSymmetries(loaded.model, o.symmetries) : loaded.model;
+  const trainedOn = o.from
+    ? meta.trainedOn
+    : { ...(meta.trainedOn as object), exportedFrom: relative(packageRoot(), from), pipeline: 'pipelines/train-shipped.ts', curriculum: lineageRecord(runDir) };
+  await saveCheckpoint(to, model, { meta: { trainedOn, training: meta.training, validation: { ...(meta.validation as object), ...o.scores } } });
+  loaded.model.dispose();
+  if (model !== loaded.model) model.dispose();
   return from;
 }
 
@@ -310,6 +327,9 @@ if (isMain) {
       data: { type: 'string', default: join(packageRoot(), '..', 'shared', 'data') },
       'until-minutes': { type: 'string' },
       export: { type: 'boolean' },
+      // --export --from CKPT: that checkpoint instead of the furthest stage's; --symmetries N: its denoiser averaged over N
+      from: { type: 'string' },
+      symmetries: { type: 'string' },
       force: { type: 'boolean' },
     },
   });
@@ -318,7 +338,9 @@ if (isMain) {
   console.log(`backend: ${backend.description}; denoiser passes on ${(await onnxRuntime()) ? 'ONNX Runtime' : 'tfjs (onnxruntime-node not loaded)'}`);
   if (values.export) {
     // the README's protocol and the synthetic 4× test on the network to ship, recorded in its modl.json
-    const net = ModlReconstructor.load(furthestCheckpoint(values.run!));
+    const from = values.from ? resolveCheckpoint(values.from) : undefined;
+    const symmetries = values.symmetries ? Number(values.symmetries) : undefined;
+    const net = ModlReconstructor.load(from ?? furthestCheckpoint(values.run!), { symmetries });
     const rows = await evaluateRealCase(loadRealCase(join(values.data!, 'kspace')), { net, bart: hasBart() });
     console.log(realCaseTable(rows));
     const heldOut4x = await validate(net.model, (await shippedData(values.data!)).heldOut4x, net.model.stages, new Map());
@@ -331,7 +353,7 @@ if (isMain) {
       console.log(`not exported: on the real case it is below the shipped checkpoint (${worse.join('; ')}); --force to export anyway`);
       process.exit(1);
     }
-    console.log(`exported ${await exportShipped(values.run!, shipped, scores)}`);
+    console.log(`exported ${await exportShipped(values.run!, shipped, { scores, from, symmetries })}`);
   } else {
     await trainShipped({ runDir: values.run!, sharedData: values.data!, untilMinutes: values['until-minutes'] ? Number(values['until-minutes']) : undefined });
   }
