@@ -91,15 +91,15 @@ export default async function realKspaceBench(): Promise<void> {
   writePngTiles(figure, images.map((im) => { const m = cabs(im.x); return { data: m, rows: H, cols: W, label: im.label, window: window(m) }; }), { scale: 2 });
   console.log(`figure: ${figure}`);
 
-  await wholeProcesses(base);
+  await wholeProcesses(base, checkpoint);
 }
 
 /** One slice, each tool as a user runs it from the shell (process start and file I/O included). */
-async function wholeProcesses(base: string): Promise<void> {
+async function wholeProcesses(base: string, checkpoint: string): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'modl-bench-'));
   try {
     const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
-    const modl = await medianMs(() => execFileSync('node', [cli, 'recon', '--method', 'modl', '--kspace', `${base}.cfl`, '--out', join(tmp, 'modl.cfl')], { stdio: 'ignore' }), 3, 1);
+    const modl = await medianMs(() => execFileSync('node', [cli, 'recon', '--method', 'modl', '--kspace', `${base}.cfl`, '--out', join(tmp, 'modl.cfl'), '--checkpoint', checkpoint], { stdio: 'ignore' }), 3, 1);
     row('modl recon --method modl, one slice (ESPIRiT + MoDL K=10), whole process', modl, 'ms');
     if (!hasBart()) return;
     const ecalib = timeBart(['ecalib', '-m1', base, join(tmp, 'maps')], 3);
