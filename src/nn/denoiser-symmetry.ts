@@ -11,16 +11,12 @@
  * inverse and orthogonal, so the gradient is the same average:
  * ∂⟨D_G(x), g⟩/∂x = 1/|G| Σ T J(Tx)ᵀ T g.
  *
- * The variants of a batch run as one batch of |G|·B images, variant-major, on
- * either engine (tfjs ops here, flat arrays for ONNX Runtime).
+ * G for n = 1, 2, 4, 8 is physics/symmetry.ts's symmetries(n). The variants of
+ * a batch run as one batch of |G|·B images, variant-major, on either engine
+ * (tfjs ops here, flat arrays for ONNX Runtime).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { symmetries, type Symmetry } from '../physics/symmetry.js';
-
-/** The group averaged over for `n` (1, 2, 4 or 8) variants: physics/symmetry.ts's choice of the eight. */
-export function denoiserGroup(n: number): Symmetry[] {
-  return symmetries(n);
-}
+import type { Symmetry } from '../physics/symmetry.js';
 
 function transformTensor(x: tf.Tensor4D, s: Symmetry): tf.Tensor4D {
   const axes = [...(s.flipH ? [1] : []), ...(s.flipW ? [2] : [])];

@@ -17,8 +17,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { batchNormInfer, batchNormTrain } from '../backend/batch-norm.js';
-import { denoiserGroup, symmetrised } from './denoiser-symmetry.js';
-import type { Symmetry } from '../physics/symmetry.js';
+import { symmetrised } from './denoiser-symmetry.js';
+import { symmetries, type Symmetry } from '../physics/symmetry.js';
 import { fileError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { Rng } from '../util/random.js';
@@ -95,7 +95,7 @@ export class Denoiser {
     const cfg = { ...DEFAULT_DENOISER, ...config };
     if (!Number.isInteger(cfg.depth) || cfg.depth < 2) throw new Error(`denoiser depth must be an integer ≥ 2, got ${cfg.depth}`);
     if (!Number.isInteger(cfg.width) || cfg.width < 1) throw new Error(`denoiser width must be a positive integer, got ${cfg.width}`);
-    denoiserGroup(cfg.symmetries ?? 1); // throws on a count other than 1, 2, 4, 8
+    symmetries(cfg.symmetries ?? 1); // throws on a count other than 1, 2, 4, 8
     const rng = new Rng(seed);
     const layers = channelPlan(cfg).map(([cin, cout]) => {
       const std = Math.sqrt(2 / (9 * cin)); // He: fan-in = 3·3·cin
@@ -148,7 +148,7 @@ export class Denoiser {
 
   /** The flips and conjugations D averages over (identity alone unless config.symmetries > 1). */
   get group(): Symmetry[] {
-    return denoiserGroup(this.config.symmetries ?? 1);
+    return symmetries(this.config.symmetries ?? 1);
   }
 
   /**

@@ -4,6 +4,7 @@ import type { Command } from '../command.js';
 import { commandUsage, numberOption, parseCommandArgs } from '../args.js';
 import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { MASK_KINDS, type MaskKind } from '../../physics/masks.js';
+import { ENSEMBLE_SIZES } from '../../physics/symmetry.js';
 import { DEFAULT_MODL_CONFIG, Modl } from '../../nn/modl.js';
 import { loadCheckpoint } from '../../nn/checkpoint.js';
 import { withSymmetries } from '../../nn/grow.js';
@@ -25,7 +26,7 @@ replaces the stored masks` },
   init: { type: 'string', arg: 'CKPT', help: 'start from this checkpoint (a folder with modl.json, or a training run);\nthe network options below are then ignored' },
   depth: { type: 'string', arg: 'N', help: 'network: denoiser conv layers (default 5)' },
   width: { type: 'string', arg: 'N', help: 'network: denoiser features (default 64)' },
-  symmetries: { type: 'string', arg: 'N', choices: ['1', '2', '4', '8'], help: `network: average the denoiser over N flips and conjugations at every pass,
+  symmetries: { type: 'string', arg: 'N', choices: ENSEMBLE_SIZES, help: `network: average the denoiser over N flips and conjugations at every pass,
 exactly equivariant, at N passes (default 1; with --init too, where it changes the checkpoint's)` },
   'cg-iterations': { type: 'string', arg: 'N', help: 'network: CG iterations of each data-consistency step (default 10)' },
   lambda: { type: 'string', arg: 'λ', help: 'network: initial data-consistency weight λ (learned; default 0.05)' },
