@@ -215,11 +215,7 @@ export async function trainShipped(o: TrainShippedOptions): Promise<EpochInfo[]>
       model.dispose();
       model = grown;
     }
-    if (stage.symmetries && model.denoiser.config.symmetries !== stage.symmetries) {
-      const symmetric = withSymmetries(model, stage.symmetries);
-      model.dispose();
-      model = symmetric;
-    }
+    if (stage.symmetries) model = withSymmetries(model, stage.symmetries);
     if (stage.undamped) model.stages = stage.stages;
     let stop = false;
     const source = await data.train({ ...SHIPPED_RECIPE, ...stage.recipe }, stage.ganShare, stage.excludeImages);
@@ -303,8 +299,7 @@ export async function exportShipped(runDir: string, to: string, o: ExportOptions
     ? meta.trainedOn
     : { ...(meta.trainedOn as object), exportedFrom: relative(packageRoot(), from), pipeline: 'pipelines/train-shipped.ts', curriculum: lineageRecord(runDir) };
   await saveCheckpoint(to, model, { meta: { trainedOn, training: meta.training, validation: { ...(meta.validation as object), ...o.scores } } });
-  loaded.model.dispose();
-  if (model !== loaded.model) model.dispose();
+  model.dispose();
   return from;
 }
 

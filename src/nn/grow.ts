@@ -45,15 +45,18 @@ export function deepened(model: Modl): Modl {
 }
 
 /**
- * A new MoDL with `model`'s weights whose denoiser averages over `symmetries`
- * flips and conjugations at every pass (DenoiserConfig.symmetries); `model` is
- * left as it is. The same weights, made exactly equivariant.
+ * `model` with its denoiser averaging over `symmetries` flips and conjugations
+ * at every pass (DenoiserConfig.symmetries): `model` itself where it already
+ * does, otherwise a new MoDL with its weights, made exactly equivariant, and
+ * `model` is disposed.
  */
 export function withSymmetries(model: Modl, symmetries: number): Modl {
+  if ((model.denoiser.config.symmetries ?? 1) === symmetries) return model;
   const out = Modl.create({
     denoiser: { ...model.denoiser.config, symmetries },
     stages: model.stages, cgIterations: model.cgIterations, lambda: model.lambda,
   });
   out.setWeights(model.namedWeights());
+  model.dispose();
   return out;
 }

@@ -43,14 +43,8 @@ export class ModlReconstructor {
    */
   static load(dir: string, o: { symmetries?: number } = {}): ModlReconstructor {
     const path = resolveCheckpoint(dir);
-    const loaded = loadCheckpoint(path), meta = loaded.meta;
-    let model = loaded.model;
-    if (o.symmetries !== undefined && o.symmetries !== (model.denoiser.config.symmetries ?? 1)) {
-      const symmetric = withSymmetries(model, o.symmetries);
-      model.dispose();
-      model = symmetric;
-    }
-    return new ModlReconstructor(model, meta, path);
+    const { model, meta } = loadCheckpoint(path);
+    return new ModlReconstructor(o.symmetries === undefined ? model : withSymmetries(model, o.symmetries), meta, path);
   }
 
   /** Reconstructs every sample (in input order); [H, W] images, or [S, H, W] with S map sets. */

@@ -12,8 +12,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeFastmri } from '../../src/io/hdf5.js';
 import { writeNiftiArray } from '../../src/io/nifti.js';
-import { synthesize } from '../../src/synth/synthesize.js';
-import type { SynthParameters } from '../../src/synth/manifest.js';
+import { phantomTrainingSet } from '../helpers/datasets.js';
 import { ModlError } from '../../src/util/errors.js';
 import { modl } from '../helpers/cli.js';
 
@@ -76,11 +75,7 @@ describe.skipIf(!mounted)('a full or read-only file system under the output', ()
 
   it('train: the first checkpoint does not fit; one message and no epoch folder', async () => {
     const data = join(tmp, 'train-data');
-    const parameters: SynthParameters = {
-      generator: { name: 'phantom', options: {} }, count: 8, size: [32, 32], coils: [2, 2], accelerations: [2], masks: ['random'],
-      snrDb: [30, 30], shardSize: 4, seed: 0, phaseRms: 1,
-    };
-    await synthesize({ dir: data, parameters, workers: 0 });
+    await phantomTrainingSet(data, { count: 8, size: 32, shardSize: 4 });
     const out = join(small, 'run');
     fill(8 * 1024);
     const run = await modl('train', '--data', data, '--out', out, '--epochs', '1', '--steps-per-epoch', '1', '--batch-size', '1',

@@ -8,8 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Command } from '../../src/cli/command.js';
-import type { SynthParameters } from '../../src/synth/manifest.js';
-import { synthesize } from '../../src/synth/synthesize.js';
+import { phantomTrainingSet } from '../helpers/datasets.js';
 import { modl } from '../helpers/cli.js';
 
 
@@ -94,11 +93,7 @@ describe('modl train options', () => {
       const bad = await modl('train', '--out', join(tmp, 'x'), '--data', '/nonexistent/data', '--symmetries', '3');
       expect(bad.stderr).toMatch(/train: --symmetries: '3' is not one of 1, 2, 4, 8/);
       const data = join(tmp, 'data');
-      const parameters: SynthParameters = {
-        generator: { name: 'phantom', options: {} }, count: 4, size: [24, 24], coils: [2, 2], accelerations: [2], masks: ['random'],
-        snrDb: [30, 30], shardSize: 2, seed: 0, phaseRms: 1,
-      };
-      await synthesize({ dir: data, parameters, workers: 0 });
+      await phantomTrainingSet(data, { count: 4, size: 24, shardSize: 2 });
       const run = join(tmp, 'run');
       const args = ['train', '--data', data, '--out', run, '--epochs', '1', '--steps-per-epoch', '1', '--batch-size', '1', '--width', '8', '--depth', '3',
         '--val-fraction', '0.5', '--val-slices', '1', '--backend', 'cpu', '--stages', '2'];

@@ -59,8 +59,10 @@ describe('growing the denoiser by one layer', () => {
   });
 
   it('withSymmetries keeps the weights, λ and stages, and averages the same network', () => {
-    const model = Modl.create({ denoiser: { depth: 3, width: 8, momentum: 0.1, epsilon: 1e-5, symmetries: 1 }, stages: 2, cgIterations: 5, lambda: 0.07 }, 3);
-    const sym = withSymmetries(model, 2);
+    const make = () => Modl.create({ denoiser: { depth: 3, width: 8, momentum: 0.1, epsilon: 1e-5, symmetries: 1 }, stages: 2, cgIterations: 5, lambda: 0.07 }, 3);
+    const model = make(); // the original network, kept: withSymmetries disposes the one it replaces
+    const sym = withSymmetries(make(), 2);
+    expect(withSymmetries(sym, 2)).toBe(sym); // already so: the same network
     expect(sym.denoiser.config.symmetries).toBe(2);
     expect(sym.stages).toBe(2);
     expect(sym.lambda).toBeCloseTo(0.07, 6);

@@ -149,11 +149,7 @@ const command: Command = {
         denoiser: { ...DEFAULT_MODL_CONFIG.denoiser, depth: settings.depth, width: settings.width, symmetries: settings.symmetries ?? 1 },
         stages, cgIterations: settings['cg-iterations'], lambda: settings.lambda,
       }, seed + 1);
-    if (settings.symmetries !== null && model.denoiser.config.symmetries !== settings.symmetries) {
-      const symmetric = withSymmetries(model, settings.symmetries);
-      model.dispose();
-      model = symmetric;
-    }
+    if (settings.symmetries !== null) model = withSymmetries(model, settings.symmetries);
     writeFileAtomic(join(v.out, RUN_FILE), JSON.stringify(runSettings, null, 2));
     let bar: ProgressBar | null = null;
     const result = await train({
