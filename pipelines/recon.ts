@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { loadStudy, type SimulateOptions } from '../src/study/study.js';
 import { CG_SENSE_DEFAULTS } from '../src/physics/classical.js';
 import type { ReconMethod } from '../src/study/methods.js';
+import type { SymmetrySetting } from '../src/physics/symmetry.js';
 import { adaptProgressText, type AdaptProgress } from '../src/nn/adapt.js';
 import {
   REPORT_FILE, runMethod, writeComparisonFigures, writeMethodOutputs, writeReport, type MethodResult,
@@ -34,8 +35,8 @@ export interface ReconJob {
   adaptSteps: number;
   /** MoDL's self-ensemble over 1 (default), 2, 4 or 8 symmetries of each slice. */
   ensemble?: number;
-  /** MoDL's denoiser averaged over 1, 2, 4 or 8 symmetries at every stage (default: the checkpoint's). */
-  symmetries?: number;
+  /** How MoDL's denoiser averages over symmetries (default: the checkpoint's). */
+  symmetry?: SymmetrySetting;
   /** Write NIfTI/DICOM/PNG per method (metrics, figures and the report are always written). */
   writeImages: boolean;
   title?: string;
@@ -68,7 +69,7 @@ export async function runReconJob(job: ReconJob): Promise<{ results: MethodResul
     for (const method of job.methods) {
       const bar = new ProgressBar(study.samples.length, { label: method });
       const r = await runMethod(study, method, {
-        lambda: job.lambda, iterations: job.iterations, checkpoint: job.checkpoint, batchSize: job.batchSize, ensemble: job.ensemble, symmetries: job.symmetries,
+        lambda: job.lambda, iterations: job.iterations, checkpoint: job.checkpoint, batchSize: job.batchSize, ensemble: job.ensemble, symmetry: job.symmetry,
         ...(job.adaptSteps > 0 ? {
           adapt: { steps: job.adaptSteps, seed: job.simulate?.seed ?? 0, onProgress: (p: AdaptProgress) => process.stderr.write(`\r${adaptProgressText(p)}   `) },
           onAdapted: () => process.stderr.write('\n'),

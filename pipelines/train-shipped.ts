@@ -22,8 +22,8 @@
  * scores on the real case (`modl eval --real`'s table) in its modl.json; it
  * refuses (unless --force) when MoDL scores below the shipped checkpoint at any
  * acceleration. `--export --from CKPT` exports that checkpoint (with its own
- * record) instead, and `--symmetries N` averages the exported denoiser over N
- * symmetries (DenoiserConfig.symmetries; the same weights).
+ * record) instead, and `--symmetries N` and `--symmetry-plan fixed|cycled` set
+ * how the exported denoiser averages over symmetries (DenoiserConfig; the same weights).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -46,6 +46,7 @@ import { MixedGenerator } from '../src/images/mixed-generator.js';
 import { createGenerator } from '../src/images/generator.js';
 import '../src/generative/generators.js';
 import { packageRoot } from '../src/util/paths.js';
+import type { SymmetryPlan, SymmetrySetting } from '../src/physics/symmetry.js';
 
 export interface CurriculumStage {
   name: string;
@@ -76,6 +77,8 @@ export interface CurriculumStage {
   init?: string;
   /** Average the denoiser over this many flips and conjugations at every pass (DenoiserConfig.symmetries). */
   symmetries?: number;
+  /** How the stages take those symmetries (DenoiserConfig.symmetryPlan; default: the initial network's). */
+  symmetryPlan?: SymmetryPlan;
   /** A pattern of training volumes left out in this stage, besides the label maps (paths relative to ../shared/data/images). */
   excludeImages?: string;
 }
@@ -146,7 +149,7 @@ export const CURRICULUM: CurriculumStage[] = [
   // No better than the same weights averaged untrained (epochs 1–5: 30.72–30.80 / 26.35–26.40 / 25.62–25.66, SSIM
   // 0.001–0.003 lower at 6× and 8×): the shipped network is k10-wrap's epoch 3 with 2 variants (--export --from --symmetries)
   {
-    name: 'k10-equi', init: 'checkpoints/modl', symmetries: 2, stages: 10, epochs: 5, stepsPerEpoch: 25,
+    name: 'k10-equi', init: 'checkpoints/modl', symmetries: 2, symmetryPlan: 'fixed', stages: 10, epochs: 5, stepsPerEpoch: 25,
     learningRate: 1e-4, finalLearningRate: 1e-5, batchSize: 4, recipe: { wrap: { share: 0.35, extent: [0.1, 0.5] } }, frozenStats: true,
   },
 ];
@@ -215,7 +218,7 @@ export async function trainShipped(o: TrainShippedOptions): Promise<EpochInfo[]>
       model.dispose();
       model = grown;
     }
-    if (stage.symmetries) model = withSymmetries(model, stage.symmetries);
+    model = withSymmetries(model, { symmetries: stage.symmetries, symmetryPlan: stage.symmetryPlan });
     if (stage.undamped) model.stages = stage.stages;
     let stop = false;
     const source = await data.train({ ...SHIPPED_RECIPE, ...stage.recipe }, stage.ganShare, stage.excludeImages);
@@ -286,15 +289,15 @@ export interface ExportOptions {
   scores?: object;
   /** Export this checkpoint, with its own record, instead of the furthest stage's newest. */
   from?: string;
-  /** Average the exported network's denoiser over this many symmetries (DenoiserConfig.symmetries). */
-  symmetries?: number;
+  /** How the exported network's denoiser averages over symmetries (default: as the checkpoint's). */
+  symmetry?: SymmetrySetting;
 }
 
 /** Writes the newest checkpoint of the furthest stage (or `from`) to `to` (the shipped checkpoint), with the record of the stages that made it. */
 export async function exportShipped(runDir: string, to: string, o: ExportOptions = {}): Promise<string> {
   const from = o.from ?? furthestCheckpoint(runDir);
   const loaded = loadCheckpoint(from), meta = loaded.meta;
-  const model = o.symmetries ? withSymmetries(loaded.model, o.symmetries) : loaded.model;
+  const model = withSymmetries(loaded.model, o.symmetry ?? {});
   const trainedOn = o.from
     ? meta.trainedOn
     : { ...(meta.trainedOn as object), exportedFrom: relative(packageRoot(), from), pipeline: 'pipelines/train-shipped.ts', curriculum: lineageRecord(runDir) };
@@ -322,9 +325,11 @@ if (isMain) {
       data: { type: 'string', default: join(packageRoot(), '..', 'shared', 'data') },
       'until-minutes': { type: 'string' },
       export: { type: 'boolean' },
-      // --export --from CKPT: that checkpoint instead of the furthest stage's; --symmetries N: its denoiser averaged over N
+      // --export --from CKPT: that checkpoint instead of the furthest stage's; --symmetries N, --symmetry-plan P: how its
+      // denoiser averages over symmetries
       from: { type: 'string' },
       symmetries: { type: 'string' },
+      'symmetry-plan': { type: 'string' },
       force: { type: 'boolean' },
     },
   });
@@ -334,8 +339,9 @@ if (isMain) {
   if (values.export) {
     // the README's protocol and the synthetic 4× test on the network to ship, recorded in its modl.json
     const from = values.from ? resolveCheckpoint(values.from) : undefined;
-    const symmetries = values.symmetries ? Number(values.symmetries) : undefined;
-    const net = ModlReconstructor.load(from ?? furthestCheckpoint(values.run!), { symmetries });
+    // checked where the denoiser is made (Denoiser.create)
+    const symmetry = { symmetries: values.symmetries ? Number(values.symmetries) : undefined, symmetryPlan: values['symmetry-plan'] as SymmetryPlan | undefined };
+    const net = ModlReconstructor.load(from ?? furthestCheckpoint(values.run!), symmetry);
     const rows = await evaluateRealCase(loadRealCase(join(values.data!, 'kspace')), { net, bart: hasBart() });
     console.log(realCaseTable(rows));
     const heldOut4x = await validate(net.model, (await shippedData(values.data!)).heldOut4x, net.model.stages, new Map());
@@ -348,7 +354,7 @@ if (isMain) {
       console.log(`not exported: on the real case it is below the shipped checkpoint (${worse.join('; ')}); --force to export anyway`);
       process.exit(1);
     }
-    console.log(`exported ${await exportShipped(values.run!, shipped, { scores, from, symmetries })}`);
+    console.log(`exported ${await exportShipped(values.run!, shipped, { scores, from, symmetry })}`);
   } else {
     await trainShipped({ runDir: values.run!, sharedData: values.data!, untilMinutes: values['until-minutes'] ? Number(values['until-minutes']) : undefined });
   }

@@ -26,7 +26,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { onnxRuntime, type OnnxRuntime, type OnnxSession, type OnnxTensor } from '../backend/onnx-runtime.js';
 import { floatTensor, floatValue, int64Tensor, node, onnxModel, type OnnxNode, type OnnxTensorProto } from '../backend/onnx-graph.js';
 import type { Denoiser, FoldedLayer } from './denoiser.js';
-import { foldVariants, stackedShape, stackVariants } from './denoiser-symmetry.js';
+import { foldVariants, isTrivial, stackedShape, stackVariants } from './denoiser-symmetry.js';
 
 /** The NHWC [B, H, W, 2] image tensor of the denoiser's graphs. */
 const IMAGE_DIMS = ['batch', 'height', 'width', 2];
@@ -295,20 +295,20 @@ export class OnnxDenoiser {
 
   /** D(x) for stage `slot`; x [B, H, W, 2] interleaved. */
   async apply(x: Float32Array, shape: readonly number[], slot: number): Promise<Float32Array> {
-    const group = this.denoiser.group, n = group.length;
-    const variants = n > 1 ? { data: stackVariants(x, shape, group), shape: stackedShape(shape, group) } : { data: x, shape };
+    const group = this.denoiser.groupAt(slot), n = group.length, trivial = isTrivial(group);
+    const variants = !trivial ? { data: stackVariants(x, shape, group), shape: stackedShape(shape, group) } : { data: x, shape };
     const out = await this.forward.run(this.feeds(slot, { x: variants }));
     if (this.mode === 'batch') {
       const stats = range(this.depth).map((i) => ({ mean: out[`mean${i}`]!.data, variance: out[`variance${i}`]!.data }));
       this.denoiser.foldBatchStats(slot, stats, variants.shape[0]! * shape[1]! * shape[2]!);
     }
-    return n > 1 ? foldVariants(out.y!.data, shape, group, n) : out.y!.data;
+    return trivial ? out.y!.data : foldVariants(out.y!.data, shape, group, n);
   }
 
   /** ∂⟨D(x), dy⟩/∂x, and the weights' gradient added to `into`. */
   async backward(x: Float32Array, dy: Float32Array, shape: readonly number[], slot: number, into: DenoiserGradients): Promise<Float32Array> {
-    const group = this.denoiser.group, n = group.length;
-    if (n > 1) {
+    const group = this.denoiser.groupAt(slot), n = group.length;
+    if (!isTrivial(group)) {
       // D_G's gradient: the variants' gradients with dy/|G| transformed alike, transformed back and summed
       const stacked = stackedShape(shape, group);
       const dx = await this.gradientPass(stackVariants(x, shape, group), stackVariants(dy, shape, group, 1 / n), stacked, slot, into);

@@ -11,7 +11,9 @@
  * inverse and orthogonal, so the gradient is the same average:
  * ∂⟨D_G(x), g⟩/∂x = 1/|G| Σ T J(Tx)ᵀ T g.
  *
- * G for n = 1, 2, 4, 8 is physics/symmetry.ts's symmetries(n). The variants of
+ * G for n = 1, 2, 4, 8 is physics/symmetry.ts's symmetries(n), or at stage k
+ * one of its cosets (DenoiserConfig.symmetryPlan 'cycled'), where T⁻¹ D(T x)
+ * averages the same way. The variants of
  * a batch run as one batch of |G|·B images, variant-major, on either engine
  * (tfjs ops here, flat arrays for ONNX Runtime).
  */
@@ -25,10 +27,17 @@ function transformTensor(x: tf.Tensor4D, s: Symmetry): tf.Tensor4D {
   return y;
 }
 
+/** Whether the group is the identity alone (D_G = D, nothing to transform). */
+export function isTrivial(group: Symmetry[]): boolean {
+  return group.length === 1 && !group[0]!.flipH && !group[0]!.flipW && !group[0]!.conj;
+}
+
 /** D_G(x) for x [B, H, W, 2], where `apply` runs D on a batch of variants. */
 export function symmetrised(x: tf.Tensor4D, group: Symmetry[], apply: (stacked: tf.Tensor4D) => tf.Tensor4D): tf.Tensor4D {
-  if (group.length === 1) return apply(x);
+  if (isTrivial(group)) return apply(x);
   return tf.tidy(() => {
+    // one variant (a cycled plan's) without concat and split: tfjs 4.22 has no gradient of a 1-way split
+    if (group.length === 1) return transformTensor(apply(transformTensor(x, group[0]!)), group[0]!);
     const y = apply(tf.concat(group.map((s) => transformTensor(x, s)), 0));
     const parts = tf.split(y, group.length, 0).map((p, i) => transformTensor(p as tf.Tensor4D, group[i]!));
     return tf.div(tf.addN(parts), group.length) as tf.Tensor4D;

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { batchNormInfer, batchNormTrain } from '../backend/batch-norm.js';
 import { symmetrised } from './denoiser-symmetry.js';
-import { symmetries, type Symmetry } from '../physics/symmetry.js';
+import { SYMMETRY_PLANS, symmetries, symmetryCosets, type Symmetry, type SymmetryPlan } from '../physics/symmetry.js';
 import { fileError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { Rng } from '../util/random.js';
@@ -37,9 +37,17 @@ export interface DenoiserConfig {
    * many passes. Absent (as in networks saved before it): 1.
    */
   symmetries?: number;
+  /**
+   * 'fixed' (absent: as in networks saved before it): every stage averages over
+   * the same symmetries(n). 'cycled': stage k averages over the k-th of
+   * symmetryCosets(n), cyclically, so that the stages together see all eight
+   * symmetries at n passes each; no stage is then exactly equivariant, but each
+   * stage's variance differs from the last, and the unrolled iterations average it.
+   */
+  symmetryPlan?: SymmetryPlan;
 }
 
-export const DEFAULT_DENOISER: DenoiserConfig = { depth: 5, width: 64, momentum: 0.1, epsilon: 1e-5, symmetries: 1 };
+export const DEFAULT_DENOISER: DenoiserConfig = { depth: 5, width: 64, momentum: 0.1, epsilon: 1e-5, symmetries: 1, symmetryPlan: 'fixed' };
 
 interface Layer {
   kernel: tf.Variable<tf.Rank.R4>;
@@ -71,7 +79,7 @@ export interface FoldedLayer {
 interface ApplyOptions {
   /** Fold training-mode batch statistics into the running averages (default true). */
   updateRunningStats?: boolean;
-  /** Which set of running statistics (one per unrolled stage). */
+  /** The unrolled stage: its set of running statistics, and its symmetries where they cycle. */
   slot?: number;
 }
 
@@ -96,6 +104,7 @@ export class Denoiser {
     if (!Number.isInteger(cfg.depth) || cfg.depth < 2) throw new Error(`denoiser depth must be an integer ≥ 2, got ${cfg.depth}`);
     if (!Number.isInteger(cfg.width) || cfg.width < 1) throw new Error(`denoiser width must be a positive integer, got ${cfg.width}`);
     symmetries(cfg.symmetries ?? 1); // throws on a count other than 1, 2, 4, 8
+    if (cfg.symmetryPlan !== undefined && !SYMMETRY_PLANS.includes(cfg.symmetryPlan)) throw new Error(`denoiser symmetry plan must be one of ${SYMMETRY_PLANS.join(', ')}, got ${cfg.symmetryPlan}`);
     const rng = new Rng(seed);
     const layers = channelPlan(cfg).map(([cin, cout]) => {
       const std = Math.sqrt(2 / (9 * cin)); // He: fan-in = 3·3·cin
@@ -143,12 +152,15 @@ export class Denoiser {
    */
   apply(x: tf.Tensor4D, training: boolean, options: ApplyOptions = {}): tf.Tensor4D {
     const params = this.trainableVariables();
-    return symmetrised(x, this.group, (v) => this.applyWith(params, v, training, options));
+    return symmetrised(x, this.groupAt(options.slot ?? 0), (v) => this.applyWith(params, v, training, options));
   }
 
-  /** The flips and conjugations D averages over (identity alone unless config.symmetries > 1). */
-  get group(): Symmetry[] {
-    return symmetries(this.config.symmetries ?? 1);
+  /** The flips and conjugations D averages over at unrolled stage `stage` (identity alone unless config.symmetries > 1). */
+  groupAt(stage: number): Symmetry[] {
+    const n = this.config.symmetries ?? 1;
+    if (this.config.symmetryPlan !== 'cycled') return symmetries(n);
+    const cosets = symmetryCosets(n);
+    return cosets[stage % cosets.length]!;
   }
 
   /**
@@ -183,7 +195,7 @@ export class Denoiser {
         },
       };
     });
-    return symmetrised(x, this.group, (v) => op(v, ...params) as tf.Tensor4D);
+    return symmetrised(x, this.groupAt(slot ?? 0), (v) => op(v, ...params) as tf.Tensor4D);
   }
 
   /** D(x) with the given [kernel, γ, β] per layer (the order of trainableVariables()). */

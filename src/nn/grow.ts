@@ -15,6 +15,7 @@
  * function.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { SymmetrySetting } from '../physics/symmetry.js';
 import { statName } from './denoiser.js';
 import { Modl } from './modl.js';
 
@@ -45,15 +46,17 @@ export function deepened(model: Modl): Modl {
 }
 
 /**
- * `model` with its denoiser averaging over `symmetries` flips and conjugations
- * at every pass (DenoiserConfig.symmetries): `model` itself where it already
- * does, otherwise a new MoDL with its weights, made exactly equivariant, and
- * `model` is disposed.
+ * `model` with its denoiser averaging over symmetries as `setting` says
+ * (DenoiserConfig.symmetries, .symmetryPlan): `model` itself where it already
+ * does, otherwise a new MoDL with its weights, and `model` is disposed.
  */
-export function withSymmetries(model: Modl, symmetries: number): Modl {
-  if ((model.denoiser.config.symmetries ?? 1) === symmetries) return model;
+export function withSymmetries(model: Modl, setting: SymmetrySetting): Modl {
+  const config = model.denoiser.config;
+  const symmetries = setting.symmetries ?? config.symmetries ?? 1;
+  const symmetryPlan = setting.symmetryPlan ?? config.symmetryPlan ?? 'fixed';
+  if ((config.symmetries ?? 1) === symmetries && (config.symmetryPlan ?? 'fixed') === symmetryPlan) return model;
   const out = Modl.create({
-    denoiser: { ...model.denoiser.config, symmetries },
+    denoiser: { ...config, symmetries, symmetryPlan },
     stages: model.stages, cgIterations: model.cgIterations, lambda: model.lambda,
   });
   out.setWeights(model.namedWeights());

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { CArray } from '../physics/complex.js';
-import { symmetries, transformImage, transformScan } from '../physics/symmetry.js';
+import { symmetries, transformImage, transformScan, type SymmetrySetting } from '../physics/symmetry.js';
 import { prepareBatch, unbatch, type ReconSample } from './batch.js';
 import { loadCheckpoint, type CheckpointMeta } from './checkpoint.js';
 import type { Modl } from './modl.js';
@@ -38,13 +38,13 @@ export class ModlReconstructor {
 
   /**
    * Loads a checkpoint folder, or the latest checkpoint of a training run folder.
-   * `symmetries` (1, 2, 4, 8) replaces the checkpoint's DenoiserConfig.symmetries:
-   * the same weights with their denoiser averaged over that many variants.
+   * `symmetries` (1, 2, 4, 8) and `symmetryPlan` replace the checkpoint's
+   * (DenoiserConfig): the same weights, their denoiser averaged as they say.
    */
-  static load(dir: string, o: { symmetries?: number } = {}): ModlReconstructor {
+  static load(dir: string, o: SymmetrySetting = {}): ModlReconstructor {
     const path = resolveCheckpoint(dir);
     const { model, meta } = loadCheckpoint(path);
-    return new ModlReconstructor(o.symmetries === undefined ? model : withSymmetries(model, o.symmetries), meta, path);
+    return new ModlReconstructor(withSymmetries(model, o), meta, path);
   }
 
   /** Reconstructs every sample (in input order); [H, W] images, or [S, H, W] with S map sets. */

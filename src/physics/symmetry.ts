@@ -25,6 +25,20 @@ export interface Symmetry {
 /** How many symmetries a self-ensemble may take. */
 export const ENSEMBLE_SIZES = ['1', '2', '4', '8'] as const;
 
+/**
+ * How an unrolled network's denoiser averages over n symmetries: the same
+ * symmetries(n) at every stage ('fixed'), or stage k over the k-th of
+ * symmetryCosets(n), cyclically ('cycled').
+ */
+export const SYMMETRY_PLANS = ['fixed', 'cycled'] as const;
+export type SymmetryPlan = (typeof SYMMETRY_PLANS)[number];
+
+/** A choice of the denoiser's symmetries (DenoiserConfig.symmetries and .symmetryPlan); absent: unchanged. */
+export interface SymmetrySetting {
+  symmetries?: number;
+  symmetryPlan?: SymmetryPlan;
+}
+
 /** The first `n` of the eight symmetries (1, 2, 4 or 8): identity, flips, then their conjugates. */
 export function symmetries(n: number): Symmetry[] {
   if (!(ENSEMBLE_SIZES as readonly string[]).includes(String(n))) throw new Error(`the self-ensemble takes 1, 2, 4 or 8 variants, got ${n}`);
@@ -32,6 +46,28 @@ export function symmetries(n: number): Symmetry[] {
   for (const conj of [false, true]) for (const flipH of [false, true]) for (const flipW of [false, true]) all.push({ flipH, flipW, conj });
   // with 2: identity and the conjugate, the variant that changes the most (phase and both axes)
   return n === 2 ? [all[0]!, all[7]!] : all.slice(0, n);
+}
+
+/** The symmetry a then b (flips and conjugation commute, and each is its own inverse). */
+function compose(a: Symmetry, b: Symmetry): Symmetry {
+  return { flipH: a.flipH !== b.flipH, flipW: a.flipW !== b.flipW, conj: a.conj !== b.conj };
+}
+
+const sameSymmetry = (a: Symmetry, b: Symmetry) => a.flipH === b.flipH && a.flipW === b.flipW && a.conj === b.conj;
+
+/**
+ * The cosets r·G of G = symmetries(n) that partition the eight symmetries, in
+ * the order of their first member in symmetries(8): with n = 1 the eight one by
+ * one, with n = 2 the pairs {r, r·c} (c: conjugation with both axes reversed)
+ * for r = identity, flip W, flip H, flip HW, with n = 8 the whole group once.
+ */
+export function symmetryCosets(n: number): Symmetry[][] {
+  const group = symmetries(n), cosets: Symmetry[][] = [];
+  for (const r of symmetries(8)) {
+    if (cosets.some((c) => c.some((s) => sameSymmetry(s, r)))) continue;
+    cosets.push(group.map((g) => compose(r, g)));
+  }
+  return cosets;
 }
 
 /**

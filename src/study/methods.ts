@@ -6,6 +6,7 @@ import type { CArray } from '../physics/complex.js';
 import { CG_SENSE_DEFAULTS, cgSense, zeroFilledSense } from '../physics/classical.js';
 import type { ReconSample } from '../nn/batch.js';
 import type { AdaptOptions, AdaptReport } from '../nn/adapt.js';
+import type { SymmetrySetting } from '../physics/symmetry.js';
 
 export const METHODS = ['zero-filled', 'cgsense', 'modl'] as const;
 export type ReconMethod = (typeof METHODS)[number];
@@ -19,8 +20,8 @@ export interface MethodSettings {
   batchSize?: number;
   /** MoDL self-ensemble over 1, 2, 4 or 8 symmetries of each scan (default 1; see ReconstructOptions). */
   ensemble?: number;
-  /** MoDL's denoiser averaged over 1, 2, 4 or 8 symmetries at every stage (default: the checkpoint's; DenoiserConfig.symmetries). */
-  symmetries?: number;
+  /** How MoDL's denoiser averages over symmetries (default: the checkpoint's; DenoiserConfig.symmetries, .symmetryPlan). */
+  symmetry?: SymmetrySetting;
   /** Fine-tune MoDL on the slices' own k-space first (zero-shot SSDU; off when absent). */
   adapt?: AdaptOptions;
   onAdapted?(report: AdaptReport): void;
@@ -52,7 +53,7 @@ export async function reconstruct(samples: ReconSample[], method: ReconMethod, s
       // loaded lazily: tfjs start-up is paid only by jobs that run the network
       const { ModlReconstructor } = await import('../nn/infer.js');
       const { shippedCheckpoint } = await import('../util/paths.js');
-      const net = ModlReconstructor.load(s.checkpoint ?? shippedCheckpoint('modl'), { symmetries: s.symmetries });
+      const net = ModlReconstructor.load(s.checkpoint ?? shippedCheckpoint('modl'), s.symmetry);
       try {
         if (s.adapt) s.onAdapted?.(await net.adapt(samples, s.adapt));
         s.onDenoiser?.(await net.denoiserEngine());

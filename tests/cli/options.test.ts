@@ -87,7 +87,7 @@ describe('modl train options', () => {
     }
   });
 
-  it('--symmetries trains an equivariant denoiser, recorded in the checkpoint, and may not change on --resume', async () => {
+  it('--symmetries and --symmetry-plan set how the denoiser averages over symmetries, recorded in the checkpoint, and may not change on --resume', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'modl-train-sym-'));
     try {
       const bad = await modl('train', '--out', join(tmp, 'x'), '--data', '/nonexistent/data', '--symmetries', '3');
@@ -97,13 +97,15 @@ describe('modl train options', () => {
       const run = join(tmp, 'run');
       const args = ['train', '--data', data, '--out', run, '--epochs', '1', '--steps-per-epoch', '1', '--batch-size', '1', '--width', '8', '--depth', '3',
         '--val-fraction', '0.5', '--val-slices', '1', '--backend', 'cpu', '--stages', '2'];
-      const trained = await modl(...args, '--symmetries', '2');
+      const badPlan = await modl(...args, '--symmetry-plan', 'rotated');
+      expect(badPlan.stderr).toMatch(/train: --symmetry-plan: 'rotated' is not one of fixed, cycled/);
+      const trained = await modl(...args, '--symmetries', '2', '--symmetry-plan', 'cycled');
       expect(trained.status, trained.stderr).toBe(0);
-      const saved = JSON.parse(readFileSync(join(run, 'epoch-0001', 'model.json'), 'utf8')) as { config: { denoiser: { symmetries: number } } };
-      expect(saved.config.denoiser.symmetries).toBe(2);
-      const changed = await modl(...args, '--resume', '--symmetries', '4', '--epochs', '2');
+      const saved = JSON.parse(readFileSync(join(run, 'epoch-0001', 'model.json'), 'utf8')) as { config: { denoiser: object } };
+      expect(saved.config.denoiser).toMatchObject({ symmetries: 2, symmetryPlan: 'cycled' });
+      const changed = await modl(...args, '--resume', '--symmetries', '4', '--symmetry-plan', 'fixed', '--epochs', '2');
       expect(changed.status).not.toBe(0);
-      expect(changed.stderr).toMatch(/--symmetries: 2 there, 4 now/);
+      expect(changed.stderr).toMatch(/--symmetries: 2 there, 4 now; --symmetry-plan: cycled there, fixed now/);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }

@@ -6,6 +6,7 @@ import { Denoiser } from '../../src/nn/denoiser.js';
 import { stackVariants } from '../../src/nn/denoiser-symmetry.js';
 import { deepened, withSymmetries } from '../../src/nn/grow.js';
 import { Rng } from '../../src/util/random.js';
+import { symmetryCosets, type Symmetry } from '../../src/physics/symmetry.js';
 import { Modl } from '../../src/nn/modl.js';
 import { testSample } from './helpers.js';
 
@@ -47,8 +48,8 @@ describe('growing the denoiser by one layer', () => {
     const D = (d: Denoiser, v: Float32Array) => tf.tidy(() => d.apply(tf.tensor4d(v, shape), false).dataSync() as Float32Array);
     const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
     const y = D(net, x);
-    expect(net.group).toHaveLength(8);
-    for (const s of net.group) {
+    expect(net.groupAt(0)).toHaveLength(8);
+    for (const s of net.groupAt(0)) {
       const T = (v: Float32Array) => stackVariants(v, shape, [s]);
       expect(maxDiff(D(net, T(x)), T(y))).toBeLessThan(1e-5);
       // the plain network is not: the average is not a no-op
@@ -61,14 +62,14 @@ describe('growing the denoiser by one layer', () => {
   it('withSymmetries keeps the weights, λ and stages, and averages the same network', () => {
     const make = () => Modl.create({ denoiser: { depth: 3, width: 8, momentum: 0.1, epsilon: 1e-5, symmetries: 1 }, stages: 2, cgIterations: 5, lambda: 0.07 }, 3);
     const model = make(); // the original network, kept: withSymmetries disposes the one it replaces
-    const sym = withSymmetries(make(), 2);
-    expect(withSymmetries(sym, 2)).toBe(sym); // already so: the same network
+    const sym = withSymmetries(make(), { symmetries: 2 });
+    expect(withSymmetries(sym, { symmetries: 2, symmetryPlan: 'fixed' })).toBe(sym); // already so: the same network
     expect(sym.denoiser.config.symmetries).toBe(2);
     expect(sym.stages).toBe(2);
     expect(sym.lambda).toBeCloseTo(0.07, 6);
     const rng = new Rng(4);
     const x = tf.tensor4d(Float32Array.from({ length: 10 * 8 * 2 }, () => rng.normal()), [1, 10, 8, 2]);
-    const [id, variant] = sym.denoiser.group;
+    const [id, variant] = sym.denoiser.groupAt(0);
     expect(id).toEqual({ flipH: false, flipW: false, conj: false });
     // D_G(x) = (D(x) + T D(T x)) / 2 with the original network's D
     const T = (v: tf.Tensor4D) => tf.tensor4d(stackVariants(v.dataSync() as Float32Array, v.shape, [variant!]), v.shape);
@@ -78,5 +79,32 @@ describe('growing the denoiser by one layer', () => {
     x.dispose();
     model.dispose();
     sym.dispose();
+  });
+
+  for (const n of [1, 2]) it(`a cycled plan averages stage k over the k-th coset of ${n} symmetries, the same weights`, () => {
+    const make = () => Modl.create({ denoiser: { depth: 3, width: 8, momentum: 0.1, epsilon: 1e-5 }, stages: 6, cgIterations: 5, lambda: 0.07 }, 3);
+    const model = make();
+    const cycled = withSymmetries(make(), { symmetries: n, symmetryPlan: 'cycled' });
+    expect(cycled.denoiser.config).toMatchObject({ symmetries: n, symmetryPlan: 'cycled' });
+    const rng = new Rng(5);
+    const shape = [1, 10, 8, 2] as [number, number, number, number];
+    const x = Float32Array.from({ length: 10 * 8 * 2 }, () => rng.normal());
+    const T = (v: Float32Array, s: Symmetry) => stackVariants(v, shape, [s]);
+    const D = (d: Denoiser, v: Float32Array, slot: number) => tf.tidy(() => d.apply(tf.tensor4d(v, shape), false, { slot }).dataSync() as Float32Array);
+    const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+    const stages = [0, 1, 8 / n + 1];
+    const outputs = stages.map((stage) => D(cycled.denoiser, x, stage));
+    for (const [i, stage] of stages.entries()) {
+      const coset = symmetryCosets(n)[stage % (8 / n)]!;
+      expect(cycled.denoiser.groupAt(stage)).toEqual(coset);
+      // Σ_{T ∈ coset} T D(T x) / n with the original network's D of that stage
+      const want = new Float32Array(x.length);
+      for (const s of coset) T(D(model.denoiser, T(x, s), stage), s).forEach((v, j) => { want[j] += v / n; });
+      expect(maxDiff(outputs[i]!, want)).toBeLessThan(1e-5);
+    }
+    expect(maxDiff(outputs[0]!, outputs[1]!)).toBeGreaterThan(1e-3); // stages 0 and 1 differ in their symmetries
+    expect(maxDiff(outputs[1]!, outputs[2]!)).toBeLessThan(1e-6); // and the cycle repeats
+    model.dispose();
+    cycled.dispose();
   });
 });

@@ -36,8 +36,9 @@ describe('MoDL inference', () => {
     const scans = [testSample(24, 20, 0)].map(({ kspace, maps, mask }) => ({ kspace, maps, mask }));
     const images = new Map<number, Float32Array>();
     for (const n of [1, 4]) {
-      const net = ModlReconstructor.load(shippedCheckpoint('modl'), { symmetries: n });
-      expect(net.model.denoiser.group).toHaveLength(n);
+      const net = ModlReconstructor.load(shippedCheckpoint('modl'), { symmetries: n, symmetryPlan: 'fixed' });
+      expect(net.model.denoiser.config).toMatchObject({ symmetries: n, symmetryPlan: 'fixed' });
+      expect(net.model.denoiser.groupAt(0)).toHaveLength(n);
       images.set(n, (await net.reconstruct(scans))[0]!.data);
       net.dispose();
     }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SenseOp } from '../../src/physics/sense.js';
 import { cgSense } from '../../src/physics/classical.js';
-import { symmetries, transformImage, transformKspace, transformMask } from '../../src/physics/symmetry.js';
+import { symmetries, symmetryCosets, transformImage, transformKspace, transformMask } from '../../src/physics/symmetry.js';
 import { randomComplex, relErr } from '../helpers/random.js';
 
 function problem(S: number, C: number, H: number, W: number, seed: number) {
@@ -20,6 +20,22 @@ describe('symmetries of the SENSE problem', () => {
       expect(new Set(v.map((s) => JSON.stringify(s))).size).toBe(n);
     }
     expect(() => symmetries(3)).toThrow(/1, 2, 4 or 8/);
+  });
+
+  it('partitions the eight into cosets of symmetries(n): the first is the group itself, and any two members of one differ by a member of it', () => {
+    const key = (s: object) => JSON.stringify(s);
+    const x = { data: randomComplex(5 * 4, 3), shape: [5, 4] };
+    for (const n of [1, 2, 4, 8]) {
+      const group = symmetries(n), cosets = symmetryCosets(n);
+      expect(cosets).toHaveLength(8 / n);
+      expect(cosets[0]!.map(key)).toEqual(group.map(key));
+      expect(new Set(cosets.flat().map(key)).size).toBe(8);
+      // a then b on an image is some g of the group on it (each is its own inverse)
+      const inGroup = (y: Float32Array) => group.some((g) => relErr(transformImage(x, g).data, y) === 0);
+      for (const c of cosets) for (const a of c) for (const b of c) expect(inGroup(transformImage(transformImage(x, a), b).data)).toBe(true);
+    }
+    expect(symmetryCosets(1).flat().map(key)).toEqual(symmetries(8).map(key));
+    expect(symmetryCosets(2)[1]).toEqual([{ flipH: false, flipW: true, conj: false }, { flipH: true, flipW: false, conj: true }]);
   });
 
   // A_T (T x) = T_k (A x): the transformed scan is the same inverse problem, exactly

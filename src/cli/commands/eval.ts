@@ -1,6 +1,7 @@
 import type { Command } from '../command.js';
-import { commandUsage, numberOption, parseCommandArgs, optionalNumber } from '../args.js';
+import { commandUsage, numberOption, parseCommandArgs } from '../args.js';
 import { ENSEMBLE_SIZES } from '../../physics/symmetry.js';
+import { parseSymmetrySetting, symmetryCliOptions } from '../symmetry-options.js';
 import { parseMaskSpec } from './train.js';
 import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { ModlReconstructor } from '../../nn/infer.js';
@@ -25,8 +26,7 @@ seeds), with zero-filled, CG-SENSE and, when \`bart\` is installed, BART's tuned
   adapt: { type: 'string', arg: 'STEPS', help: `with --real: also MoDL fine-tuned on each case's own undersampled k-space for at most
 STEPS steps first (zero-shot SSDU, early-stopped on held-out k-space): row 'MoDL + adapt'` },
   'adapt-lr': { type: 'string', arg: 'LR', help: 'Adam step size of --adapt (default 1e-4)' },
-  symmetries: { type: 'string', arg: 'N', choices: ENSEMBLE_SIZES, help: `MoDL's denoiser averaged over N flips and conjugations inside every stage
-(1, 2, 4 or 8; default: the checkpoint's)` },
+  ...symmetryCliOptions,
   ensemble: { type: 'string', arg: 'N', choices: ENSEMBLE_SIZES, help: `with --real: also MoDL's self-ensemble over N exact symmetries of each case (flips,
 conjugation; 2, 4 or 8; default 8; 1: none): row 'MoDL ×N'` },
   accelerations: { type: 'string', arg: 'R,...', help: 'with --real: only these of 4,6,8 (default all)' },
@@ -45,10 +45,11 @@ usage: modl eval [--checkpoint DIR] --data DIR[,DIR...] [--masks SPEC] [--slices
 
 Metrics (mean over slices): PSNR and SSIM with data range = max of each reference, NMSE (fastMRI).`, options);
 
-/** K, and the denoiser's symmetries where it averages over more than one. */
+/** K, and the denoiser's symmetries where it averages over more than one or cycles through them. */
 function networkText(net: ModlReconstructor): string {
-  const n = net.model.denoiser.group.length;
-  return `K=${net.model.stages}${n > 1 ? `, denoiser averaged over ${n} symmetries` : ''}`;
+  const { symmetries = 1, symmetryPlan = 'fixed' } = net.model.denoiser.config;
+  if (symmetryPlan === 'cycled') return `K=${net.model.stages}, denoiser averaged over ${symmetries} symmetr${symmetries > 1 ? 'ies' : 'y'} a stage, cycled through all 8`;
+  return `K=${net.model.stages}${symmetries > 1 ? `, denoiser averaged over ${symmetries} symmetries` : ''}`;
 }
 
 const command: Command = {
@@ -63,7 +64,7 @@ const command: Command = {
     if (v.real) {
       const realCase = loadRealCase(v.real);
       await initBackendFromCli(v);
-      const net = ModlReconstructor.load(v.checkpoint ?? shippedCheckpoint('modl'), { symmetries: optionalNumber(v.symmetries) });
+      const net = ModlReconstructor.load(v.checkpoint ?? shippedCheckpoint('modl'), parseSymmetrySetting(v));
       const bart = hasBart();
       if (!bart) console.log('bart is not installed: BART L1-wavelet is left out');
       const seed0 = new Map<string, Float32Array>();
@@ -103,7 +104,7 @@ const command: Command = {
     if (sources.length === 0) throw new ModlError('eval: give --data DIR or --kspace FILE (see modl eval --help)');
     const source = limit(concat(sources), v.slices ? numberOption('slices', v.slices, 1, (x) => Number.isInteger(x) && x > 0) : Infinity);
     await initBackendFromCli(v);
-    const net = ModlReconstructor.load(v.checkpoint ?? shippedCheckpoint('modl'), { symmetries: optionalNumber(v.symmetries) });
+    const net = ModlReconstructor.load(v.checkpoint ?? shippedCheckpoint('modl'), parseSymmetrySetting(v));
     const result = await validate(net.model, source, net.model.stages, new Map());
     net.dispose();
     console.log(`${result.slices} slices, checkpoint ${net.path} (${networkText(net)})`);

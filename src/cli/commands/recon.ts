@@ -2,8 +2,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ReconJob } from '../../../pipelines/recon.js';
 import type { Command } from '../command.js';
-import { commandUsage, numberOption, parseCommandArgs, optionalNumber } from '../args.js';
+import { commandUsage, numberOption, parseCommandArgs } from '../args.js';
 import { ENSEMBLE_SIZES } from '../../physics/symmetry.js';
+import { parseSymmetrySetting, symmetryCliOptions } from '../symmetry-options.js';
 import type { CArray } from '../../physics/complex.js';
 import { kspaceSample, mapsProblem } from '../../physics/sample.js';
 import { CG_SENSE_DEFAULTS, reconMagnitude } from '../../physics/classical.js';
@@ -45,8 +46,7 @@ STEPS steps (zero-shot SSDU; 10 % of the samples held out to stop early; 60 take
 slice on 2 cores and gains 0.56 dB at 4× on the real validation case; off by default)` },
   ensemble: { type: 'string', arg: 'N', choices: ENSEMBLE_SIZES, help: `MoDL: the mean over N exact symmetries of each slice (flips, conjugation; 1, 2, 4 or 8;
 default 1): 8 gains 0.3–0.5 dB on the real validation case at 8× the network's time` },
-  symmetries: { type: 'string', arg: 'N', choices: ENSEMBLE_SIZES, help: `MoDL: average the denoiser over N flips and conjugations inside every stage
-(1, 2, 4 or 8; default: the checkpoint's, 2 for the shipped one): N denoiser passes a stage` },
+  ...symmetryCliOptions,
   'no-images': { type: 'boolean', help: 'write metrics and the report only (no NIfTI, DICOM or PNG per method)' },
   force: { type: 'boolean', help: 'study mode: replace a non-empty --out, all of it (default: refuse)' },
   queue: { type: 'string', arg: 'URL', help: `study mode: enqueue the job on redis://HOST:PORT/NAME for \`modl worker\`s instead of
@@ -117,7 +117,7 @@ async function reconCfl(values: Values): Promise<void> {
   const adapt = adaptOption(values);
   let engine = '';
   const [image] = await reconstruct([{ kspace, maps, mask }], method, {
-    lambda, iterations, checkpoint: values.checkpoint, ensemble: Number(values.ensemble ?? 1), symmetries: optionalNumber(values.symmetries),
+    lambda, iterations, checkpoint: values.checkpoint, ensemble: Number(values.ensemble ?? 1), symmetry: parseSymmetrySetting(values),
     onDenoiser: (e) => { engine = ` (denoiser on ${e === 'onnx' ? 'ONNX Runtime' : 'tfjs'})`; },
     ...(adapt ? {
       adapt: { steps: adapt, onProgress: (p: AdaptProgress) => process.stderr.write(`\r${adaptProgressText(p)}   `) },
@@ -164,7 +164,7 @@ async function reconStudy(input: string, v: Values, flags: { noImages: boolean; 
     batchSize: numberOption('batch-size', v['batch-size'], DEFAULT_RECON_JOB.batchSize, (x) => Number.isInteger(x) && x > 0),
     adaptSteps: adaptOption(v),
     ensemble: Number(v.ensemble ?? 1),
-    symmetries: optionalNumber(v.symmetries),
+    symmetry: parseSymmetrySetting(v),
     writeImages: !flags.noImages,
   };
   if (v.queue) {

@@ -4,7 +4,7 @@ import type { Command } from '../command.js';
 import { commandUsage, numberOption, parseCommandArgs } from '../args.js';
 import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { MASK_KINDS, type MaskKind } from '../../physics/masks.js';
-import { ENSEMBLE_SIZES } from '../../physics/symmetry.js';
+import { parseSymmetrySetting, symmetryCliOptions } from '../symmetry-options.js';
 import { DEFAULT_MODL_CONFIG, Modl } from '../../nn/modl.js';
 import { loadCheckpoint } from '../../nn/checkpoint.js';
 import { withSymmetries } from '../../nn/grow.js';
@@ -26,8 +26,7 @@ replaces the stored masks` },
   init: { type: 'string', arg: 'CKPT', help: 'start from this checkpoint (a folder with modl.json, or a training run);\nthe network options below are then ignored' },
   depth: { type: 'string', arg: 'N', help: 'network: denoiser conv layers (default 5)' },
   width: { type: 'string', arg: 'N', help: 'network: denoiser features (default 64)' },
-  symmetries: { type: 'string', arg: 'N', choices: ENSEMBLE_SIZES, help: `network: average the denoiser over N flips and conjugations at every pass,
-exactly equivariant, at N passes (default 1; with --init too, where it changes the checkpoint's)` },
+  ...symmetryCliOptions,
   'cg-iterations': { type: 'string', arg: 'N', help: 'network: CG iterations of each data-consistency step (default 10)' },
   lambda: { type: 'string', arg: 'λ', help: 'network: initial data-consistency weight λ (learned; default 0.05)' },
   epochs: { type: 'string', arg: 'N', help: 'epochs (default 10)' },
@@ -114,6 +113,7 @@ const command: Command = {
       lr: numberOption('lr', v.lr, 1e-3, (x) => x > 0), clip: numberOption('clip', v.clip, 1, (x) => x >= 0), loss, seed,
       'final-lr': v['final-lr'] === undefined ? null : numberOption('final-lr', v['final-lr'], 0, (x) => x >= 0),
       symmetries: v.symmetries === undefined ? null : Number(v.symmetries),
+      'symmetry-plan': v['symmetry-plan'] ?? null,
     };
     const epochs = int('epochs', v.epochs, 10);
     // the schedule spans the epochs, so a run annealed over N epochs continues only as one of N
@@ -146,10 +146,10 @@ const command: Command = {
     let model = v.init
       ? loadCheckpoint(resolveCheckpoint(v.init)).model
       : Modl.create({
-        denoiser: { ...DEFAULT_MODL_CONFIG.denoiser, depth: settings.depth, width: settings.width, symmetries: settings.symmetries ?? 1 },
+        denoiser: { ...DEFAULT_MODL_CONFIG.denoiser, depth: settings.depth, width: settings.width },
         stages, cgIterations: settings['cg-iterations'], lambda: settings.lambda,
       }, seed + 1);
-    if (settings.symmetries !== null) model = withSymmetries(model, settings.symmetries);
+    model = withSymmetries(model, parseSymmetrySetting(v));
     writeFileAtomic(join(v.out, RUN_FILE), JSON.stringify(runSettings, null, 2));
     let bar: ProgressBar | null = null;
     const result = await train({
