@@ -147,7 +147,8 @@ export const CURRICULUM: CurriculumStage[] = [
   // k10-wrap gained (the shipped weights: 2 variants 30.80 / 26.36 / 25.60, 3 seeds): the network's own variance.
   // From the shipped network, trained as that exactly equivariant network (2 variants: identity and conjugate).
   // No better than the same weights averaged untrained (epochs 1–5: 30.72–30.80 / 26.35–26.40 / 25.62–25.66, SSIM
-  // 0.001–0.003 lower at 6× and 8×): the shipped network is k10-wrap's epoch 3 with 2 variants (--export --from --symmetries)
+  // 0.001–0.003 lower at 6× and 8×): the shipped network is k10-wrap's epoch 3 with 2 variants a stage, cycled through
+  // the 8 (--export --from --symmetries 2 --symmetry-plan cycled: 30.93 / 26.44 / 25.65, the fixed pair 30.80 / 26.36 / 25.60)
   {
     name: 'k10-equi', init: 'checkpoints/modl', symmetries: 2, symmetryPlan: 'fixed', stages: 10, epochs: 5, stepsPerEpoch: 25,
     learningRate: 1e-4, finalLearningRate: 1e-5, batchSize: 4, recipe: { wrap: { share: 0.35, extent: [0.1, 0.5] } }, frozenStats: true,

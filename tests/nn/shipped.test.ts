@@ -48,16 +48,17 @@ function scaledNrmse(x: CArray, ref: Float32Array): number {
  * down; at 4× the issue's 1 dB.
  */
 const REAL_CASE_MARGINS = [
-  [4, 0.005, { psnr: 1.0, ssim: 0.02 }],
-  [6, 0.002, { psnr: 0.9, ssim: 0.05 }],
-  [8, 0.002, { psnr: 0.8, ssim: 0.05 }],
+  [4, 0.005, { psnr: 1.1, ssim: 0.025 }],
+  [6, 0.002, { psnr: 0.95, ssim: 0.05 }],
+  [8, 0.002, { psnr: 0.85, ssim: 0.05 }],
 ] as const;
 
 describe('the shipped MoDL checkpoint', () => {
-  it('is the MoDL of the paper: K=10, a 5×64 shared denoiser (averaged over 2 symmetries), 10 CG iterations, a positive λ, with its record', () => {
+  it('is the MoDL of the paper: K=10, a 5×64 shared denoiser (averaged over 2 symmetries a stage, cycled), 10 CG iterations, a positive λ, with its record', () => {
     const { model, meta } = loadCheckpoint(shippedCheckpoint('modl'));
     expect([meta.stages, meta.cgIterations, meta.architecture.denoiser.depth, meta.architecture.denoiser.width]).toEqual([10, 10, 5, 64]);
-    expect([meta.architecture.denoiser.symmetries, model.denoiser.group.length]).toEqual([2, 2]);
+    expect(meta.architecture.denoiser).toMatchObject({ symmetries: 2, symmetryPlan: 'cycled' });
+    expect(model.denoiser.config).toMatchObject({ symmetries: 2, symmetryPlan: 'cycled' });
     expect(model.lambda).toBeGreaterThan(0);
     expect(meta.lambda).toBeCloseTo(model.lambda, 6);
     // the record: the data recipe, every curriculum stage with its steps, hours and real-case curve, and the real-case scores
@@ -141,7 +142,7 @@ describe('the shipped MoDL checkpoint', () => {
 
   it.skipIf(!HAS_SHARED)('its 8-symmetry self-ensemble beats the network alone on the real fully sampled brain (4×, seed 0)', async () => {
     // the plain network (its denoiser not averaged), whose variance the ensemble averages out
-    const net = ModlReconstructor.load(shippedCheckpoint('modl'), { symmetries: 1 });
+    const net = ModlReconstructor.load(shippedCheckpoint('modl'), { symmetries: 1, symmetryPlan: 'fixed' });
     const c = loadRealCase(shared('kspace'));
     const scan = { kspace: c.kspace, maps: caseMaps(c, 2), mask: c.masks.get('4/0')! };
     // the ensemble's mean, one variant at a time (tests/nn/infer.test.ts checks reconstruct's ensemble is this mean),
