@@ -296,7 +296,7 @@ export class OnnxDenoiser {
   /** D(x) for stage `slot`; x [B, H, W, 2] interleaved. */
   async apply(x: Float32Array, shape: readonly number[], slot: number): Promise<Float32Array> {
     const group = this.denoiser.groupAt(slot), n = group.length, trivial = isTrivial(group);
-    const variants = !trivial ? { data: stackVariants(x, shape, group), shape: stackedShape(shape, group) } : { data: x, shape };
+    const variants = trivial ? { data: x, shape } : { data: stackVariants(x, shape, group), shape: stackedShape(shape, group) };
     const out = await this.forward.run(this.feeds(slot, { x: variants }));
     if (this.mode === 'batch') {
       const stats = range(this.depth).map((i) => ({ mean: out[`mean${i}`]!.data, variance: out[`variance${i}`]!.data }));
