@@ -46,7 +46,7 @@ import { MixedGenerator } from '../src/images/mixed-generator.js';
 import { createGenerator } from '../src/images/generator.js';
 import '../src/generative/generators.js';
 import { packageRoot } from '../src/util/paths.js';
-import type { SymmetryPlan, SymmetrySetting } from '../src/physics/symmetry.js';
+import { parseSymmetrySetting, type SymmetryPlan, type SymmetrySetting } from '../src/physics/symmetry.js';
 
 export interface CurriculumStage {
   name: string;
@@ -347,8 +347,7 @@ if (isMain) {
   if (values.export) {
     // the README's protocol and the synthetic 4× test on the network to ship, recorded in its modl.json
     const from = values.from ? resolveCheckpoint(values.from) : undefined;
-    // checked where the denoiser is made (Denoiser.create)
-    const symmetry = { symmetries: values.symmetries ? Number(values.symmetries) : undefined, symmetryPlan: values['symmetry-plan'] as SymmetryPlan | undefined };
+    const symmetry = parseSymmetrySetting(values);
     const net = ModlReconstructor.load(from ?? furthestCheckpoint(values.run!), symmetry);
     const rows = await evaluateRealCase(loadRealCase(join(values.data!, 'kspace')), { net, bart: hasBart() });
     console.log(realCaseTable(rows));

@@ -72,11 +72,6 @@ export function numberOption(name: string, value: string | undefined, fallback: 
   return v;
 }
 
-/** A numeric option without a default (its value already checked against the option's choices), or undefined. */
-export function optionalNumber(value: string | undefined): number | undefined {
-  return value === undefined ? undefined : Number(value);
-}
-
 /** Parses an option with a fixed set of values, naming it and them in the error. */
 export function choiceOption<T extends string>(name: string, value: string | undefined, choices: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;

@@ -52,11 +52,11 @@ export function deepened(model: Modl): Modl {
  */
 export function withSymmetries(model: Modl, setting: SymmetrySetting): Modl {
   const config = model.denoiser.config;
-  const symmetries = setting.symmetries ?? config.symmetries ?? 1;
-  const symmetryPlan = setting.symmetryPlan ?? config.symmetryPlan ?? 'fixed';
-  if ((config.symmetries ?? 1) === symmetries && (config.symmetryPlan ?? 'fixed') === symmetryPlan) return model;
+  const now = { symmetries: config.symmetries ?? 1, symmetryPlan: config.symmetryPlan ?? 'fixed' };
+  const wanted = { symmetries: setting.symmetries ?? now.symmetries, symmetryPlan: setting.symmetryPlan ?? now.symmetryPlan };
+  if (wanted.symmetries === now.symmetries && wanted.symmetryPlan === now.symmetryPlan) return model;
   const out = Modl.create({
-    denoiser: { ...config, symmetries, symmetryPlan },
+    denoiser: { ...config, ...wanted },
     stages: model.stages, cgIterations: model.cgIterations, lambda: model.lambda,
   });
   out.setWeights(model.namedWeights());

@@ -39,6 +39,14 @@ export interface SymmetrySetting {
   symmetryPlan?: SymmetryPlan;
 }
 
+/**
+ * The setting given by the `--symmetries` and `--symmetry-plan` option strings
+ * (commands and pipelines); their values are checked where the denoiser is made.
+ */
+export function parseSymmetrySetting(v: { symmetries?: string; 'symmetry-plan'?: string }): SymmetrySetting {
+  return { symmetries: v.symmetries === undefined ? undefined : Number(v.symmetries), symmetryPlan: v['symmetry-plan'] as SymmetryPlan | undefined };
+}
+
 /** The first `n` of the eight symmetries (1, 2, 4 or 8): identity, flips, then their conjugates. */
 export function symmetries(n: number): Symmetry[] {
   if (!(ENSEMBLE_SIZES as readonly string[]).includes(String(n))) throw new Error(`the self-ensemble takes 1, 2, 4 or 8 variants, got ${n}`);

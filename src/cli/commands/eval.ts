@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
 import { commandUsage, numberOption, parseCommandArgs } from '../args.js';
-import { ENSEMBLE_SIZES } from '../../physics/symmetry.js';
-import { parseSymmetrySetting, symmetryCliOptions } from '../symmetry-options.js';
+import { ENSEMBLE_SIZES, parseSymmetrySetting } from '../../physics/symmetry.js';
+import { symmetryCliOptions } from '../symmetry-options.js';
 import { parseMaskSpec } from './train.js';
 import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { ModlReconstructor } from '../../nn/infer.js';
