@@ -38,6 +38,7 @@ import { loadRealCase, realCaseSource } from '../src/nn/real-validation.js';
 import { hasBart } from '../src/study/bart.js';
 import { evaluateRealCase, realCaseTable } from '../src/study/real-case.js';
 import { SHIPPED_RECIPE, simulatedSource, type ScanRecipe } from '../src/nn/simulated-source.js';
+import type { ImageLoss } from '../src/nn/loss.js';
 import { train, validate, type EpochInfo, type PairSource } from '../src/nn/train.js';
 import { resolveCheckpoint } from '../src/util/fs.js';
 import { coilMapsFromKspace } from '../src/synth/coil-bank.js';
@@ -70,7 +71,7 @@ export interface CurriculumStage {
   /** Share of training images drawn from the shipped GAN instead of the real volumes (default 0). */
   ganShare?: number;
   /** Image loss (default 'mse'). */
-  loss?: 'mse' | 'l1';
+  loss?: ImageLoss;
   /** Grow the denoiser to this many layers before the stage, keeping its function (nn/grow.ts). */
   depth?: number;
   /** Start from this checkpoint (relative to the package root) instead of the previous stage's newest. */
@@ -159,6 +160,12 @@ export const CURRICULUM: CurriculumStage[] = [
   {
     name: 'k10-cycle', init: 'checkpoints/modl', symmetries: 1, symmetryPlan: 'cycled', stages: 10, epochs: 5, stepsPerEpoch: 25,
     learningRate: 1e-4, finalLearningRate: 1e-5, batchSize: 4, recipe: { wrap: { share: 0.35, extent: [0.1, 0.5] } }, frozenStats: true,
+  },
+  // every MSE or L1 stage since k10-wrap traded real-case SSIM for synthetic PSNR. The k10-cycle run with fastMRI's loss,
+  // 1 − SSIM of the magnitude (nn/loss.ts), the measure on which the network's outputs were losing
+  {
+    name: 'k10-ssim', init: 'checkpoints/modl', symmetries: 1, symmetryPlan: 'cycled', stages: 10, epochs: 5, stepsPerEpoch: 25,
+    learningRate: 1e-4, finalLearningRate: 1e-5, batchSize: 4, loss: 'ssim', recipe: { wrap: { share: 0.35, extent: [0.1, 0.5] } }, frozenStats: true,
   },
 ];
 

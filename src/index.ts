@@ -47,6 +47,7 @@ export { Modl, DEFAULT_MODL_CONFIG, type ModlConfig, type ModlMode } from './nn/
 export { ModlReconstructor, type ReconstructOptions } from './nn/infer.js';
 export { loadCheckpoint, saveCheckpoint, type CheckpointMeta } from './nn/checkpoint.js';
 export { train, type TrainOptions, type PairSource, type EpochInfo } from './nn/train.js';
+export { imageLoss, IMAGE_LOSSES, type ImageLoss } from './nn/loss.js';
 export type { ReconSample } from './nn/batch.js';
 export { splitSampling, kspaceLoss, selfSupervisedBatch, type SamplingSplit } from './nn/ssdu.js';
 export { adaptToScan, type AdaptOptions, type AdaptReport } from './nn/adapt.js';

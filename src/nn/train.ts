@@ -1,6 +1,6 @@
 /**
- * Supervised MoDL training: Adam with global-norm gradient clipping, MSE or L1
- * loss on the complex image, validation against zero-filled and CG-SENSE after
+ * Supervised MoDL training: Adam with global-norm gradient clipping, an image
+ * loss (nn/loss.ts: MSE, L1 or SSIM), validation against zero-filled and CG-SENSE after
  * every epoch, a JSONL log, and a resumable checkpoint per epoch.
  *
  * Determinism: the data order of epoch e is a permutation seeded by (seed, e),
@@ -17,6 +17,7 @@ import { Rng } from '../util/random.js';
 import { Adam, clipByGlobalNorm, tapedGradients } from './adam.js';
 import { prepareBatch, unbatch, type ReconSample } from './batch.js';
 import { loadCheckpoint, loadTrainingState, saveCheckpoint } from './checkpoint.js';
+import { imageLoss, type ImageLoss } from './loss.js';
 import { Modl } from './modl.js';
 import { OnnxDenoiser } from './denoiser-onnx.js';
 import { unrolledGradients } from './modl-onnx.js';
@@ -46,7 +47,7 @@ export interface TrainOptions {
   finalLearningRate?: number;
   /** Clip the global gradient norm to this (0: no clipping). */
   clipNorm: number;
-  loss: 'mse' | 'l1';
+  loss: ImageLoss;
   seed: number;
   /** Continue from `outDir`'s last checkpoint if there is one. */
   resume: boolean;
@@ -101,10 +102,6 @@ function sizeGroups(samples: ReconSample[]): ReconSample[][] {
     groups.set(key, [...(groups.get(key) ?? []), s]);
   }
   return [...groups.values()];
-}
-
-function lossOf(kind: 'mse' | 'l1', x: tf.Tensor, target: tf.Tensor): tf.Scalar {
-  return kind === 'mse' ? tf.losses.meanSquaredError(target, x) as tf.Scalar : tf.losses.absoluteDifference(target, x) as tf.Scalar;
 }
 
 /** Validation: MoDL (inference mode), zero-filled and CG-SENSE, each the mean of its slices' metrics; CG-SENSE is cached per slice. */
@@ -171,7 +168,7 @@ export async function train(opts: TrainOptions): Promise<{ model: Modl; history:
       const batch = prepareBatch(group);
       const target = batch.target;
       if (!target) throw new Error('training pairs need a target image');
-      const objective = (x: tf.Tensor4D) => lossOf(opts.loss, x, target);
+      const objective = (x: tf.Tensor4D) => imageLoss(opts.loss, x, target, batch.sets);
       const g = onnx
         ? await unrolledGradients(model, onnx, batch.aty, batch.problem, objective)
         : tapedGradients(vars, () => objective(model.apply(batch.aty, batch.problem, opts.frozenStats ? 'tune' : 'train')));

@@ -11,6 +11,7 @@ import { loadCheckpoint } from '../../nn/checkpoint.js';
 import { withSymmetries } from '../../nn/grow.js';
 import { concat, datasetSources, kspaceFileSource, limit, remask, type MaskPlan } from '../../nn/sources.js';
 import { train, type PairSource } from '../../nn/train.js';
+import { IMAGE_LOSSES, type ImageLoss } from '../../nn/loss.js';
 import { checkOutputLocation, resolveCheckpoint, writeFileAtomic } from '../../util/fs.js';
 import { ProgressBar } from '../../util/progress.js';
 import { fileError, ModlError } from '../../util/errors.js';
@@ -37,7 +38,7 @@ replaces the stored masks` },
   'final-lr': { type: 'string', arg: 'LR', help: `let the learning rate fall linearly from --lr to LR by the last step of --epochs
 (default: constant; --epochs may then not change on --resume)` },
   clip: { type: 'string', arg: 'C', help: 'clip the gradient to global norm C (default 1; 0: off)' },
-  loss: { type: 'string', arg: 'L', choices: ['mse', 'l1'], help: 'training loss: mse (default) or l1' },
+  loss: { type: 'string', arg: 'L', choices: IMAGE_LOSSES, help: 'training loss: mse (default), l1, or ssim (1 − SSIM of the magnitude, as fastMRI)' },
   seed: { type: 'string', arg: 'N', help: 'seed of the weights, the data order and the masks (default 0)' },
   resume: { type: 'boolean', help: `continue RUN from its last checkpoint (same trajectory); every setting but --epochs
 (and that too with --final-lr) must be the one RUN was started with (RUN/run.json)` },
@@ -101,7 +102,7 @@ const command: Command = {
     if (!v.out) throw new ModlError('train: --out RUN is required (see modl train --help)');
     if (!v.data && !v.kspace) throw new ModlError('train: give --data DIR or --kspace FILE (see modl train --help)');
     const seed = numberOption('seed', v.seed, 0, Number.isInteger);
-    const loss = (v.loss ?? 'mse') as 'mse' | 'l1';
+    const loss = (v.loss ?? 'mse') as ImageLoss;
     const int = (name: string, value: string | undefined, fallback: number) => numberOption(name, value, fallback, (x) => Number.isInteger(x) && x > 0);
     const plan = v.masks ? parseMaskSpec(v.masks, seed) : undefined;
 
