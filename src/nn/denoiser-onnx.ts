@@ -15,7 +15,8 @@
  *   backward, ∂a = (γ/σ_B)·(g − mean(g) − â·mean(g·â)).
  *
  * Each convolution's gradient is two convolution-shaped products:
- *   ∂h = ConvTranspose(g, w)                               (the input's gradient)
+ *   ∂h = Conv(g, w̃), w̃[i,o,kh,kw] = w[o,i,2−kh,2−kw]         (the input's gradient; a plain
+ *        convolution runs MLAS's direct kernels, ConvTranspose a slower col2im)
  *   ∂w[o,i,kh,kw] = Σ_{b,y,x} g[b,o,y,x] · h_pad[b,i,y+kh,x+kw]   (nine Gemms over shifted windows of h)
  * The gradient graph recomputes the forward activations (as
  * Denoiser.applyRecomputed does), so an unrolled network keeps only each
@@ -91,6 +92,8 @@ function constants(): OnnxTensorProto[] {
     int64Tensor('pad_hw', [0, 0, 1, 1, 0, 0, 1, 1]), int64Tensor('rows', [0, -1]), int64Tensor('axes_hw', [2, 3]),
     int64Tensor('axis2', [2]), int64Tensor('oihw', [0, 0, 3, 3]), int64Tensor('axes_bhw', BHW),
     floatTensor('zero', [], new Float32Array(1)),
+    // a kernel's taps reversed in both spatial axes
+    int64Tensor('flip_from', [-1, -1]), int64Tensor('flip_to', [-TO_END, -TO_END]), int64Tensor('flip_steps', [-1, -1]),
   ];
   for (let t = 0; t < 9; t++) {
     const kh = Math.floor(t / 3), kw = t % 3;
@@ -158,7 +161,12 @@ function gradientModel(mode: BatchNormMode, depth: number, epsilon: number): Uin
     const gc = mode === 'frozen' ? `g${i}` : `gc${i}`;
     if (mode === 'frozen') nodes.push(node('ReduceSum', [`g${i}`, 'axes_bhw'], `db${i}`, { keepdims: 0 }));
     else nodes.push(...batchNormGradientNodes(i));
-    nodes.push(...weightGradientNodes(i, gc), node('ConvTranspose', [gc, `w${i}`], `dh${i}`, { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }));
+    nodes.push(
+      ...weightGradientNodes(i, gc),
+      node('Transpose', [`w${i}`], `wT${i}`, { perm: [1, 0, 2, 3] }),
+      node('Slice', [`wT${i}`, 'flip_from', 'flip_to', 'axes_hw', 'flip_steps'], `wFlip${i}`),
+      node('Conv', [gc, `wFlip${i}`], `dh${i}`, { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }),
+    );
     if (i > 0) nodes.push(node('Greater', [`a${i - 1}`, 'zero'], `on${i - 1}`), node('Where', [`on${i - 1}`, `dh${i}`, 'zero'], `g${i - 1}`));
   }
   nodes.push(node('Transpose', ['dh0'], 'dhT', { perm: [0, 2, 3, 1] }), node('Add', ['dy', 'dhT'], 'dx'));
