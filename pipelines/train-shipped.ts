@@ -162,9 +162,10 @@ export const CURRICULUM: CurriculumStage[] = [
     learningRate: 1e-4, finalLearningRate: 1e-5, batchSize: 4, recipe: { wrap: { share: 0.35, extent: [0.1, 0.5] } }, frozenStats: true,
   },
   // every MSE or L1 stage since k10-wrap traded real-case SSIM for synthetic PSNR. The k10-cycle run with fastMRI's loss,
-  // 1 − SSIM of the magnitude (nn/loss.ts), the measure on which the network's outputs were losing
+  // 1 − SSIM of the magnitude (nn/loss.ts). Synthetic SSIM rose (0.567 → 0.584), the real case's fell with its PSNR (3 seeds,
+  // 2 a stage, cycled, epochs 1–3: 30.71–30.82 / 26.26–26.31 / 25.55–25.59, SSIM 0.005–0.009 lower): stopped after epoch 3
   {
-    name: 'k10-ssim', init: 'checkpoints/modl', symmetries: 1, symmetryPlan: 'cycled', stages: 10, epochs: 5, stepsPerEpoch: 25,
+    name: 'k10-ssim', init: 'checkpoints/modl', symmetries: 1, symmetryPlan: 'cycled', stages: 10, epochs: 3, stepsPerEpoch: 25,
     learningRate: 1e-4, finalLearningRate: 1e-5, batchSize: 4, loss: 'ssim', recipe: { wrap: { share: 0.35, extent: [0.1, 0.5] } }, frozenStats: true,
   },
 ];
