@@ -42,6 +42,7 @@ function meanSsim(ref: tf.Tensor4D, x: tf.Tensor4D, range: tf.Tensor1D): tf.Scal
   return tf.mean(tf.div(num, den));
 }
 
+/** The loss `kind` of x against target, both [B·S, H, W, 2] with `sets` map sets per sample. */
 export function imageLoss(kind: ImageLoss, x: tf.Tensor4D, target: tf.Tensor4D, sets = 1): tf.Scalar {
   return tf.tidy(() => {
     if (kind === 'mse') return tf.losses.meanSquaredError(target, x) as tf.Scalar;
