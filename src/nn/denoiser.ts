@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { batchNormInfer, batchNormTrain } from '../backend/batch-norm.js';
 import { symmetrised } from './denoiser-symmetry.js';
-import { SYMMETRY_PLANS, symmetries, symmetryCosets, type Symmetry, type SymmetryPlan } from '../physics/symmetry.js';
+import { SYMMETRY_PLANS, symmetries, symmetryCosets, type Symmetry, type SymmetryPlan, type SymmetrySetting } from '../physics/symmetry.js';
 import { fileError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { Rng } from '../util/random.js';
@@ -155,10 +155,15 @@ export class Denoiser {
     return symmetrised(x, this.groupAt(options.slot ?? 0), (v) => this.applyWith(params, v, training, options));
   }
 
+  /** How D averages over symmetries, the config's fields read with their defaults (absent: 1, 'fixed', as saved before them). */
+  get symmetrySetting(): Required<SymmetrySetting> {
+    return { symmetries: this.config.symmetries ?? 1, symmetryPlan: this.config.symmetryPlan ?? 'fixed' };
+  }
+
   /** The flips and conjugations D averages over at unrolled stage `stage` (identity alone unless config.symmetries > 1). */
   groupAt(stage: number): Symmetry[] {
-    const n = this.config.symmetries ?? 1;
-    if (this.config.symmetryPlan !== 'cycled') return symmetries(n);
+    const { symmetries: n, symmetryPlan } = this.symmetrySetting;
+    if (symmetryPlan === 'fixed') return symmetries(n);
     const cosets = symmetryCosets(n);
     return cosets[stage % cosets.length]!;
   }

@@ -51,12 +51,11 @@ export function deepened(model: Modl): Modl {
  * does, otherwise a new MoDL with its weights, and `model` is disposed.
  */
 export function withSymmetries(model: Modl, setting: SymmetrySetting): Modl {
-  const config = model.denoiser.config;
-  const now = { symmetries: config.symmetries ?? 1, symmetryPlan: config.symmetryPlan ?? 'fixed' };
+  const now = model.denoiser.symmetrySetting;
   const wanted = { symmetries: setting.symmetries ?? now.symmetries, symmetryPlan: setting.symmetryPlan ?? now.symmetryPlan };
   if (wanted.symmetries === now.symmetries && wanted.symmetryPlan === now.symmetryPlan) return model;
   const out = Modl.create({
-    denoiser: { ...config, ...wanted },
+    denoiser: { ...model.denoiser.config, ...wanted },
     stages: model.stages, cgIterations: model.cgIterations, lambda: model.lambda,
   });
   out.setWeights(model.namedWeights());

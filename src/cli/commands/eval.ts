@@ -47,7 +47,7 @@ Metrics (mean over slices): PSNR and SSIM with data range = max of each referenc
 
 /** K, and the denoiser's symmetries where it averages over more than one or cycles through them. */
 function networkText(net: ModlReconstructor): string {
-  const { symmetries = 1, symmetryPlan = 'fixed' } = net.model.denoiser.config;
+  const { symmetries, symmetryPlan } = net.model.denoiser.symmetrySetting;
   if (symmetryPlan === 'cycled') return `K=${net.model.stages}, denoiser averaged over ${symmetries} symmetr${symmetries > 1 ? 'ies' : 'y'} a stage, cycled through all 8`;
   return `K=${net.model.stages}${symmetries > 1 ? `, denoiser averaged over ${symmetries} symmetries` : ''}`;
 }
