@@ -43,7 +43,7 @@ export async function ablateGenerators(o: { from: string; out: string; sharedDat
   const results: { share: number | null; steps: number; rows: RealCaseRow[] }[] = [{ share: null, steps: 0, rows: await score(start) }];
   for (const share of o.shares) {
     const dir = join(o.out, `gan-${share}`);
-    const source = await data.train({ ...SHIPPED_RECIPE, ...stage.recipe }, share);
+    const source = await data.train({ recipe: { ...SHIPPED_RECIPE, ...stage.recipe }, ganShare: share });
     const result = await train({
       outDir: dir, train: source, validation: data.synthValidation,
       model: loadCheckpoint(start).model, stages: stage.stages, epochs: Math.ceil(o.steps / STEPS_PER_EPOCH), stepsPerEpoch: STEPS_PER_EPOCH,

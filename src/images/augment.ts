@@ -24,6 +24,13 @@ export interface AugmentOptions {
   elasticCycles?: number;
   /** Contrast gamma range, I ← I^γ on the [0, 1]-normalised image (default [0.75, 1.35]). */
   gamma?: [number, number];
+  /**
+   * Largest ratio of the source's pixel size (its coarser axis) to the output's (default: no limit).
+   * An upsampled slice has nothing above the source's Nyquist frequency, where a real scan at
+   * that matrix has its edges; where the fit would upsample more, the slice is drawn smaller in
+   * the matrix instead.
+   */
+  maxUpsample?: number;
 }
 
 /** No augmentation: the slice fitted into the output matrix, nothing else. */
@@ -68,11 +75,14 @@ export interface SourcePlane {
 }
 
 /** Source (row, col) position of every output pixel, [H·W] each. */
-export function sourceGrid(size: [number, number], src: SourcePlane, d: AugmentDraw, elasticCycles = 4): { sy: Float32Array; sx: Float32Array } {
+export function sourceGrid(
+  size: [number, number], src: SourcePlane, d: AugmentDraw, o: Pick<AugmentOptions, 'elasticCycles' | 'maxUpsample'> = {},
+): { sy: Float32Array; sx: Float32Array } {
   const [H, W] = size;
   const [rowMm, colMm] = src.spacing;
   const fitMm = Math.max((src.rows * rowMm) / H, (src.cols * colMm) / W); // output pixel size for the whole-slice fit
-  const pixelMm = fitMm / d.zoom;
+  const pixelMm = Math.max(fitMm / d.zoom, Math.max(rowMm, colMm) / (o.maxUpsample ?? Infinity));
+  const elasticCycles = o.elasticCycles ?? 4;
   const t = (d.rotationDeg * Math.PI) / 180;
   const c = Math.cos(t), s = Math.sin(t);
   let ex: Float32Array | null = null, ey: Float32Array | null = null;

@@ -137,7 +137,7 @@ export class ImageFolderGenerator implements ImageGenerator {
     const v = this.volumes[ref.volume]!;
     const shape = planeShape(v, ref.axis);
     const plane = extractPlane(v, ref.axis, ref.index);
-    const image = sampleGrid(plane, 0, shape, sourceGrid(size, shape, draw, this.augment.elasticCycles));
+    const image = sampleGrid(plane, 0, shape, sourceGrid(size, shape, draw, this.augment));
     applyGamma(image, 1); // clip interpolation undershoot below 0
     normalizePercentile(image, 99.5);
     applyGamma(image, draw.gamma);

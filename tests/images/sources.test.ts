@@ -42,6 +42,21 @@ describe('augmentation geometry', () => {
     expect(aniso.sx[1]! - aniso.sx[0]!).toBeCloseTo(1, 5);
   });
 
+  it('upsamples the source by at most maxUpsample (its coarser axis), drawing the slice smaller instead', () => {
+    // fitting 32 source pixels into 128 would upsample 4×
+    expect(sourceGrid([128, 128], plane, none).sx[1]! - sourceGrid([128, 128], plane, none).sx[0]!).toBeCloseTo(0.25, 5);
+    const limited = sourceGrid([128, 128], plane, none, { maxUpsample: 2 });
+    expect(limited.sx[1]! - limited.sx[0]!).toBeCloseTo(0.5, 5);
+    expect(limited.sx[64 * 128 + 64]!).toBeCloseTo(15.5 + 0.25, 5); // still centred
+    // 2 mm rows by 1 mm columns: the 2 mm axis sets the limit, pixels stay square
+    const aniso = sourceGrid([128, 128], { rows: 32, cols: 64, spacing: [2, 1] }, none, { maxUpsample: 0.8 });
+    expect(aniso.sy[128]! - aniso.sy[0]!).toBeCloseTo(1.25, 5);
+    expect(aniso.sx[1]! - aniso.sx[0]!).toBeCloseTo(2.5, 5);
+    // a zoomed-out fit already coarser than the limit is unchanged
+    const coarse = sourceGrid([16, 16], plane, none, { maxUpsample: 1 });
+    expect(coarse.sx[1]! - coarse.sx[0]!).toBeCloseTo(2, 5);
+  });
+
   it('draws elastic displacements of the asked size and gammas around 1', () => {
     const d = drawAugment(new Rng(3), { flips: false, rotationDeg: 0, zoom: [1, 1], shift: 0, elasticPx: 3 }, [64, 64]);
     const grid = sourceGrid([64, 64], { rows: 64, cols: 64, spacing: [1, 1] }, d);
