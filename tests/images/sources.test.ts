@@ -204,6 +204,41 @@ describe.skipIf(!HAS_SHARED)('image-folder source on real data', () => {
     }
   });
 
+  it('modl synth --max-upsample draws the slices no more than that upsampled, and records it', async () => {
+    const { default: synth } = await import('../../src/cli/commands/synth.js');
+    const { openDataset } = await import('../../src/synth/dataset.js');
+    const make = async (name: string, extra: string[]) => {
+      const out = join(tmp, name);
+      const log = console.log;
+      console.log = () => {};
+      try {
+        await synth.run(['--out', out, '--generator', 'images', '--images', shared('images/stroke'), '--count', '2', '--size', '256', '--coils', '4',
+          '--snr', 'inf', '--seed', '3', '--workers', '0', '--quiet', '--no-augment', ...extra]);
+      } finally {
+        console.log = log;
+      }
+      return openDataset(out);
+    };
+    const limited = await make('max-upsample', ['--max-upsample', '0.8']);
+    expect(limited.manifest.generator.provenance).toMatchObject({ augment: { maxUpsample: 0.8, zoom: [1, 1] } });
+    // the stroke volumes are 1 mm, at most 160 mm across: at ≥ 1.25 mm a pixel they span at most 128 of the 256 columns
+    const columnsWithObject = (img: Float32Array) => {
+      let n = 0;
+      for (let x = 0; x < 256; x++) {
+        let any = false;
+        for (let y = 0; y < 256; y++) any ||= Math.hypot(img[2 * (y * 256 + x)]!, img[2 * (y * 256 + x) + 1]!) > 0;
+        if (any) n++;
+      }
+      return n;
+    };
+    const fitted = await make('fitted', []);
+    const [a, b] = [await limited.load(0), await fitted.load(0)];
+    expect(columnsWithObject(a.target!.data)).toBeLessThanOrEqual(129);
+    expect(columnsWithObject(b.target!.data)).toBeGreaterThan(150); // the same slice fitted to the matrix
+    await expect(synth.run(['--out', join(tmp, 'x'), '--max-upsample', '0.8', '--workers', '0'])).rejects.toThrow(/--max-upsample is an images option/);
+    await expect(synth.run(['--out', join(tmp, 'x'), '--generator', 'images', '--images', shared('images/stroke'), '--max-upsample', '0'])).rejects.toThrow(/--max-upsample: invalid value/);
+  });
+
   it('sampleGrid reads a plane at fractional positions bilinearly', () => {
     const data = Float32Array.from([0, 1, 2, 3]);
     const out = sampleGrid(data, 0, { rows: 2, cols: 2, spacing: [1, 1] }, { sy: Float32Array.from([0.5, 0, 5]), sx: Float32Array.from([0.5, 0.25, 0]) });
