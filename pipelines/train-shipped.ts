@@ -181,7 +181,7 @@ export const CURRICULUM: CurriculumStage[] = [
   // the training targets are far smoother than a real scan: their magnitude spectra fall 7–16× below the real reference's
   // from half of k-space out, because most slices were upsampled from 1–3 mm volumes into 160–320 matrices (nothing above
   // the source's Nyquist frequency) and read by bilinear interpolation. Output pixels of at least 1.25× the source's
-  // coarsest spacing match the real spectrum from the centre to the edge (scratch measurement in the stage's scores.md)
+  // coarser spacing match the real spectrum from the centre to the edge (pipelines/training-spectra.ts; scores.md)
   {
     name: 'k10-native', init: 'checkpoints/modl', symmetries: 1, symmetryPlan: 'cycled', stages: 10, epochs: 5, stepsPerEpoch: 25,
     learningRate: 1e-4, finalLearningRate: 1e-5, batchSize: 4, augment: { maxUpsample: 0.8 },
