@@ -44,13 +44,13 @@ function scaledNrmse(x: CArray, ref: Float32Array): number {
 /**
  * [R, BART's tuned weight at R, floors of MoDL − BART L1-wavelet]: MoDL's lead
  * over BART as measured on the shipped checkpoint (README, `modl eval --real`:
- * +1.31 dB / +0.032 at 4×, +1.15 / +0.060 at 6×, +1.03 / +0.058 at 8×), rounded
+ * +1.36 dB / +0.032 at 4×, +1.23 / +0.061 at 6×, +1.10 / +0.059 at 8×), rounded
  * down; at 4× and 6× above the issue's 1 dB.
  */
 const REAL_CASE_MARGINS = [
-  [4, 0.005, { psnr: 1.28, ssim: 0.03 }],
-  [6, 0.002, { psnr: 1.1, ssim: 0.055 }],
-  [8, 0.002, { psnr: 1.0, ssim: 0.055 }],
+  [4, 0.005, { psnr: 1.33, ssim: 0.03 }],
+  [6, 0.002, { psnr: 1.2, ssim: 0.06 }],
+  [8, 0.002, { psnr: 1.05, ssim: 0.055 }],
 ] as const;
 
 describe('the shipped MoDL checkpoint', () => {
@@ -64,7 +64,7 @@ describe('the shipped MoDL checkpoint', () => {
     // the record: the data recipe, every curriculum stage with its steps, hours and real-case curve, and the real-case scores
     const trainedOn = meta.trainedOn as { train: { recipe: unknown }; curriculum: { name: string; steps: number; trainHours: number; curve: Record<string, unknown>[] }[] };
     expect(trainedOn.train.recipe).toBeDefined();
-    expect(trainedOn.curriculum.map((s) => s.name)).toEqual(['k1', 'k5', 'k10', 'k10-fine', 'k10-wrap', 'k10-native']);
+    expect(trainedOn.curriculum.map((s) => s.name)).toEqual(['k1', 'k5', 'k10', 'k10-fine', 'k10-wrap', 'k10-native', 'k10-native2']);
     for (const stage of trainedOn.curriculum) {
       expect(stage.steps).toBeGreaterThan(0);
       expect(stage.trainHours).toBeGreaterThan(0);
