@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { initBackend } from '../src/backend/index.js';
 import { loadCflSlice } from '../src/io/cfl.js';
 import { reconMagnitude } from '../src/physics/classical.js';
+import { maskFromKspace } from '../src/physics/sense.js';
 import { imagePowerProfile, radialPowerProfile, SPECTRUM_BANDS } from '../src/physics/spectrum.js';
 import { loadRealCase } from '../src/nn/real-validation.js';
 import { SHIPPED_RECIPE } from '../src/nn/simulated-source.js';
@@ -37,10 +38,7 @@ const real = loadRealCase(join(values.data!, 'kspace'));
 rows.push(['real: brain_alias_8ch_full reference, magnitude', imagePowerProfile(real.reference, real.H, real.W)]);
 rows.push(['real: brain_alias_8ch_full coil k-space', radialPowerProfile(real.kspace)]);
 const poisson = loadCflSlice(join(values.data!, 'kspace', 'brain_8coil_poisson8x.cfl')).kspace;
-const [C, H, W] = poisson.shape as [number, number, number];
-const sampled = new Float32Array(H * W);
-for (let i = 0; i < C * H * W; i++) if (poisson.data[2 * i] !== 0 || poisson.data[2 * i + 1] !== 0) sampled[i % (H * W)] = 1;
-rows.push(['real: brain_8coil_poisson8x coil k-space, sampled points', radialPowerProfile(poisson, SPECTRUM_BANDS, sampled)]);
+rows.push(['real: brain_8coil_poisson8x coil k-space, sampled points', radialPowerProfile(poisson, SPECTRUM_BANDS, maskFromKspace(poisson))]);
 
 const data = await shippedData(values.data!);
 for (const maxUpsample of [undefined, ...values['max-upsample']!.split(',').filter(Boolean).map(Number)]) {
