@@ -2,7 +2,7 @@
  * `npm run bench modl`: the MoDL network (5×64 denoiser, 10 CG iterations per
  * DC step) on one 230×180×8 slice — the real k-space's maps and mask when
  * ../shared/data is present — inference with K=10 (denoiser on tfjs, and on
- * ONNX Runtime where it loads: what `modl recon` uses), a training step with K=1
+ * ONNX Runtime where it loads: what `modl recon` uses, in float32 and int8), a training step with K=1
  * and K=10 (tfjs's tape, and the denoiser on ONNX Runtime: what `modl train`
  * uses), the shipped recipe's step on a readout window, one CG
  * data-consistency solve, peak memory; then the PyTorch peer of ../shared/bench
@@ -16,6 +16,7 @@ import { initBackend } from '../src/backend/index.js';
 import { onnxRuntime, type OnnxRuntime } from '../src/backend/onnx-runtime.js';
 import { floatValue, node, onnxModel } from '../src/backend/onnx-graph.js';
 import { OnnxDenoiser } from '../src/nn/denoiser-onnx.js';
+import { Int8Calibrator, Int8Denoiser } from '../src/nn/denoiser-int8.js';
 import { unrolledForward, unrolledGradients } from '../src/nn/modl-onnx.js';
 import { Adam } from '../src/nn/adam.js';
 import { prepareBatch, type PreparedBatch, type ReconSample } from '../src/nn/batch.js';
@@ -102,13 +103,21 @@ export default async function modlBench(): Promise<void> {
   const inferTfjs = await medianMs(() => tf.tidy(() => { model.apply(batch.aty, batch.problem, 'infer', 10).dataSync(); }), 3, 1);
   row('MoDL 230×180×8 inference K=10, denoiser on tfjs', inferTfjs, 'ms');
   const ort = await onnxRuntime();
-  let infer = inferTfjs;
+  let infer = inferTfjs, inferInt8 = NaN;
   if (ort) {
     const onnx = await OnnxDenoiser.create(model.denoiser, 'frozen', ort);
     model.stages = 10;
     infer = await medianMs(() => unrolledForward(model, onnx, batch.aty, batch.problem), 3, 1);
     row(`MoDL 230×180×8 inference K=10, denoiser on ONNX Runtime (${ort.threads} threads)`, infer, 'ms');
     await onnx.dispose();
+    // --precision int8: activation ranges calibrated on this slice's own passes
+    const calibrator = await Int8Calibrator.create(model.denoiser);
+    await unrolledForward(model, calibrator, batch.aty, batch.problem);
+    const int8 = await Int8Denoiser.create(model.denoiser, calibrator.calibration());
+    await calibrator.dispose();
+    inferInt8 = await medianMs(() => unrolledForward(model, int8, batch.aty, batch.problem), 3, 1);
+    row('MoDL 230×180×8 inference K=10, denoiser on ONNX Runtime in int8', inferInt8, 'ms');
+    await int8.dispose();
     await denoiserRates(model, ort);
   } else {
     console.log('(onnxruntime-node not loadable: inference stays on tfjs)');
@@ -160,6 +169,7 @@ export default async function modlBench(): Promise<void> {
     row(`ratio modl / PyTorch, ${label}`, ours[k] / torch[k], 'x (< 1: modl faster)');
   }
   if (ort) {
+    row('ratio modl (int8) / PyTorch, inference K=10', inferInt8 / torch.infer, 'x');
     row('ratio modl (tfjs) / PyTorch, train step K=1', tape.k1 / torch.k1, 'x');
     row('ratio modl (tfjs) / PyTorch, train step K=10', tape.k10 / torch.k10, 'x');
   }

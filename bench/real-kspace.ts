@@ -101,11 +101,14 @@ async function wholeProcesses(base: string, checkpoint: string): Promise<void> {
     const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
     const modl = await medianMs(() => execFileSync('node', [cli, 'recon', '--method', 'modl', '--kspace', `${base}.cfl`, '--out', join(tmp, 'modl.cfl'), '--checkpoint', checkpoint], { stdio: 'ignore' }), 3, 1);
     row('modl recon --method modl, one slice (ESPIRiT + MoDL K=10), whole process', modl, 'ms');
+    const int8 = await medianMs(() => execFileSync('node', [cli, 'recon', '--method', 'modl', '--precision', 'int8', '--kspace', `${base}.cfl`, '--out', join(tmp, 'modl.cfl'), '--checkpoint', checkpoint], { stdio: 'ignore' }), 3, 1);
+    row('the same, --precision int8', int8, 'ms');
     if (!hasBart()) return;
     const ecalib = timeBart(['ecalib', '-m1', base, join(tmp, 'maps')], 3);
     const pics = timeBart(['pics', '-S', '-R', 'W:3:0:0.005', '-i', '100', base, join(tmp, 'maps'), join(tmp, 'l1')], 3);
     row('bart ecalib -m1 + bart pics -R W:3:0:0.005 -i 100', ecalib + pics, 'ms');
     row('ratio modl recon / bart ecalib + pics', modl / (ecalib + pics), 'x');
+    row('ratio modl recon --precision int8 / bart ecalib + pics', int8 / (ecalib + pics), 'x');
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

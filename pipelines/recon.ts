@@ -9,9 +9,10 @@ import { loadStudy, type SimulateOptions } from '../src/study/study.js';
 import { CG_SENSE_DEFAULTS } from '../src/physics/classical.js';
 import type { ReconMethod } from '../src/study/methods.js';
 import type { SymmetrySetting } from '../src/physics/symmetry.js';
+import type { Precision } from '../src/nn/denoiser-int8.js';
 import { adaptProgressText, type AdaptProgress } from '../src/nn/adapt.js';
 import {
-  REPORT_FILE, runMethod, writeComparisonFigures, writeMethodOutputs, writeReport, type MethodResult,
+  labelOf, REPORT_FILE, runMethod, writeComparisonFigures, writeMethodOutputs, writeReport, type MethodResult,
 } from '../src/study/outputs.js';
 import { ProgressBar } from '../src/util/progress.js';
 import { checkOutputLocation, ensureDir, removeStaleTemps, writeFolderAtomic } from '../src/util/fs.js';
@@ -37,6 +38,8 @@ export interface ReconJob {
   ensemble?: number;
   /** How MoDL's denoiser averages over symmetries (default: the checkpoint's). */
   symmetry?: SymmetrySetting;
+  /** MoDL's inference arithmetic (default float32). */
+  precision?: Precision;
   /** Write NIfTI/DICOM/PNG per method (metrics, figures and the report are always written). */
   writeImages: boolean;
   title?: string;
@@ -69,7 +72,7 @@ export async function runReconJob(job: ReconJob): Promise<{ results: MethodResul
     for (const method of job.methods) {
       const bar = new ProgressBar(study.samples.length, { label: method });
       const r = await runMethod(study, method, {
-        lambda: job.lambda, iterations: job.iterations, checkpoint: job.checkpoint, batchSize: job.batchSize, ensemble: job.ensemble, symmetry: job.symmetry,
+        lambda: job.lambda, iterations: job.iterations, checkpoint: job.checkpoint, batchSize: job.batchSize, ensemble: job.ensemble, symmetry: job.symmetry, precision: job.precision,
         ...(job.adaptSteps > 0 ? {
           adapt: { steps: job.adaptSteps, seed: job.simulate?.seed ?? 0, onProgress: (p: AdaptProgress) => process.stderr.write(`\r${adaptProgressText(p)}   `) },
           onAdapted: () => process.stderr.write('\n'),
@@ -78,6 +81,7 @@ export async function runReconJob(job: ReconJob): Promise<{ results: MethodResul
       });
       bar.finish();
       if (r.adapted) r.label = 'MoDL + adapt';
+      if (method === 'modl' && job.precision === 'int8') r.label = `${labelOf(r)} (int8)`;
       if (job.writeImages) await writeMethodOutputs(outDir, study, r);
       results.push(r);
     }

@@ -24,13 +24,15 @@
  * acceleration. `--export --from CKPT` exports that checkpoint (with its own
  * record) instead, and `--symmetries N` and `--symmetry-plan fixed|cycled` set
  * how the exported denoiser averages over symmetries (DenoiserConfig; the same weights).
+ * The export then calibrates the network for int8 inference on held-out simulated
+ * pairs (int8.json beside its weights); `--calibrate-int8` does that alone.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../src/backend/index.js';
 import { onnxRuntime } from '../src/backend/onnx-runtime.js';
-import { loadCheckpoint, loadTrainingState, saveCheckpoint } from '../src/nn/checkpoint.js';
+import { loadCheckpoint, loadTrainingState, saveCheckpoint, writeInt8Calibration } from '../src/nn/checkpoint.js';
 import { DEFAULT_MODL_CONFIG, Modl } from '../src/nn/modl.js';
 import { deepened, withSymmetries } from '../src/nn/grow.js';
 import { ModlReconstructor } from '../src/nn/infer.js';
@@ -378,6 +380,21 @@ export async function exportShipped(runDir: string, to: string, o: ExportOptions
   return from;
 }
 
+/** Pairs of the synthetic held-out 4× test that the shipped network's int8 activation ranges are calibrated on. */
+const INT8_CALIBRATION_PAIRS = 8;
+
+/** Calibrates a checkpoint for int8 inference on held-out simulated pairs (nothing of the real case) and stores it beside its weights. */
+export async function calibrateInt8(checkpoint: string, sharedData: string): Promise<void> {
+  const { heldOut4x } = await shippedData(sharedData);
+  const pairs = await Promise.all(Array.from({ length: INT8_CALIBRATION_PAIRS }, (_, i) => heldOut4x.load(i)));
+  const net = ModlReconstructor.load(checkpoint);
+  try {
+    writeInt8Calibration(checkpoint, await net.calibrateInt8(pairs, { batchSize: 1 }));
+  } finally {
+    net.dispose();
+  }
+}
+
 /** The accelerations at which MoDL's real-case PSNR is below the one recorded for the shipped checkpoint. */
 function worseThanShipped(shipped: string, real: { acceleration: number; method: string; psnr: number }[]): string[] {
   const record = join(shipped, 'modl.json');
@@ -403,6 +420,8 @@ if (isMain) {
       symmetries: { type: 'string' },
       'symmetry-plan': { type: 'string' },
       force: { type: 'boolean' },
+      // int8 activation ranges of the shipped checkpoint (--export writes them too)
+      'calibrate-int8': { type: 'boolean' },
     },
   });
   const backend = await initBackend({});
@@ -426,6 +445,10 @@ if (isMain) {
       process.exit(1);
     }
     console.log(`exported ${await exportShipped(values.run!, shipped, { scores, from, symmetry })}`);
+    await calibrateInt8(shipped, values.data!);
+  } else if (values['calibrate-int8']) {
+    await calibrateInt8(join(packageRoot(), 'checkpoints', 'modl'), values.data!);
+    console.log('int8 activation ranges written to checkpoints/modl/int8.json');
   } else {
     await trainShipped({ runDir: values.run!, sharedData: values.data!, untilMinutes: values['until-minutes'] ? Number(values['until-minutes']) : undefined });
   }

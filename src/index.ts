@@ -44,8 +44,9 @@ export { ImageFolderGenerator } from './images/images.js';
 
 // the network
 export { Modl, DEFAULT_MODL_CONFIG, type ModlConfig, type ModlMode } from './nn/modl.js';
-export { ModlReconstructor, type ReconstructOptions } from './nn/infer.js';
-export { loadCheckpoint, saveCheckpoint, type CheckpointMeta } from './nn/checkpoint.js';
+export { ModlReconstructor, type LoadOptions, type ReconstructOptions } from './nn/infer.js';
+export { loadCheckpoint, readInt8Calibration, saveCheckpoint, writeInt8Calibration, type CheckpointMeta } from './nn/checkpoint.js';
+export { PRECISIONS, type Int8Calibration, type Precision } from './nn/denoiser-int8.js';
 export { train, type TrainOptions, type PairSource, type EpochInfo } from './nn/train.js';
 export { imageLoss, IMAGE_LOSSES, type ImageLoss } from './nn/loss.js';
 export type { ReconSample } from './nn/batch.js';

@@ -1,6 +1,7 @@
 /**
  * A few words for writing small ONNX graphs by hand (onnx-proto encodes them):
- * nodes with their attributes, float32 weights, int64 constants, float32 graph
+ * nodes with their attributes, float32 weights, int64 constants, the integer
+ * tensors of quantised graphs, float32 graph
  * inputs and outputs of any shape, and the serialised ModelProto that
  * onnxruntime-node loads.
  */
@@ -8,7 +9,7 @@ import onnxProto, { type onnx as Onnx } from 'onnx-proto';
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const INT64 = onnx.TensorProto.DataType.INT64;
+const { INT64, INT32, INT8, UINT8 } = onnx.TensorProto.DataType;
 const { INT, INTS } = onnx.AttributeProto.AttributeType;
 /** ONNX opset 13: every operator used by modl's graphs is unchanged since. */
 const OPSET = 13;
@@ -26,6 +27,18 @@ export function node(opType: string, input: string[], output: string, attributes
 
 export function floatTensor(name: string, dims: number[], data: Float32Array): OnnxTensorProto {
   return { name, dims, dataType: FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+export function int32Tensor(name: string, dims: number[], data: Int32Array): OnnxTensorProto {
+  return { name, dims, dataType: INT32, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+export function int8Tensor(name: string, dims: number[], data: Int8Array): OnnxTensorProto {
+  return { name, dims, dataType: INT8, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+export function uint8Tensor(name: string, dims: number[], data: Uint8Array): OnnxTensorProto {
+  return { name, dims, dataType: UINT8, rawData: data };
 }
 
 export function int64Tensor(name: string, values: number[]): OnnxTensorProto {

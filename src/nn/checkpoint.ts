@@ -5,11 +5,13 @@
  *   modl.json     what the network is and how it came to be: architecture, K, CG
  *                 iterations, λ, intensity normalisation, training data, validation metrics
  * and, for a checkpoint a training run can resume from, optimizer.json/.bin
- * (Adam's moments) and state.json (epoch, step, options).
+ * (Adam's moments) and state.json (epoch, step, options); optionally int8.json,
+ * the activation ranges for int8 inference of these weights (nn/denoiser-int8.ts).
  *
  * A folder is written under a temporary name and renamed when complete, so a
  * killed process never leaves a half-written checkpoint behind.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -18,6 +20,7 @@ import { writeFileAtomic, writeFolderAtomic } from '../util/fs.js';
 import { readWeights, writeWeights } from '../util/tfjs-weights.js';
 import { NORMALISATION } from './batch.js';
 import { Denoiser } from './denoiser.js';
+import type { Int8Calibration } from './denoiser-int8.js';
 import { Modl, type ModlConfig } from './modl.js';
 
 export const CHECKPOINT_FORMAT = 'modl-checkpoint';
@@ -99,6 +102,37 @@ export function loadCheckpoint(dir: string): { model: Modl; meta: CheckpointMeta
     tf.dispose(weights);
   }
   return { model, meta };
+}
+
+const INT8_FORMAT = 'modl-int8-calibration';
+const INT8_FILE = 'int8.json';
+
+/** SHA-256 of weights.bin: which weights an int8 calibration belongs to. */
+function weightsDigest(dir: string): string {
+  return createHash('sha256').update(readFileSync(join(dir, 'weights.bin'))).digest('hex');
+}
+
+/** Stores int8 activation ranges beside a checkpoint's weights (int8.json). */
+export function writeInt8Calibration(dir: string, calibration: Int8Calibration): void {
+  const json = { format: INT8_FORMAT, weights: weightsDigest(dir), activationMax: calibration.activationMax };
+  writeFileAtomic(join(dir, INT8_FILE), `${JSON.stringify(json, null, 1)}\n`);
+}
+
+/** The checkpoint's int8 activation ranges; null where it has none, or they were made for other weights. */
+export function readInt8Calibration(dir: string): Int8Calibration | null {
+  const path = join(dir, INT8_FILE);
+  if (!existsSync(path)) return null;
+  let json: { format?: string; weights?: string; activationMax?: unknown };
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw fileError(path, `cannot read: ${(e as Error).message}`);
+  }
+  const ranges = json.activationMax;
+  if (json.format !== INT8_FORMAT || !Array.isArray(ranges) || !ranges.every((m) => Array.isArray(m) && m.every((v) => typeof v === 'number' && v > 0))) {
+    throw fileError(path, `not a ${INT8_FORMAT} (format, or positive activationMax per stage, missing)`);
+  }
+  return json.weights === weightsDigest(dir) ? { activationMax: ranges as number[][] } : null;
 }
 
 /** The optimiser and training state saved beside a checkpoint, if any. */

@@ -27,7 +27,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { onnxRuntime, type OnnxRuntime, type OnnxSession, type OnnxTensor } from '../backend/onnx-runtime.js';
 import { floatTensor, floatValue, int64Tensor, node, onnxModel, type OnnxNode, type OnnxTensorProto } from '../backend/onnx-graph.js';
 import type { Denoiser, FoldedLayer } from './denoiser.js';
-import { foldVariants, isTrivial, stackedShape, stackVariants } from './denoiser-symmetry.js';
+import { foldVariants, isTrivial, overVariants, stackedShape, stackVariants } from './denoiser-symmetry.js';
 
 /** The NHWC [B, H, W, 2] image tensor of the denoiser's graphs. */
 const IMAGE_DIMS = ['batch', 'height', 'width', 2];
@@ -37,7 +37,7 @@ const IMAGE_DIMS = ['batch', 'height', 'width', 2];
  * biases `b{i}`: input `x`, output `y`. Layer i reads `h{i}` (NCHW) and writes
  * `a{i}` before its ReLU (the gradient graph reuses these names).
  */
-function denoiserNodes(depth: number): OnnxNode[] {
+export function denoiserNodes(depth: number): OnnxNode[] {
   const nodes = [node('Transpose', ['x'], 'h0', { perm: [0, 3, 1, 2] })];
   for (let i = 0; i < depth; i++) {
     nodes.push(node('Conv', [`h${i}`, `w${i}`, `b${i}`], `a${i}`, { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }));
@@ -236,19 +236,17 @@ export class OnnxDenoiser {
   /** Graph inputs per slot: frozen, the folded weights of each slot; batch, one set for all. */
   private weights: { feeds: Record<string, OnnxTensor>; folded?: FoldedLayer[] }[] = [];
 
+  /** The gradient graph's session, made at the first gradient pass (inference never needs it). */
+  private gradient: Promise<OnnxSession> | undefined;
+
   private constructor(
     readonly mode: BatchNormMode, private readonly denoiser: Denoiser, private readonly ort: OnnxRuntime,
-    private readonly forward: OnnxSession, private readonly gradient: OnnxSession,
+    private readonly forward: OnnxSession,
   ) {}
 
   static async create(denoiser: Denoiser, mode: BatchNormMode, ort: OnnxRuntime): Promise<OnnxDenoiser> {
     const { depth, epsilon } = denoiser.config;
-    const forward = await ort.session(forwardModel(mode, depth, epsilon));
-    const gradient = await ort.session(gradientModel(mode, depth, epsilon)).catch(async (e: unknown) => {
-      await forward.release();
-      throw e;
-    });
-    const t = new OnnxDenoiser(mode, denoiser, ort, forward, gradient);
+    const t = new OnnxDenoiser(mode, denoiser, ort, await ort.session(forwardModel(mode, depth, epsilon)));
     t.readWeights();
     return t;
   }
@@ -303,14 +301,14 @@ export class OnnxDenoiser {
 
   /** D(x) for stage `slot`; x [B, H, W, 2] interleaved. */
   async apply(x: Float32Array, shape: readonly number[], slot: number): Promise<Float32Array> {
-    const group = this.denoiser.groupAt(slot), n = group.length, trivial = isTrivial(group);
-    const variants = trivial ? { data: x, shape } : { data: stackVariants(x, shape, group), shape: stackedShape(shape, group) };
-    const out = await this.forward.run(this.feeds(slot, { x: variants }));
-    if (this.mode === 'batch') {
-      const stats = range(this.depth).map((i) => ({ mean: out[`mean${i}`]!.data, variance: out[`variance${i}`]!.data }));
-      this.denoiser.foldBatchStats(slot, stats, variants.shape[0]! * shape[1]! * shape[2]!);
-    }
-    return trivial ? out.y!.data : foldVariants(out.y!.data, shape, group, n);
+    return overVariants(x, shape, this.denoiser.groupAt(slot), async (data, dims) => {
+      const out = await this.forward.run(this.feeds(slot, { x: { data, shape: dims } }));
+      if (this.mode === 'batch') {
+        const stats = range(this.depth).map((i) => ({ mean: out[`mean${i}`]!.data, variance: out[`variance${i}`]!.data }));
+        this.denoiser.foldBatchStats(slot, stats, dims[0]! * dims[1]! * dims[2]!);
+      }
+      return out.y!.data;
+    });
   }
 
   /** ∂⟨D(x), dy⟩/∂x, and the weights' gradient added to `into`. */
@@ -326,7 +324,9 @@ export class OnnxDenoiser {
   }
 
   private async gradientPass(x: Float32Array, dy: Float32Array, shape: readonly number[], slot: number, into: DenoiserGradients): Promise<Float32Array> {
-    const out = await this.gradient.run(this.feeds(slot, { x: { data: x, shape }, dy: { data: dy, shape } }));
+    const { depth, epsilon } = this.denoiser.config;
+    this.gradient ??= this.ort.session(gradientModel(this.mode, depth, epsilon));
+    const out = await (await this.gradient).run(this.feeds(slot, { x: { data: x, shape }, dy: { data: dy, shape } }));
     const per = (name: string) => range(this.depth).map((i) => out[`${name}${i}`]!.data);
     const layers = this.layerShapes();
     if (this.mode === 'frozen') into.addFolded(this.weightsOf(slot).folded!, per('dw'), per('db'));
@@ -345,6 +345,8 @@ export class OnnxDenoiser {
   }
 
   async dispose(): Promise<void> {
-    await Promise.all([this.forward.release(), this.gradient.release()]);
+    const gradient = this.gradient;
+    this.gradient = undefined;
+    await Promise.all([this.forward.release(), gradient?.then((g) => g.release(), () => {})]);
   }
 }

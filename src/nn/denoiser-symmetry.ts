@@ -78,6 +78,14 @@ export function foldVariants(y: Float32Array, shape: readonly number[], group: S
   return out;
 }
 
+/** D_G(x) on flat arrays: `pass` runs D on the stacked variants (x itself where G is the identity). */
+export async function overVariants(
+  x: Float32Array, shape: readonly number[], group: Symmetry[], pass: (data: Float32Array, dims: readonly number[]) => Promise<Float32Array>,
+): Promise<Float32Array> {
+  if (isTrivial(group)) return pass(x, shape);
+  return foldVariants(await pass(stackVariants(x, shape, group), stackedShape(shape, group)), shape, group, group.length);
+}
+
 /** The stacked batch's shape for `shape` [B, H, W, 2]. */
 export function stackedShape(shape: readonly number[], group: Symmetry[]): number[] {
   return [shape[0]! * group.length, ...shape.slice(1)];

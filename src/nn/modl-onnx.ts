@@ -29,8 +29,13 @@ export interface UnrolledGradients {
 /** The network's output, and what the backward pass needs: each stage's input x_{k−1}, and its DC step's Pz_k and x_k. */
 interface Unrolled { output: Float32Array; inputs: Float32Array[]; steps: { z: Float32Array; x: Float32Array }[] }
 
+/** What the forward pass needs of a denoiser: D_slot(x) for x [B, H, W, 2] interleaved (OnnxDenoiser, Int8Denoiser). */
+export interface DenoiserPass {
+  apply(x: Float32Array, shape: readonly number[], slot: number): Promise<Float32Array>;
+}
+
 /** The K stages on a batch: `aty` [B, H, W, 2] is the normalised Aᴴy (PreparedBatch). */
-export async function unrolledForward(model: Modl, net: OnnxDenoiser, aty: tf.Tensor4D, problem: DcProblem): Promise<Unrolled> {
+export async function unrolledForward(model: Modl, net: DenoiserPass, aty: tf.Tensor4D, problem: DcProblem): Promise<Unrolled> {
   const dc: DcOptions = { iterations: model.cgIterations };
   const inputs: Float32Array[] = [aty.dataSync() as Float32Array];
   const steps: Unrolled['steps'] = [];

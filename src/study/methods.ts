@@ -7,6 +7,7 @@ import { CG_SENSE_DEFAULTS, cgSense, zeroFilledSense } from '../physics/classica
 import type { ReconSample } from '../nn/batch.js';
 import type { AdaptOptions, AdaptReport } from '../nn/adapt.js';
 import type { SymmetrySetting } from '../physics/symmetry.js';
+import type { Precision } from '../nn/denoiser-int8.js';
 
 export const METHODS = ['zero-filled', 'cgsense', 'modl'] as const;
 export type ReconMethod = (typeof METHODS)[number];
@@ -22,6 +23,8 @@ export interface MethodSettings {
   ensemble?: number;
   /** How MoDL's denoiser averages over symmetries (default: the checkpoint's; DenoiserConfig.symmetries, .symmetryPlan). */
   symmetry?: SymmetrySetting;
+  /** MoDL's inference arithmetic (default float32; nn/denoiser-int8.ts). */
+  precision?: Precision;
   /** Fine-tune MoDL on the slices' own k-space first (zero-shot SSDU; off when absent). */
   adapt?: AdaptOptions;
   onAdapted?(report: AdaptReport): void;
@@ -53,7 +56,7 @@ export async function reconstruct(samples: ReconSample[], method: ReconMethod, s
       // loaded lazily: tfjs start-up is paid only by jobs that run the network
       const { ModlReconstructor } = await import('../nn/infer.js');
       const { shippedCheckpoint } = await import('../util/paths.js');
-      const net = ModlReconstructor.load(s.checkpoint ?? shippedCheckpoint('modl'), s.symmetry);
+      const net = ModlReconstructor.load(s.checkpoint ?? shippedCheckpoint('modl'), { ...s.symmetry, precision: s.precision });
       try {
         if (s.adapt) s.onAdapted?.(await net.adapt(samples, s.adapt));
         s.onDenoiser?.(await net.denoiserEngine());

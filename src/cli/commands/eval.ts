@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
 import { commandUsage, numberOption, parseCommandArgs } from '../args.js';
 import { ENSEMBLE_SIZES, parseSymmetrySetting } from '../../physics/symmetry.js';
-import { symmetryCliOptions } from '../symmetry-options.js';
+import { parsePrecision, precisionCliOption, symmetryCliOptions } from '../network-options.js';
 import { parseMaskSpec } from './train.js';
 import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { ModlReconstructor } from '../../nn/infer.js';
@@ -27,6 +27,7 @@ seeds), with zero-filled, CG-SENSE and, when \`bart\` is installed, BART's tuned
 STEPS steps first (zero-shot SSDU, early-stopped on held-out k-space): row 'MoDL + adapt'` },
   'adapt-lr': { type: 'string', arg: 'LR', help: 'Adam step size of --adapt (default 1e-4)' },
   ...symmetryCliOptions,
+  ...precisionCliOption,
   ensemble: { type: 'string', arg: 'N', choices: ENSEMBLE_SIZES, help: `with --real: also MoDL's self-ensemble over N exact symmetries of each case (flips,
 conjugation; 2, 4 or 8; default 8; 1: none): row 'MoDL ×N'` },
   accelerations: { type: 'string', arg: 'R,...', help: 'with --real: only these of 4,6,8 (default all)' },
@@ -45,11 +46,12 @@ usage: modl eval [--checkpoint DIR] --data DIR[,DIR...] [--masks SPEC] [--slices
 
 Metrics (mean over slices): PSNR and SSIM with data range = max of each reference, NMSE (fastMRI).`, options);
 
-/** K, and the denoiser's symmetries where it averages over more than one or cycles through them. */
+/** K, the denoiser's symmetries where it averages over more than one or cycles through them, and int8 where it runs so. */
 function networkText(net: ModlReconstructor): string {
   const { symmetries, symmetryPlan } = net.model.denoiser.symmetrySetting;
-  if (symmetryPlan === 'cycled') return `K=${net.model.stages}, denoiser averaged over ${symmetries} symmetr${symmetries > 1 ? 'ies' : 'y'} a stage, cycled through all 8`;
-  return `K=${net.model.stages}${symmetries > 1 ? `, denoiser averaged over ${symmetries} symmetries` : ''}`;
+  const int8 = net.precision === 'int8' ? ', int8' : '';
+  if (symmetryPlan === 'cycled') return `K=${net.model.stages}, denoiser averaged over ${symmetries} symmetr${symmetries > 1 ? 'ies' : 'y'} a stage, cycled through all 8${int8}`;
+  return `K=${net.model.stages}${symmetries > 1 ? `, denoiser averaged over ${symmetries} symmetries` : ''}${int8}`;
 }
 
 const command: Command = {
@@ -64,7 +66,7 @@ const command: Command = {
     if (v.real) {
       const realCase = loadRealCase(v.real);
       await initBackendFromCli(v);
-      const net = ModlReconstructor.load(v.checkpoint ?? shippedCheckpoint('modl'), parseSymmetrySetting(v));
+      const net = ModlReconstructor.load(v.checkpoint ?? shippedCheckpoint('modl'), { ...parseSymmetrySetting(v), precision: parsePrecision(v) });
       const bart = hasBart();
       if (!bart) console.log('bart is not installed: BART L1-wavelet is left out');
       const seed0 = new Map<string, Float32Array>();
@@ -89,6 +91,7 @@ const command: Command = {
       if (v.figure) for (const path of writeRealCaseFigures(v.figure, realCase, rows, seed0)) console.log(`figure: ${path}`);
       return;
     }
+    if (v.precision !== undefined) throw new ModlError('eval: --precision applies to --real (the --data and --kspace tables run the training validation, float32)');
     const seed = numberOption('seed', v.seed, 0, Number.isInteger);
     const plan = v.masks ? parseMaskSpec(v.masks, seed) : undefined;
     const sources: PairSource[] = [];

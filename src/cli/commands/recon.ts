@@ -4,7 +4,7 @@ import type { ReconJob } from '../../../pipelines/recon.js';
 import type { Command } from '../command.js';
 import { commandUsage, numberOption, parseCommandArgs } from '../args.js';
 import { ENSEMBLE_SIZES, parseSymmetrySetting } from '../../physics/symmetry.js';
-import { symmetryCliOptions } from '../symmetry-options.js';
+import { parsePrecision, precisionCliOption, symmetryCliOptions } from '../network-options.js';
 import type { CArray } from '../../physics/complex.js';
 import { kspaceSample, mapsProblem } from '../../physics/sample.js';
 import { CG_SENSE_DEFAULTS, reconMagnitude } from '../../physics/classical.js';
@@ -47,6 +47,7 @@ slice on 2 cores and gains 0.56 dB at 4× on the real validation case; off by de
   ensemble: { type: 'string', arg: 'N', choices: ENSEMBLE_SIZES, help: `MoDL: the mean over N exact symmetries of each slice (flips, conjugation; 1, 2, 4 or 8;
 default 1): 8 gains 0.3–0.5 dB on the real validation case at 8× the network's time` },
   ...symmetryCliOptions,
+  ...precisionCliOption,
   'no-images': { type: 'boolean', help: 'write metrics and the report only (no NIfTI, DICOM or PNG per method)' },
   force: { type: 'boolean', help: 'study mode: replace a non-empty --out, all of it (default: refuse)' },
   queue: { type: 'string', arg: 'URL', help: `study mode: enqueue the job on redis://HOST:PORT/NAME for \`modl worker\`s instead of
@@ -117,8 +118,8 @@ async function reconCfl(values: Values): Promise<void> {
   const adapt = adaptOption(values);
   let engine = '';
   const [image] = await reconstruct([{ kspace, maps, mask }], method, {
-    lambda, iterations, checkpoint: values.checkpoint, ensemble: Number(values.ensemble ?? 1), symmetry: parseSymmetrySetting(values),
-    onDenoiser: (e) => { engine = ` (denoiser on ${e === 'onnx' ? 'ONNX Runtime' : 'tfjs'})`; },
+    lambda, iterations, checkpoint: values.checkpoint, ensemble: Number(values.ensemble ?? 1), symmetry: parseSymmetrySetting(values), precision: parsePrecision(values),
+    onDenoiser: (e) => { engine = ` (denoiser on ${e === 'onnx' ? 'ONNX Runtime' : 'tfjs'}${parsePrecision(values) === 'int8' ? ', int8' : ''})`; },
     ...(adapt ? {
       adapt: { steps: adapt, onProgress: (p: AdaptProgress) => process.stderr.write(`\r${adaptProgressText(p)}   `) },
       onAdapted: (a: AdaptReport) => console.error(`\nadapted: ${adaptSummary(a)}`),
@@ -165,6 +166,7 @@ async function reconStudy(input: string, v: Values, flags: { noImages: boolean; 
     adaptSteps: adaptOption(v),
     ensemble: Number(v.ensemble ?? 1),
     symmetry: parseSymmetrySetting(v),
+    precision: parsePrecision(v),
     writeImages: !flags.noImages,
   };
   if (v.queue) {

@@ -4,7 +4,7 @@ import type { Command } from '../command.js';
 import { commandUsage, numberOption, parseCommandArgs } from '../args.js';
 import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
 import { MASK_KINDS, type MaskKind } from '../../physics/masks.js';
-import { symmetryCliOptions } from '../symmetry-options.js';
+import { symmetryCliOptions } from '../network-options.js';
 import { parseSymmetrySetting } from '../../physics/symmetry.js';
 import { DEFAULT_MODL_CONFIG, Modl } from '../../nn/modl.js';
 import { loadCheckpoint } from '../../nn/checkpoint.js';
