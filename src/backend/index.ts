@@ -28,14 +28,23 @@ export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'node-gpu', 'n
 
 export interface BackendOptions {
   backend?: BackendChoice;
-  /** Threads for wasm (default: all logical cores). */
+  /** Threads for wasm and ONNX Runtime (default: all logical cores). */
   threads?: number;
+  /**
+   * The job only runs networks forward, their denoiser on ONNX Runtime (the caller
+   * checked onnxRuntimeLoadable()): tfjs then only holds tensors, so the wasm
+   * backend starts without the worker pool its threads need (0.15–0.25 s).
+   */
+  inference?: boolean;
 }
 
 export interface BackendInfo {
   /** The tfjs backend name: 'tensorflow', 'wasm' or 'cpu'. */
   name: string;
+  /** tfjs's own threads. */
   threads: number;
+  /** Threads for ONNX Runtime's passes: those requested, whatever tfjs runs with. */
+  computeThreads: number;
   /** e.g. "wasm (SIMD, 2 threads)". */
   description: string;
 }
@@ -47,7 +56,7 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   const threads = options.threads ?? availableParallelism();
   if (!BACKEND_CHOICES.includes(choice)) throw new ModlError(`unknown backend '${choice}' (choose ${BACKEND_CHOICES.join(', ')})`);
   if (!Number.isInteger(threads) || threads < 1) throw new ModlError(`threads must be a positive integer, got ${threads}`);
-  const key = `${choice}/${threads}`;
+  const key = `${choice}/${threads}/${options.inference ? 'inference' : 'all'}`;
   if (current?.key === key && tf.getBackend() === current.info.name) return current.info;
 
   quietCpuBanner();
@@ -55,7 +64,7 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   const order: Exclude<BackendChoice, 'auto'>[] = choice === 'auto' ? ['node-gpu', 'node', 'wasm', 'cpu'] : [choice];
   for (const candidate of order) {
     try {
-      const info = await start(candidate, threads);
+      const info = await start(candidate, threads, options.inference ?? false);
       current = { key, info };
       return info;
     } catch (e) {
@@ -70,7 +79,7 @@ export function currentBackend(): BackendInfo | null {
   return current && tf.getBackend() === current.info.name ? current.info : null;
 }
 
-async function start(choice: Exclude<BackendChoice, 'auto'>, threads: number): Promise<BackendInfo> {
+async function start(choice: Exclude<BackendChoice, 'auto'>, threads: number, inference: boolean): Promise<BackendInfo> {
   switch (choice) {
     case 'node-gpu':
     case 'node': {
@@ -79,17 +88,21 @@ async function start(choice: Exclude<BackendChoice, 'auto'>, threads: number): P
       await import(pkg);
       if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} did not start`);
       const n = availableParallelism();
-      return { name: 'tensorflow', threads: n, description: `${choice} (native TensorFlow${choice === 'node-gpu' ? ', GPU' : ''}, ${n} threads)` };
+      return { name: 'tensorflow', threads: n, computeThreads: n, description: `${choice} (native TensorFlow${choice === 'node-gpu' ? ', GPU' : ''}, ${n} threads)` };
     }
     case 'wasm': {
       registerWasmKernels();
-      const { threads: actual, simd, threadsUnavailable } = await activateWasmBackend(threads);
+      const { threads: actual, simd, threadsUnavailable } = await activateWasmBackend(inference ? 1 : threads);
       const note = threadsUnavailable ? `; threads unavailable: ${threadsUnavailable}` : '';
-      return { name: 'wasm', threads: actual, description: `wasm (${simd ? 'SIMD' : 'no SIMD'}, ${plural(actual, 'thread')}${note})` };
+      const onnx = inference ? `; the network on ONNX Runtime, ${plural(threads, 'thread')}` : '';
+      return {
+        name: 'wasm', threads: actual, computeThreads: inference ? threads : actual,
+        description: `wasm (${simd ? 'SIMD' : 'no SIMD'}, ${plural(actual, 'thread')}${note}${onnx})`,
+      };
     }
     case 'cpu': {
       if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not start');
-      return { name: 'cpu', threads: 1, description: 'cpu (pure JavaScript, 1 thread)' };
+      return { name: 'cpu', threads: 1, computeThreads: inference ? threads : 1, description: 'cpu (pure JavaScript, 1 thread)' };
     }
   }
 }
@@ -133,8 +146,8 @@ export function parseBackendOptions(values: { backend?: string; threads?: string
  * Parses the options, starts the backend and prints the one-line
  * "backend: wasm (SIMD, 2 threads)" to stderr (stdout stays for results).
  */
-export async function initBackendFromCli(values: { backend?: string; threads?: string }): Promise<BackendInfo> {
-  const info = await initBackend(parseBackendOptions(values));
+export async function initBackendFromCli(values: { backend?: string; threads?: string }, o: Pick<BackendOptions, 'inference'> = {}): Promise<BackendInfo> {
+  const info = await initBackend({ ...parseBackendOptions(values), ...o });
   console.error(`backend: ${info.description}`);
   return info;
 }

@@ -36,7 +36,7 @@ interface OnnxRuntimeModule {
 }
 
 export interface OnnxRuntime {
-  /** Threads of each session's convolutions (those of the tfjs backend). */
+  /** Threads of each session's convolutions (the backend's computeThreads). */
   threads: number;
   session(model: Uint8Array): Promise<OnnxSession>;
   tensor(data: Float32Array, dims: readonly number[]): OnnxTensor;
@@ -61,6 +61,11 @@ function onnxRuntimeWanted(): boolean {
   return choice !== 'tfjs' && (!backend || backend.name === 'wasm' || backend.name === 'cpu');
 }
 
+/** Whether the denoiser's passes would run on ONNX Runtime under a wasm or cpu backend (before one is chosen). */
+export async function onnxRuntimeLoadable(): Promise<boolean> {
+  return process.env.MODL_DENOISER !== 'tfjs' && (await loadModule()) !== null;
+}
+
 /** ONNX Runtime, or null when it is switched off or cannot be loaded. */
 export async function onnxRuntime(): Promise<OnnxRuntime | null> {
   if (!onnxRuntimeWanted()) return null;
@@ -69,7 +74,7 @@ export async function onnxRuntime(): Promise<OnnxRuntime | null> {
     if (process.env.MODL_DENOISER === 'onnx') throw new ModlError('MODL_DENOISER=onnx, but onnxruntime-node cannot be loaded (npm install onnxruntime-node)');
     return null;
   }
-  const threads = currentBackend()?.threads ?? availableParallelism();
+  const threads = currentBackend()?.computeThreads ?? availableParallelism();
   return {
     threads,
     // no spinning after a pass: the data-consistency step that follows needs the cores

@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it, vi } from 'vitest';
 import { currentBackend, initBackend, initBackendFromCli, parseBackendOptions } from '../../src/backend/index.js';
+import { onnxRuntime } from '../../src/backend/onnx-runtime.js';
 import { ModlError } from '../../src/util/errors.js';
 
 /** conv forward, both conv gradients and a matMul, read back. */
@@ -40,6 +41,14 @@ describe('initBackend', () => {
     expect(one).toMatchObject({ name: 'wasm', threads: 1, description: 'wasm (SIMD, 1 thread)' });
     const single = workload();
     for (let i = 0; i < threaded.length; i++) expect(Array.from(threaded[i]!)).toEqual(Array.from(single[i]!));
+  });
+
+  it('for inference alone, starts wasm without its worker pool and leaves the requested threads to ONNX Runtime', async () => {
+    const info = await initBackend({ backend: 'wasm', threads: 2, inference: true });
+    expect(info).toMatchObject({ name: 'wasm', threads: 1, computeThreads: 2, description: 'wasm (SIMD, 1 thread; the network on ONNX Runtime, 2 threads)' });
+    const ort = await onnxRuntime();
+    if (ort) expect(ort.threads).toBe(2);
+    expect(await initBackend({ backend: 'wasm', threads: 2 })).toMatchObject({ threads: 2, computeThreads: 2 });
   });
 
   it('selects cpu on request and comes back to the same wasm instance, tensors intact', async () => {

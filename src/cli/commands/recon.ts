@@ -12,6 +12,7 @@ import { cflBase, imageDimsLike, loadCflSlice, writeCfl } from '../../io/cfl.js'
 import { writePng } from '../../io/png.js';
 import { isMethod, METHODS, reconstruct, type ReconMethod } from '../../study/methods.js';
 import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
+import { onnxRuntimeLoadable } from '../../backend/onnx-runtime.js';
 import { fileError, ModlError } from '../../util/errors.js';
 import { MASK_KINDS, type MaskKind } from '../../physics/masks.js';
 import { adaptProgressText, adaptSummary, type AdaptProgress, type AdaptReport } from '../../nn/adapt.js';
@@ -112,10 +113,10 @@ async function reconCfl(values: Values): Promise<void> {
   const t = performance.now();
   const { maps, mask } = kspaceSample(kspace, { mask: values.mask ? readMask(values.mask, H, W) : undefined, maps: fileMaps });
   if (!fileMaps) console.error(`ESPIRiT maps of the acquired k-space (${((performance.now() - t) / 1000).toFixed(2)} s)`);
-  if (method === 'modl') await initBackendFromCli(values);
+  const adapt = adaptOption(values);
+  if (method === 'modl') await initBackendFromCli(values, { inference: !adapt && await onnxRuntimeLoadable() });
 
   const t0 = performance.now();
-  const adapt = adaptOption(values);
   let engine = '';
   const [image] = await reconstruct([{ kspace, maps, mask }], method, {
     lambda, iterations, checkpoint: values.checkpoint, ensemble: Number(values.ensemble ?? 1), symmetry: parseSymmetrySetting(values), precision: parsePrecision(values),
@@ -179,7 +180,7 @@ async function reconStudy(input: string, v: Values, flags: { noImages: boolean; 
   if (!flags.force && existsSync(v.out) && readdirSync(v.out).length > 0) {
     throw fileError(v.out, 'is not empty: add --force to replace the outputs of an earlier run, or choose another --out');
   }
-  if (methods.includes('modl')) await initBackendFromCli(v);
+  if (methods.includes('modl')) await initBackendFromCli(v, { inference: job.adaptSteps === 0 && await onnxRuntimeLoadable() });
   const { results, report } = await runReconJob(job);
   console.log(metricsText(results));
   if (!results.some((r) => r.metrics)) console.log('  (no reference image for this input: judge the images)');
