@@ -123,7 +123,8 @@ export class ModlReconstructor {
 
   /** Forgets the ONNX Runtime copy of the weights (after they change). */
   private dropOnnx(): void {
-    void this.onnx?.then((d) => d?.dispose());
+    // a denoiser that failed to start has already reported its error to the pass that awaited it
+    void this.onnx?.then((d) => d?.dispose(), () => {});
     this.onnx = undefined;
   }
 

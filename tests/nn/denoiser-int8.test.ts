@@ -152,6 +152,21 @@ describe('int8 calibration beside a checkpoint', () => {
   }));
 });
 
+describe('int8 where ONNX Runtime is switched off', () => {
+  it('refuses with a ModlError (and no unhandled rejection when the network is disposed)', async () => {
+    process.env.MODL_DENOISER = 'tfjs';
+    try {
+      const net = ModlReconstructor.load(shippedCheckpoint('modl'), { precision: 'int8' });
+      const { kspace, maps, mask } = testSample(40, 32, 0);
+      await expect(net.reconstruct([{ kspace, maps, mask }])).rejects.toThrow(/int8 inference runs on ONNX Runtime/);
+      net.dispose();
+      await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      delete process.env.MODL_DENOISER;
+    }
+  });
+});
+
 describe('the shipped network in int8', () => {
   it('carries a calibration of its own weights', () => {
     expect(readInt8Calibration(shippedCheckpoint('modl'))).not.toBeNull();

@@ -64,9 +64,10 @@ const command: Command = {
     if (v.json) checkOutputLocation(v.json, 'file');
     if (v.figure) checkOutputLocation(`${v.figure}-4x.png`, 'file');
     if (v.real) {
+      const precision = await parsePrecision(v);
       const realCase = loadRealCase(v.real);
       await initBackendFromCli(v);
-      const net = ModlReconstructor.load(v.checkpoint ?? shippedCheckpoint('modl'), { ...parseSymmetrySetting(v), precision: parsePrecision(v) });
+      const net = ModlReconstructor.load(v.checkpoint ?? shippedCheckpoint('modl'), { ...parseSymmetrySetting(v), precision });
       const bart = hasBart();
       if (!bart) console.log('bart is not installed: BART L1-wavelet is left out');
       const seed0 = new Map<string, Float32Array>();

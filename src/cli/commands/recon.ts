@@ -100,6 +100,7 @@ async function reconCfl(values: Values): Promise<void> {
   for (const p of [`${out}.cfl`, values.png ?? `${out}.png`]) checkOutputLocation(p, 'file');
   const lambda = numberOption('lambda', values.lambda, CG_SENSE_DEFAULTS.lambda, (v) => v >= 0);
   const iterations = numberOption('iterations', values.iterations, CG_SENSE_DEFAULTS.iterations, (v) => Number.isInteger(v) && v > 0);
+  const precision = await parsePrecision(values);
 
   const { kspace, layout } = loadCflSlice(kPath);
   const [C, H, W] = kspace.shape as [number, number, number];
@@ -119,8 +120,8 @@ async function reconCfl(values: Values): Promise<void> {
   const t0 = performance.now();
   let engine = '';
   const [image] = await reconstruct([{ kspace, maps, mask }], method, {
-    lambda, iterations, checkpoint: values.checkpoint, ensemble: Number(values.ensemble ?? 1), symmetry: parseSymmetrySetting(values), precision: parsePrecision(values),
-    onDenoiser: (e) => { engine = ` (denoiser on ${e === 'onnx' ? 'ONNX Runtime' : 'tfjs'}${parsePrecision(values) === 'int8' ? ', int8' : ''})`; },
+    lambda, iterations, checkpoint: values.checkpoint, ensemble: Number(values.ensemble ?? 1), symmetry: parseSymmetrySetting(values), precision,
+    onDenoiser: (e) => { engine = ` (denoiser on ${e === 'onnx' ? 'ONNX Runtime' : 'tfjs'}${precision === 'int8' ? ', int8' : ''})`; },
     ...(adapt ? {
       adapt: { steps: adapt, onProgress: (p: AdaptProgress) => process.stderr.write(`\r${adaptProgressText(p)}   `) },
       onAdapted: (a: AdaptReport) => console.error(`\nadapted: ${adaptSummary(a)}`),
@@ -167,7 +168,7 @@ async function reconStudy(input: string, v: Values, flags: { noImages: boolean; 
     adaptSteps: adaptOption(v),
     ensemble: Number(v.ensemble ?? 1),
     symmetry: parseSymmetrySetting(v),
-    precision: parsePrecision(v),
+    precision: await parsePrecision(v),
     writeImages: !flags.noImages,
   };
   if (v.queue) {
