@@ -1,12 +1,13 @@
 /** `modl info`: what it prints for each kind of input, and its error path through the CLI. */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeInput } from '../../src/cli/commands/info.js';
 import { writeFastmri } from '../../src/io/hdf5.js';
 import { HAS_SHARED, shared } from '../helpers/shared.js';
+import { shippedCheckpoint } from '../../src/util/paths.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'modl-info-'));
 
@@ -61,5 +62,24 @@ describe('modl info', () => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'info', path], { encoding: 'utf8' });
     expect(run.status).toBe(1);
     expect(run.stderr.trim()).toBe(`modl: error: ${path}: unrecognised format (modl reads DICOM files and folders, NIfTI, fastMRI HDF5, BART .cfl and PNG)`);
+  });
+});
+
+describe('modl info on a checkpoint', () => {
+  it('the shipped network: architecture, training, recorded real-case scores and int8 readiness', async () => {
+    const text = await describeInput(shippedCheckpoint('modl'));
+    expect(text).toMatch(/network {6}K=10 stages, 5×64 denoiser, averaged over 2 symmetries a stage, cycled, 10 CG iterations, λ 0\.03/);
+    expect(text).toContain('int8         activation ranges for these weights (int8.json)');
+    expect(text).toMatch(/trained {6}k1 → k5 → .*k10-native2 \(pipelines\/train-shipped\.ts\)/);
+    expect(text).toMatch(/real case {4}4×: \d+\.\d\d dB \/ SSIM 0\.\d{4}/);
+  });
+
+  it('a copy whose weights changed: its int8 ranges are recognised as another network\'s', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'modl-info-ckpt-'));
+    for (const f of ['model.json', 'weights.bin', 'modl.json', 'int8.json']) copyFileSync(join(shippedCheckpoint('modl'), f), join(copy, f));
+    const weights = readFileSync(join(copy, 'weights.bin'));
+    weights[7] ^= 1;
+    writeFileSync(join(copy, 'weights.bin'), weights);
+    expect(await describeInput(copy)).toContain('int8.json is for other weights: calibrated on the first batch');
   });
 });

@@ -1,7 +1,10 @@
 /**
  * `modl info FILE_OR_FOLDER`: prints what modl sees in any supported input —
- * format, series, dimensions, spacing, orientation, datatype and value range.
+ * format, series, dimensions, spacing, orientation, datatype and value range —
+ * or in a MoDL checkpoint folder (or a training run's, by its latest epoch).
  */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
 import { ModlError } from '../../util/errors.js';
@@ -13,6 +16,7 @@ import { readFastmri, type H5Array } from '../../io/hdf5.js';
 import { bartLayout } from '../../io/kspace.js';
 import { readNifti, niftiToVolumes } from '../../io/nifti.js';
 import { affineColumn, directionLetters, valueRange, type ImageVolume } from '../../io/volume.js';
+import { resolveCheckpoint } from '../../util/fs.js';
 
 const UNCOMPRESSED: Record<string, string> = {
   '1.2.840.10008.1.2': 'Implicit VR Little Endian',
@@ -134,8 +138,51 @@ function describeCfl(path: string): string[] {
   return out;
 }
 
+interface CheckpointJson {
+  architecture?: { denoiser?: { depth: number; width: number; symmetries?: number; symmetryPlan?: string } };
+  stages?: number; cgIterations?: number; lambda?: number; created?: string;
+  trainedOn?: { curriculum?: { name: string }[]; pipeline?: string; exportedFrom?: string };
+  training?: { steps?: number; epochs?: number; loss?: string };
+  validation?: { real?: { acceleration: number; method: string; psnr: number; ssim: number }[] };
+}
+
+/** A MoDL checkpoint folder: the network, its provenance, its recorded real-case scores, int8 readiness. */
+async function describeCheckpoint(folder: string): Promise<string[]> {
+  const dir = resolveCheckpoint(folder);
+  const out = dir === folder ? [] : [line('run', `newest checkpoint: ${dir}`)];
+  let meta: CheckpointJson, manifest: { weightsManifest?: { weights: { shape: number[] }[] }[] };
+  try {
+    meta = JSON.parse(readFileSync(join(dir, 'modl.json'), 'utf8'));
+    manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+  } catch (e) {
+    throw new ModlError(`${dir}: not a readable modl checkpoint (${(e as Error).message})`);
+  }
+  const d = meta.architecture?.denoiser;
+  const values = (manifest.weightsManifest ?? []).flatMap((g) => g.weights).reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
+  const symmetric = d?.symmetries && d.symmetries > 1 ? `, averaged over ${d.symmetries} symmetries a stage${d.symmetryPlan === 'cycled' ? ', cycled' : ''}` : '';
+  out.push(
+    line('format', `modl checkpoint (MoDL), created ${meta.created ?? '?'}`),
+    line('network', `K=${meta.stages} stages, ${d?.depth}×${d?.width} denoiser${symmetric}, ${meta.cgIterations} CG iterations, λ ${fmt(meta.lambda ?? NaN)}`),
+    line('weights', `${values} values (weights, per-stage batch-norm statistics, log λ)`),
+  );
+  const { readInt8Calibration } = await import('../../nn/checkpoint.js');
+  const int8 = existsSync(join(dir, 'int8.json')) ? (readInt8Calibration(dir) ? 'activation ranges for these weights (int8.json)' : 'int8.json is for other weights: calibrated on the first batch') : 'no stored ranges: calibrated on the first batch';
+  out.push(line('int8', int8));
+  const stages = meta.trainedOn?.curriculum?.map((s) => s.name);
+  if (stages?.length) out.push(line('trained', `${stages.join(' → ')}${meta.trainedOn?.pipeline ? ` (${meta.trainedOn.pipeline})` : ''}`));
+  else if (meta.training?.steps) out.push(line('trained', `${meta.training.steps} steps${meta.training.loss ? `, ${meta.training.loss} loss` : ''}`));
+  const real = (meta.validation?.real ?? []).filter((r) => r.method === 'MoDL');
+  real.forEach((r, i) => out.push(line(i === 0 ? 'real case' : '', `${r.acceleration}×: ${r.psnr.toFixed(2)} dB / SSIM ${r.ssim.toFixed(4)} (MoDL, mean of 3 seeds)`)));
+  if (existsSync(join(dir, 'state.json'))) out.push(line('resumable', 'optimiser moments and training state beside it'));
+  return out;
+}
+
+const isCheckpointFolder = (path: string) => statSync(path, { throwIfNoEntry: false })?.isDirectory()
+  && (existsSync(join(path, 'modl.json')) || existsSync(join(path, 'latest.json')));
+
 /** Everything `modl info` prints about one input. */
 export async function describeInput(path: string): Promise<string> {
+  if (isCheckpointFolder(path)) return [path, ...(await describeCheckpoint(path))].join('\n');
   const format = detectFormat(path);
   const head = `${path}`;
   let body: string[];
@@ -166,14 +213,16 @@ export async function describeInput(path: string): Promise<string> {
 
 const info: Command = {
   name: 'info',
-  summary: 'print what modl sees in a DICOM/NIfTI/HDF5/.cfl/PNG input',
+  summary: 'print what modl sees in a DICOM/NIfTI/HDF5/.cfl/PNG input or a MoDL checkpoint',
   options: {},
   usage: [
     'usage: modl info FILE_OR_FOLDER [...]',
     '',
     'Prints the format, series, dimensions, voxel spacing, orientation, stored datatype',
     'and value range of each input: a DICOM file or folder (searched recursively, grouped',
-    'by series), NIfTI-1/2 (.nii, .nii.gz), fastMRI HDF5 (.h5), BART .cfl/.hdr, or PNG.',
+    'by series), NIfTI-1/2 (.nii, .nii.gz), fastMRI HDF5 (.h5), BART .cfl/.hdr, or PNG;',
+    'for a MoDL checkpoint folder (or a training run\'s, by its newest epoch): the network,',
+    'how it was trained, its recorded real-case scores and whether it is calibrated for int8.',
   ].join('\n'),
   async run(argv: string[]): Promise<void> {
     const { positionals } = parseCommandArgs('info', argv, {}, true);
