@@ -68,6 +68,14 @@ function startsLikeDicom(path: string): boolean {
   }
 }
 
+/** For a folder without DICOM: the other inputs modl reads that it holds, to be given one by one. */
+function otherInputsHint(folder: string): string {
+  const others = listFolder(folder).filter((f) => f.isFile && /\.(nii|nii\.gz|h5|cfl|png)$/i.test(f.name)).map((f) => f.name);
+  if (others.length === 0) return '';
+  const shown = others.slice(0, 3).join(', ') + (others.length > 3 ? `, … (${others.length})` : '');
+  return `; it holds ${shown}: give a file (a folder is read as a DICOM series)`;
+}
+
 /**
  * Reads a DICOM file or a folder of them into one ImageVolume per series (and per
  * repetition at the same positions). In a folder, unreadable files are skipped and
@@ -77,7 +85,7 @@ export async function readDicom(path: string): Promise<DicomReadResult> {
   const isDir = statSync(path, { throwIfNoEntry: false })?.isDirectory();
   if (isDir === undefined) throw fileError(path, 'no such file or folder');
   const files = isDir ? findDicomFiles(path) : [path];
-  if (files.length === 0) throw fileError(path, 'no DICOM files (with the DICM preamble) in this folder');
+  if (files.length === 0) throw fileError(path, `no DICOM files (with the DICM preamble) in this folder${otherInputsHint(path)}`);
   const read: DicomFile[] = [];
   const skipped: SkippedFile[] = [];
   let totalValues = 0;

@@ -65,6 +65,14 @@ describe('modl info', () => {
   });
 });
 
+describe('modl info on a folder without DICOM', () => {
+  it('names the inputs it holds and says to give one of them', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'modl-info-nifti-'));
+    for (const f of ['t1.nii.gz', 'k.cfl', 'k.hdr', 'notes.txt']) writeFileSync(join(folder, f), '');
+    await expect(describeInput(folder)).rejects.toThrow(/no DICOM files .* in this folder; it holds k\.cfl, t1\.nii\.gz: give a file/);
+  });
+});
+
 describe('modl info on a checkpoint', () => {
   it('the shipped network: architecture, training, recorded real-case scores and int8 readiness', async () => {
     const text = await describeInput(shippedCheckpoint('modl'));
