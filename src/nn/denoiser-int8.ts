@@ -14,7 +14,7 @@
  * "reduce range"): on x86 CPUs without VNNI, MLAS sums pairs of u8·s8 products
  * in 16 bits, which 255·127·2 would overflow and 255·63·2 does not. The first
  * layer (2 input channels, signed) and the last (the residual, no ReLU) stay
- * float32; they are 3 % of the pass's arithmetic.
+ * float32; they are 2 % of the pass's arithmetic (5×64).
  */
 import { onnxRuntime, type OnnxRuntime, type OnnxSession } from '../backend/onnx-runtime.js';
 import { floatTensor, floatValue, int32Tensor, int8Tensor, node, onnxModel, uint8Tensor, type OnnxNode, type OnnxTensorProto } from '../backend/onnx-graph.js';
@@ -95,7 +95,12 @@ export class Int8Denoiser implements DenoiserPass {
       throw new ModlError(`the int8 calibration is for another network (${calibration.activationMax.length} stage slots; this one has ${denoiser.statsSlots} of ${depth - 1} activations)`);
     }
     const sessions: OnnxSession[] = [];
-    for (const slot of range(denoiser.statsSlots)) sessions.push(await ort.session(int8Model(denoiser.foldedLayers(slot), calibration.activationMax[slot]!)));
+    try {
+      for (const slot of range(denoiser.statsSlots)) sessions.push(await ort.session(int8Model(denoiser.foldedLayers(slot), calibration.activationMax[slot]!)));
+    } catch (e) {
+      await Promise.all(sessions.map((s) => s.release()));
+      throw e;
+    }
     return new Int8Denoiser(denoiser, sessions, ort);
   }
 

@@ -138,11 +138,12 @@ function describeCfl(path: string): string[] {
   return out;
 }
 
+/** What `modl info` reads of modl.json (nn/checkpoint.ts CheckpointMeta, without loading the weights). */
 interface CheckpointJson {
   architecture?: { denoiser?: { depth: number; width: number; symmetries?: number; symmetryPlan?: string } };
   stages?: number; cgIterations?: number; lambda?: number; created?: string;
-  trainedOn?: { curriculum?: { name: string }[]; pipeline?: string; exportedFrom?: string };
-  training?: { steps?: number; epochs?: number; loss?: string };
+  trainedOn?: { curriculum?: { name: string }[]; pipeline?: string };
+  training?: { steps?: number; loss?: string };
   validation?: { real?: { acceleration: number; method: string; psnr: number; ssim: number }[] };
 }
 
