@@ -10,18 +10,9 @@
  * the same algorithm) where it can, in TypeScript otherwise (MODL_KERNELS=js).
  */
 import { CArray } from './complex.js';
-import { HermitianEigenSolver } from './hermitian-eigen.js';
+import { eigKernels, HermitianEigenSolver, type EigExports } from './hermitian-eigen.js';
 import { ModlError } from '../util/errors.js';
-import { WASM_BASE64 } from './wasm/eig-wasm-bytes.js';
-import { ensureMemory, kernelModule, requestedEngine, type KernelExports } from './wasm-module.js';
-
-interface EigExports extends KernelExports {
-  eigenWorkBytes(n: number, m: number): number;
-  pixelEigenvectors(g: number, C: number, npix: number, m: number, vectors: number, values: number, work: number): number;
-}
-
-const eigModule = kernelModule<EigExports>(WASM_BASE64);
-let eig: EigExports | undefined;
+import { ensureMemory } from './wasm-module.js';
 
 /**
  * Top `nMaps` eigenvectors (unit norm, arbitrary phase) and eigenvalues of G(x),
@@ -33,7 +24,8 @@ export function pixelEigenvectors(
 ): { vectors: Float32Array; values: Float32Array } {
   const n = H * W;
   const g = operator.data;
-  if (requestedEngine() === 'wasm' && eigModule.available()) return pixelEigenvectorsWasm(g, C, n, nMaps);
+  const kernels = eigKernels();
+  if (kernels) return pixelEigenvectorsWasm(kernels, g, C, n, nMaps);
   const vectors = new Float32Array(2 * nMaps * C * n);
   const values = new Float32Array(nMaps * n);
   const gr = new Float64Array(C * C), gi = new Float64Array(C * C);
@@ -63,8 +55,7 @@ export function pixelEigenvectors(
 }
 
 /** The same loop in WebAssembly: operator, vectors, values and working memory in the module's memory. */
-function pixelEigenvectorsWasm(g: Float32Array, C: number, n: number, nMaps: number): { vectors: Float32Array; values: Float32Array } {
-  eig ??= eigModule.instantiate();
+function pixelEigenvectorsWasm(eig: EigExports, g: Float32Array, C: number, n: number, nMaps: number): { vectors: Float32Array; values: Float32Array } {
   const work = (eig.__heap_base.value + 7) & ~7;
   const gAt = work + ((eig.eigenWorkBytes(C, nMaps) + 15) & ~15);
   const vectorsAt = gAt + 4 * g.length, valuesAt = vectorsAt + 4 * 2 * nMaps * C * n;

@@ -1,10 +1,11 @@
 /*
- * ESPIRiT's per-pixel step in WebAssembly: the top eigenvectors of the small
- * Hermitian C×C operator G(x) at every pixel, by the algorithm of
+ * ESPIRiT's eigenproblems in WebAssembly: the top eigenvectors of the small
+ * Hermitian C×C operator G(x) at every pixel, and one dense n×n problem (the
+ * calibration matrix's Gram matrix), by the algorithm of
  * src/physics/hermitian-eigen.ts (its TypeScript reference): Householder
  * reduction to a real tridiagonal, implicit QL with Wilkinson shifts whose
  * rotations are recorded, then only the wanted eigenvectors formed. Float64
- * inside; float32 in and out.
+ * inside; the per-pixel step takes and gives float32.
  *
  * Build: scripts/build-wasm.sh (clang, no libc).
  */
@@ -29,29 +30,33 @@ static double pythag(double a, double b) {
 typedef struct {
   double *ar, *ai, *d, *e, *tau, *phase, *offr, *offi, *ur, *ui, *qr, *qi, *vr, *vi, *rc, *rs;
   int *order, *ridx;
-  int nrot;
+  int nrot, cap;
 } Work;
 
 static int rotationCapacity(int n) { return MAX_SWEEPS * n * (n - 1) / 2 + 1; }
 
-/* Bytes of working memory for size n and m wanted eigenvectors. */
-EXPORT int eigenWorkBytes(int n, int m) {
-  int doubles = 2 * n * n + 12 * n + 2 * n * m + 2 * rotationCapacity(n);
-  return 8 * doubles + 4 * (n + rotationCapacity(n));
+/* Bytes of working memory for size n, m wanted eigenvectors and room for `rotations` QL rotations. */
+static int workBytes(int n, int m, int rotations) {
+  int doubles = 2 * n * n + 12 * n + 2 * n * m + 2 * rotations;
+  return 8 * doubles + 4 * (n + rotations);
 }
 
-static Work layout(double *w, int n, int m) {
+/* Bytes of working memory for size n and m wanted eigenvectors (room for every rotation QL may make). */
+EXPORT int eigenWorkBytes(int n, int m) { return workBytes(n, m, rotationCapacity(n)); }
+
+static Work layoutWith(double *w, int n, int m, int cap) {
   Work k;
   k.ar = w; w += n * n; k.ai = w; w += n * n;
   k.d = w; w += n; k.e = w; w += n; k.tau = w; w += n; k.phase = w; w += 2 * n;
   k.offr = w; w += n; k.offi = w; w += n; k.ur = w; w += n; k.ui = w; w += n; k.qr = w; w += n; k.qi = w; w += n;
   k.vr = w; w += n * m; k.vi = w; w += n * m;
-  int cap = rotationCapacity(n);
   k.rc = w; w += cap; k.rs = w; w += cap;
   k.order = (int *)w; k.ridx = k.order + n;
-  k.nrot = 0;
+  k.nrot = 0; k.cap = cap;
   return k;
 }
+
+static Work layout(double *w, int n, int m) { return layoutWith(w, n, m, rotationCapacity(n)); }
 
 /* Householder reduction of (ar, ai) (lower triangle used), as HermitianEigenSolver.tridiagonalise. */
 static void tridiagonalise(Work *k, int n) {
@@ -107,7 +112,7 @@ static void tridiagonalise(Work *k, int n) {
   }
 }
 
-/* Implicit QL on (d, e), rotations recorded; 0, or −1 when it does not converge. */
+/* Implicit QL on (d, e), rotations recorded; 0, −1 when it does not converge, −2 when the rotations outgrow k->cap. */
 static int diagonalise(Work *k, int n) {
   double *d = k->d, *e = k->e;
   e[n - 1] = 0;
@@ -140,6 +145,7 @@ static int diagonalise(Work *k, int n) {
         p = s * r;
         d[i + 1] = g + p;
         g = c * r - b;
+        if (k->nrot == k->cap) return -2;
         k->ridx[k->nrot] = i; k->rc[k->nrot] = c; k->rs[k->nrot] = s; k->nrot++;
       }
       if (r == 0 && i >= l) continue;
@@ -149,10 +155,11 @@ static int diagonalise(Work *k, int n) {
   return 0;
 }
 
-/* Eigenvalues (descending, in d's order) and the m leading eigenvectors in (vr, vi), n × m. */
-static int decompose(Work *k, int n, int m) {
+/* Eigenvalues: d, in descending order through `order`; 0, or diagonalise's failure. */
+static int eigenvalues(Work *k, int n) {
   tridiagonalise(k, n);
-  if (diagonalise(k, n) != 0) return -1;
+  int status = diagonalise(k, n);
+  if (status != 0) return status;
   int *order = k->order;
   const double *d = k->d;
   for (int i = 0; i < n; i++) {
@@ -160,7 +167,13 @@ static int decompose(Work *k, int n, int m) {
     for (; j > 0 && d[order[j - 1]] < d[i]; j--) order[j] = order[j - 1];
     order[j] = i;
   }
+  return 0;
+}
+
+/* The m leading eigenvectors in (vr, vi), n × m, after eigenvalues(). */
+static void eigenvectors(Work *k, int n, int m) {
   double *vr = k->vr, *vi = k->vi;
+  const int *order = k->order;
   for (int a = 0; a < n * m; a++) { vr[a] = 0; vi[a] = 0; }
   for (int j = 0; j < m; j++) vr[order[j] * m + j] = 1;
   for (int q = k->nrot - 1; q >= 0; q--) {
@@ -196,7 +209,44 @@ static int decompose(Work *k, int n, int m) {
       }
     }
   }
+}
+
+/* Eigenvalues (descending, in d's order) and the m leading eigenvectors in (vr, vi), n × m. */
+static int decompose(Work *k, int n, int m) {
+  if (eigenvalues(k, n) != 0) return -1;
+  eigenvectors(k, n, m);
   return 0;
+}
+
+/*
+ * One dense Hermitian n×n problem, in two steps so that the caller can choose
+ * how many eigenvectors to form from the eigenvalues. Its working memory
+ * (denseWorkBytes) starts with the matrix, row-major, real parts then
+ * imaginary parts (the lower triangle is used), and has room for `rotations`
+ * QL rotations: about 1.1 n² are typical, and a problem that needs more
+ * returns −2 (call again with more room).
+ */
+EXPORT int denseWorkBytes(int n, int rotations) { return workBytes(n, n, rotations); }
+
+/*
+ * Step 1: all eigenvalues, descending, into values. Returns the number of
+ * rotations recorded (step 2 needs it), or −1 (QL did not converge) or −2
+ * (more rotations than room).
+ */
+EXPORT int denseEigenvalues(double *work, int n, int rotations, double *values) {
+  Work k = layoutWith(work, n, n, rotations);
+  int status = eigenvalues(&k, n);
+  if (status != 0) return status;
+  for (int j = 0; j < n; j++) values[j] = k.d[k.order[j]];
+  return k.nrot;
+}
+
+/* Step 2, after step 1 on the same memory: the m leading unit eigenvectors as the columns of (vr, vi), n × m row-major. */
+EXPORT void denseEigenvectors(double *work, int n, int rotations, int nrot, int m, double *vr, double *vi) {
+  Work k = layoutWith(work, n, n, rotations);
+  k.nrot = nrot;
+  eigenvectors(&k, n, m);
+  for (int a = 0; a < n * m; a++) { vr[a] = k.vr[a]; vi[a] = k.vi[a]; }
 }
 
 /*
