@@ -7,12 +7,18 @@
  * steps of orthogonal iteration that `bart ecalib` runs (18k for one map, 40k
  * for two), and exact also where the top eigenvalues are close, in the
  * background that the crop removes. The loop runs in WebAssembly (wasm/eig.c,
- * the same algorithm) where it can, in TypeScript otherwise (MODL_KERNELS=js).
+ * the same algorithm) where it can, in TypeScript otherwise (MODL_KERNELS=js),
+ * its pixels split over the physics threads (sense-parallel.ts) where there are
+ * several and enough pixels.
  */
 import { CArray } from './complex.js';
 import { eigKernels, HermitianEigenSolver, type EigExports } from './hermitian-eigen.js';
 import { ModlError } from '../util/errors.js';
+import { physicsParts, runEigenJob } from './sense-parallel.js';
 import { ensureMemory } from './wasm-module.js';
+
+/** Below this many pixels, waking the worker threads costs more than it saves. */
+const MIN_PARALLEL_PIXELS = 1 << 14;
 
 /**
  * Top `nMaps` eigenvectors (unit norm, arbitrary phase) and eigenvalues of G(x),
@@ -22,16 +28,44 @@ import { ensureMemory } from './wasm-module.js';
 export function pixelEigenvectors(
   operator: CArray, C: number, H: number, W: number, nMaps: number,
 ): { vectors: Float32Array; values: Float32Array } {
-  const n = H * W;
-  const g = operator.data;
+  const n = H * W, parts = physicsParts();
+  if (parts > 1 && n >= MIN_PARALLEL_PIXELS && eigKernels()) {
+    const shared = (length: number) => new Float32Array(new SharedArrayBuffer(4 * length));
+    const g = shared(operator.data.length), vectors = shared(2 * nMaps * C * n), values = shared(nMaps * n);
+    g.set(operator.data);
+    let failed: number | null = null;
+    try {
+      runEigenJob({ C, npix: n, maps: nMaps, g: g.buffer as SharedArrayBuffer, vectors: vectors.buffer as SharedArrayBuffer, values: values.buffer as SharedArrayBuffer },
+        () => { failed = pixelEigenvectorsPart(g, C, n, nMaps, 0, parts, vectors, values); });
+    } catch (e) {
+      throw new ModlError(`ESPIRiT: ${(e as Error).message}`);
+    }
+    if (failed !== null) throw new ModlError(`ESPIRiT: the eigen-decomposition did not converge at pixel ${failed}`);
+    return { vectors: vectors.slice(), values: values.slice() };
+  }
+  const vectors = new Float32Array(2 * nMaps * C * n), values = new Float32Array(nMaps * n);
+  const failed = pixelEigenvectorsPart(operator.data, C, n, nMaps, 0, 1, vectors, values);
+  if (failed !== null) throw new ModlError(`ESPIRiT: the eigen-decomposition did not converge at pixel ${failed}`);
+  return { vectors, values };
+}
+
+/**
+ * Part `part` of `parts` (a contiguous range of pixels) of pixelEigenvectors,
+ * written into the full-size `vectors` and `values`; returns null, or the first
+ * pixel whose decomposition did not converge.
+ */
+export function pixelEigenvectorsPart(
+  g: Float32Array, C: number, n: number, nMaps: number, part: number, parts: number, vectors: Float32Array, values: Float32Array,
+): number | null {
+  const start = Math.floor((part * n) / parts), end = Math.floor(((part + 1) * n) / parts);
   const kernels = eigKernels();
-  if (kernels) return pixelEigenvectorsWasm(kernels, g, C, n, nMaps);
-  const vectors = new Float32Array(2 * nMaps * C * n);
-  const values = new Float32Array(nMaps * n);
+  return kernels ? partWasm(kernels, g, C, n, nMaps, start, end, vectors, values) : partTs(g, C, n, nMaps, start, end, vectors, values);
+}
+
+function partTs(g: Float32Array, C: number, n: number, nMaps: number, start: number, end: number, vectors: Float32Array, values: Float32Array): number | null {
   const gr = new Float64Array(C * C), gi = new Float64Array(C * C);
   const solver = new HermitianEigenSolver(C);
-
-  for (let p = 0; p < n; p++) {
+  for (let p = start; p < end; p++) {
     // unpack G(x) into a full Hermitian matrix
     for (let c1 = 0, k = 0; c1 < C; c1++) {
       for (let c2 = 0; c2 <= c1; c2++, k++) {
@@ -41,7 +75,13 @@ export function pixelEigenvectors(
       }
       gi[c1 * C + c1] = 0;
     }
-    const eig = solver.decompose(gr, gi, nMaps);
+    let eig;
+    try {
+      eig = solver.decompose(gr, gi, nMaps);
+    } catch (e) {
+      if (e instanceof ModlError) return p; // QL did not converge
+      throw e;
+    }
     for (let m = 0; m < nMaps; m++) {
       values[m * n + p] = eig.values[m]!;
       for (let c = 0; c < C; c++) {
@@ -51,20 +91,25 @@ export function pixelEigenvectors(
       }
     }
   }
-  return { vectors, values };
+  return null;
 }
 
-/** The same loop in WebAssembly: operator, vectors, values and working memory in the module's memory. */
-function pixelEigenvectorsWasm(eig: EigExports, g: Float32Array, C: number, n: number, nMaps: number): { vectors: Float32Array; values: Float32Array } {
+/** The same pixels in WebAssembly: their rows of the operator copied into the module's memory, the results copied out. */
+function partWasm(
+  eig: EigExports, g: Float32Array, C: number, n: number, nMaps: number, start: number, end: number, vectors: Float32Array, values: Float32Array,
+): number | null {
+  const K = (C * (C + 1)) / 2, len = end - start;
+  if (len <= 0) return null;
   const work = (eig.__heap_base.value + 7) & ~7;
   const gAt = work + ((eig.eigenWorkBytes(C, nMaps) + 15) & ~15);
-  const vectorsAt = gAt + 4 * g.length, valuesAt = vectorsAt + 4 * 2 * nMaps * C * n;
-  ensureMemory(eig.memory, valuesAt + 4 * nMaps * n);
-  new Float32Array(eig.memory.buffer, gAt, g.length).set(g);
-  const status = eig.pixelEigenvectors(gAt, C, n, nMaps, vectorsAt, valuesAt, work);
-  if (status !== 0) throw new ModlError(`ESPIRiT: the eigen-decomposition did not converge at pixel ${-status - 1}`);
-  return {
-    vectors: new Float32Array(eig.memory.buffer, vectorsAt, 2 * nMaps * C * n).slice(),
-    values: new Float32Array(eig.memory.buffer, valuesAt, nMaps * n).slice(),
-  };
+  const vectorsAt = gAt + 4 * 2 * K * len, valuesAt = vectorsAt + 4 * 2 * nMaps * C * len;
+  ensureMemory(eig.memory, valuesAt + 4 * nMaps * len);
+  const rows = new Float32Array(eig.memory.buffer, gAt, 2 * K * len);
+  for (let k = 0; k < K; k++) rows.set(g.subarray(2 * (k * n + start), 2 * (k * n + end)), 2 * k * len);
+  const status = eig.pixelEigenvectors(gAt, C, len, nMaps, vectorsAt, valuesAt, work);
+  if (status !== 0) return start - status - 1;
+  const v = new Float32Array(eig.memory.buffer, vectorsAt, 2 * nMaps * C * len), l = new Float32Array(eig.memory.buffer, valuesAt, nMaps * len);
+  for (let q = 0; q < nMaps * C; q++) vectors.set(v.subarray(2 * q * len, 2 * (q + 1) * len), 2 * (q * n + start));
+  for (let m = 0; m < nMaps; m++) values.set(l.subarray(m * len, (m + 1) * len), m * n + start);
+  return null;
 }

@@ -14,8 +14,8 @@ import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threa
 import { startWorker } from '../util/workers.js';
 import { SenseBatch, SenseOp } from './sense.js';
 
-/** Slots of the shared Int32 control block. */
-export const CTRL = { seq: 0, done: 1, bind: 2, stop: 3, missing: 4, ready: 5, failed: 6 } as const;
+/** Slots of the shared Int32 control block (eigenFailed: 1 + the first pixel of a part whose eigen-decomposition failed). */
+export const CTRL = { seq: 0, done: 1, bind: 2, stop: 3, missing: 4, ready: 5, failed: 6, eigenFailed: 7 } as const;
 
 /** What a worker needs to rebuild a batch of SENSE operators on shared memory. */
 export interface BindMessage {
@@ -30,6 +30,21 @@ export interface BindMessage {
   masks: SharedArrayBuffer; // [B, H, W] real (ones where a sample has no mask)
   x: SharedArrayBuffer; // [B, S, H, W] complex input
   partials: SharedArrayBuffer; // [workers, B, S, H, W] complex outputs
+}
+
+/**
+ * ESPIRiT's per-pixel eigenvectors (espirit-pixel.ts) on the same threads: each
+ * takes one of `parts` contiguous pixel ranges of the packed operator.
+ */
+export interface EigenBindMessage {
+  type: 'bind-eigen';
+  id: number;
+  C: number;
+  npix: number;
+  maps: number;
+  g: SharedArrayBuffer; // [C(C+1)/2, npix] complex
+  vectors: SharedArrayBuffer; // [maps, C, npix] complex
+  values: SharedArrayBuffer; // [maps, npix]
 }
 
 let physicsThreads = availableParallelism();
@@ -106,6 +121,30 @@ function getPool(workers: number): SensePool {
   if (pool && pool.size !== workers) pool.stop();
   if (!pool || pool.size !== workers) pool = new SensePool(workers);
   return pool;
+}
+
+/** Threads (this one included) that a job split into parts may use: 1 where the pool is off. */
+export function physicsParts(): number {
+  return physicsThreads;
+}
+
+/**
+ * Runs an ESPIRiT eigenvector job on the worker threads (part index + 1 each)
+ * while `mainPart` runs part 0 here; throws where a part failed.
+ */
+export function runEigenJob(job: Omit<EigenBindMessage, 'type' | 'id'>, mainPart: () => void): void {
+  const pool = getPool(physicsThreads - 1);
+  const id = pool.newId();
+  const message: EigenBindMessage = { type: 'bind-eigen', id, ...job };
+  for (const port of pool.ports) port.postMessage(message);
+  try {
+    Atomics.store(pool.ctrl, CTRL.eigenFailed, 0);
+    pool.run(id, mainPart);
+    const failed = Atomics.exchange(pool.ctrl, CTRL.eigenFailed, 0);
+    if (failed) throw new Error(`the eigen-decomposition did not converge at pixel ${failed - 1}`);
+  } finally {
+    for (const port of pool.ports) port.postMessage({ type: 'unbind', id });
+  }
 }
 
 /** A batch of SENSE operators whose normal operator runs on several threads. */

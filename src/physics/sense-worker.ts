@@ -1,10 +1,12 @@
 /**
  * Worker thread of the parallel SENSE normal operator (see sense-parallel.ts):
  * waits on the shared control block, then accumulates its round-robin share of
- * the (sample, coil) terms of AᴴA x into its own partial image.
+ * the (sample, coil) terms of AᴴA x into its own partial image, or computes its
+ * part of ESPIRiT's per-pixel eigenvectors.
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { CTRL, type BindMessage } from './sense-parallel.js';
+import { pixelEigenvectorsPart } from './espirit-pixel.js';
+import { CTRL, type BindMessage, type EigenBindMessage } from './sense-parallel.js';
 import { SenseOp } from './sense.js';
 
 interface Bound {
@@ -18,7 +20,13 @@ interface Bound {
 
 const { ctrl: ctrlBuf, port, index, count } = workerData as { ctrl: SharedArrayBuffer; port: MessagePort; index: number; count: number };
 const ctrl = new Int32Array(ctrlBuf);
+interface EigenJob {
+  C: number; npix: number; maps: number;
+  g: Float32Array; vectors: Float32Array; values: Float32Array;
+}
+
 const bound = new Map<number, Bound>();
+const eigenJobs = new Map<number, EigenJob>();
 
 function bind(m: BindMessage): void {
   const n = m.H * m.W;
@@ -41,9 +49,14 @@ function bind(m: BindMessage): void {
 
 function drainMessages(): void {
   for (let msg = receiveMessageOnPort(port); msg; msg = receiveMessageOnPort(port)) {
-    const m = msg.message as BindMessage | { type: 'unbind'; id: number };
+    const m = msg.message as BindMessage | EigenBindMessage | { type: 'unbind'; id: number };
     if (m.type === 'bind') bind(m);
-    else bound.delete(m.id);
+    else if (m.type === 'bind-eigen') {
+      eigenJobs.set(m.id, { C: m.C, npix: m.npix, maps: m.maps, g: new Float32Array(m.g), vectors: new Float32Array(m.vectors), values: new Float32Array(m.values) });
+    } else {
+      bound.delete(m.id);
+      eigenJobs.delete(m.id);
+    }
   }
 }
 
@@ -54,8 +67,12 @@ function serve(): void {
     seen = Atomics.load(ctrl, CTRL.seq);
     if (Atomics.load(ctrl, CTRL.stop)) return;
     drainMessages();
-    const job = bound.get(Atomics.load(ctrl, CTRL.bind));
-    if (!job) Atomics.store(ctrl, CTRL.missing, 1);
+    const id = Atomics.load(ctrl, CTRL.bind);
+    const job = bound.get(id), eigen = eigenJobs.get(id);
+    if (eigen) {
+      const error = pixelEigenvectorsPart(eigen.g, eigen.C, eigen.npix, eigen.maps, index + 1, count, eigen.vectors, eigen.values);
+      if (error !== null) Atomics.compareExchange(ctrl, CTRL.eigenFailed, 0, error + 1);
+    } else if (!job) Atomics.store(ctrl, CTRL.missing, 1);
     else {
       job.partial.fill(0);
       // items index + 1, index + 1 + T, … (the caller's thread takes 0, T, …)

@@ -13,6 +13,7 @@ import { pixelEigenvectors } from '../../src/physics/espirit-pixel.js';
 import { nmse } from '../../src/physics/metrics.js';
 import { cgSense } from '../../src/physics/classical.js';
 import { maskFromKspace } from '../../src/physics/sense.js';
+import { getPhysicsThreads, setPhysicsThreads } from '../../src/physics/sense-parallel.js';
 import { loadCflSlice, readCfl, writeCfl } from '../../src/io/cfl.js';
 import mapsCommand from '../../src/cli/commands/maps.js';
 import { HAS_SHARED, shared } from '../helpers/shared.js';
@@ -208,6 +209,21 @@ describe.skipIf(!HAS_SHARED)('ESPIRiT against `bart ecalib -m1` on brain_8coil_p
     kspace = loadCflSlice(kPath).kspace;
     bart = loadCflSlice(shared('kspace/brain_8coil_poisson8x_espirit_bart')).kspace;
     ours = espiritMaps(kspace);
+  });
+
+  it('gives the same maps, bit for bit, with its per-pixel step on 1 thread or split over 2', () => {
+    const before = getPhysicsThreads();
+    const maps = (threads: number) => {
+      setPhysicsThreads(threads);
+      try {
+        return espiritMaps(kspace, { maps: 2 }).maps.data;
+      } finally {
+        setPhysicsThreads(before);
+      }
+    };
+    const [one, two] = [maps(1), maps(2)];
+    expect(two.length).toBe(one.length);
+    expect(Buffer.compare(Buffer.from(two.buffer, two.byteOffset, two.byteLength), Buffer.from(one.buffer, one.byteOffset, one.byteLength))).toBe(0);
   });
 
   it('uses BART\'s calibration region and signal subspace (24×24, 56 of 288 kernels)', () => {
