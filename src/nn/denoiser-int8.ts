@@ -16,7 +16,7 @@
  * layer (2 input channels, signed) and the last (the residual, no ReLU) stay
  * float32; they are 2 % of the pass's arithmetic (5×64).
  */
-import { onnxRuntime, type OnnxRuntime, type OnnxSession } from '../backend/onnx-runtime.js';
+import { onnxRuntime, type OnnxRuntime, type OnnxSession, type OnnxTensor } from '../backend/onnx-runtime.js';
 import { floatTensor, floatValue, int32Tensor, int8Tensor, node, onnxModel, uint8Tensor, type OnnxNode, type OnnxTensorProto } from '../backend/onnx-graph.js';
 import { ModlError } from '../util/errors.js';
 import { denoiserNodes } from './denoiser-onnx.js';
@@ -121,9 +121,14 @@ export class Int8Denoiser implements DenoiserPass {
  */
 export class Int8Calibrator implements DenoiserPass {
   private readonly max: number[][];
+  /** Each slot's folded weights as graph inputs (the weights do not change while it runs). */
+  private readonly weights: Record<string, OnnxTensor>[];
 
   private constructor(private readonly denoiser: Denoiser, private readonly session: OnnxSession, private readonly ort: OnnxRuntime) {
     this.max = range(denoiser.statsSlots).map(() => new Array<number>(denoiser.config.depth - 1).fill(0));
+    this.weights = range(denoiser.statsSlots).map((s) => Object.fromEntries(denoiser.foldedLayers(s).flatMap((l, i) => [
+      [`w${i}`, ort.tensor(l.weight, [l.cout, l.cin, 3, 3])], [`b${i}`, ort.tensor(l.bias, [l.cout])],
+    ])));
   }
 
   static async create(denoiser: Denoiser): Promise<Int8Calibrator> {
@@ -139,11 +144,8 @@ export class Int8Calibrator implements DenoiserPass {
 
   apply(x: Float32Array, shape: readonly number[], slot: number): Promise<Float32Array> {
     const s = Math.min(Math.max(0, slot), this.max.length - 1), max = this.max[s]!;
-    const feeds = Object.fromEntries(this.denoiser.foldedLayers(s).flatMap((l, i) => [
-      [`w${i}`, this.ort.tensor(l.weight, [l.cout, l.cin, 3, 3])], [`b${i}`, this.ort.tensor(l.bias, [l.cout])],
-    ]));
     return overVariants(x, shape, this.denoiser.groupAt(slot), async (data, dims) => {
-      const out = await this.session.run({ ...feeds, x: this.ort.tensor(data, dims) });
+      const out = await this.session.run({ ...this.weights[s]!, x: this.ort.tensor(data, dims) });
       max.forEach((m, i) => { max[i] = Math.max(m, out[`max_h${i + 1}`]!.data[0]!); });
       return out.y!.data;
     });

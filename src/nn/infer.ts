@@ -50,7 +50,12 @@ export class ModlReconstructor {
   private calibration: Int8Calibration | null = null;
 
   private constructor(readonly model: Modl, readonly meta: CheckpointMeta, readonly path: string, readonly precision: Precision) {
-    if (precision === 'int8') this.calibration = readInt8Calibration(path);
+    this.readCalibration();
+  }
+
+  /** int8: the activation ranges stored beside the checkpoint's weights, if any. */
+  private readCalibration(): void {
+    if (this.precision === 'int8') this.calibration = readInt8Calibration(this.path);
   }
 
   /**
@@ -113,11 +118,10 @@ export class ModlReconstructor {
   }
 
   private onnxDenoiser(): Promise<DenoiserOnOnnx | null> {
-    if (this.precision === 'int8') {
-      if (!this.calibration) throw new Error('int8 inference before calibration (variants() calibrates first)');
-      this.onnx ??= Int8Denoiser.create(this.model.denoiser, this.calibration);
-    }
-    this.onnx ??= OnnxDenoiser.where(this.model.denoiser, 'frozen');
+    if (this.precision === 'int8' && !this.calibration) throw new Error('int8 inference before calibration (variants() calibrates first)');
+    this.onnx ??= this.precision === 'int8'
+      ? Int8Denoiser.create(this.model.denoiser, this.calibration!)
+      : OnnxDenoiser.where(this.model.denoiser, 'frozen');
     return this.onnx;
   }
 
@@ -154,7 +158,7 @@ export class ModlReconstructor {
   /** Puts the checkpoint's weights back. */
   reset(): void {
     this.dropOnnx();
-    if (this.precision === 'int8') this.calibration = readInt8Calibration(this.path);
+    this.readCalibration();
     const { model } = loadCheckpoint(this.path);
     this.model.setWeights(model.namedWeights());
     model.dispose();

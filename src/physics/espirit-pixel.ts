@@ -29,24 +29,25 @@ export function pixelEigenvectors(
   operator: CArray, C: number, H: number, W: number, nMaps: number,
 ): { vectors: Float32Array; values: Float32Array } {
   const n = H * W, parts = physicsParts();
-  if (parts > 1 && n >= MIN_PARALLEL_PIXELS && eigKernels()) {
-    const shared = (length: number) => new Float32Array(new SharedArrayBuffer(4 * length));
-    const g = shared(operator.data.length), vectors = shared(2 * nMaps * C * n), values = shared(nMaps * n);
+  const split = parts > 1 && n >= MIN_PARALLEL_PIXELS && eigKernels() !== null;
+  // the threads share the operator and the outputs
+  const array = (length: number) => new Float32Array(split ? new SharedArrayBuffer(4 * length) : new ArrayBuffer(4 * length));
+  const vectors = array(2 * nMaps * C * n), values = array(nMaps * n);
+  let failed: number | null;
+  if (split) {
+    const g = array(operator.data.length);
     g.set(operator.data);
-    let failed: number | null = null;
-    try {
-      runEigenJob({ C, npix: n, maps: nMaps, g: g.buffer as SharedArrayBuffer, vectors: vectors.buffer as SharedArrayBuffer, values: values.buffer as SharedArrayBuffer },
-        () => { failed = pixelEigenvectorsPart(g, C, n, nMaps, 0, parts, vectors, values); });
-    } catch (e) {
-      throw new ModlError(`ESPIRiT: ${(e as Error).message}`);
-    }
-    if (failed !== null) throw new ModlError(`ESPIRiT: the eigen-decomposition did not converge at pixel ${failed}`);
-    return { vectors: vectors.slice(), values: values.slice() };
+    let mainFailed: number | null = null;
+    const workerFailed = runEigenJob(
+      { C, npix: n, maps: nMaps, g: g.buffer as SharedArrayBuffer, vectors: vectors.buffer as SharedArrayBuffer, values: values.buffer as SharedArrayBuffer },
+      () => { mainFailed = pixelEigenvectorsPart(g, C, n, nMaps, 0, parts, vectors, values); },
+    );
+    failed = mainFailed ?? workerFailed;
+  } else {
+    failed = pixelEigenvectorsPart(operator.data, C, n, nMaps, 0, 1, vectors, values);
   }
-  const vectors = new Float32Array(2 * nMaps * C * n), values = new Float32Array(nMaps * n);
-  const failed = pixelEigenvectorsPart(operator.data, C, n, nMaps, 0, 1, vectors, values);
   if (failed !== null) throw new ModlError(`ESPIRiT: the eigen-decomposition did not converge at pixel ${failed}`);
-  return { vectors, values };
+  return split ? { vectors: vectors.slice(), values: values.slice() } : { vectors, values };
 }
 
 /**

@@ -130,9 +130,10 @@ export function physicsParts(): number {
 
 /**
  * Runs an ESPIRiT eigenvector job on the worker threads (part index + 1 each)
- * while `mainPart` runs part 0 here; throws where a part failed.
+ * while `mainPart` runs part 0 here. Returns the first pixel of a worker's part
+ * whose eigen-decomposition did not converge, or null.
  */
-export function runEigenJob(job: Omit<EigenBindMessage, 'type' | 'id'>, mainPart: () => void): void {
+export function runEigenJob(job: Omit<EigenBindMessage, 'type' | 'id'>, mainPart: () => void): number | null {
   const pool = getPool(physicsThreads - 1);
   const id = pool.newId();
   const message: EigenBindMessage = { type: 'bind-eigen', id, ...job };
@@ -141,7 +142,7 @@ export function runEigenJob(job: Omit<EigenBindMessage, 'type' | 'id'>, mainPart
     Atomics.store(pool.ctrl, CTRL.eigenFailed, 0);
     pool.run(id, mainPart);
     const failed = Atomics.exchange(pool.ctrl, CTRL.eigenFailed, 0);
-    if (failed) throw new Error(`the eigen-decomposition did not converge at pixel ${failed - 1}`);
+    return failed ? failed - 1 : null;
   } finally {
     for (const port of pool.ports) port.postMessage({ type: 'unbind', id });
   }
