@@ -14,11 +14,6 @@
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
-
-// The union package registers every op's gradient (tfjs-core alone registers none) and the cpu backend.
-// Loaded by require: an ESM import would first scan its 1.3 MB CommonJS bundle for export names,
-// ~0.1 s (0.15 s of CPU) of every command's start-up, for exports nothing here uses.
-createRequire(import.meta.url)('@tensorflow/tfjs');
 import { ModlError } from '../util/errors.js';
 import { registerWasmKernels } from './kernels/index.js';
 import { activateWasmBackend } from './wasm-loader.js';
@@ -33,7 +28,9 @@ export interface BackendOptions {
   /**
    * The job only runs networks forward, their denoiser on ONNX Runtime (the caller
    * checked onnxRuntimeLoadable()): tfjs then only holds tensors, so the wasm
-   * backend starts without the worker pool its threads need (0.15–0.25 s).
+   * backend starts without the worker pool its threads need (0.15–0.25 s) and
+   * without the op gradients of the tfjs union package (0.1 s); a later request
+   * without `inference` loads them.
    */
   inference?: boolean;
 }
@@ -59,7 +56,6 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   const key = `${choice}/${threads}/${options.inference ? 'inference' : 'all'}`;
   if (current?.key === key && tf.getBackend() === current.info.name) return current.info;
 
-  quietCpuBanner();
   const failures: string[] = [];
   const order: Exclude<BackendChoice, 'auto'>[] = choice === 'auto' ? ['node-gpu', 'node', 'wasm', 'cpu'] : [choice];
   for (const candidate of order) {
@@ -80,6 +76,8 @@ export function currentBackend(): BackendInfo | null {
 }
 
 async function start(choice: Exclude<BackendChoice, 'auto'>, threads: number, inference: boolean): Promise<BackendInfo> {
+  if (!inference || choice === 'cpu') loadTfjsUnion();
+  quietCpuBanner();
   switch (choice) {
     case 'node-gpu':
     case 'node': {
@@ -105,6 +103,16 @@ async function start(choice: Exclude<BackendChoice, 'auto'>, threads: number, in
       return { name: 'cpu', threads: 1, computeThreads: inference ? threads : 1, description: 'cpu (pure JavaScript, 1 thread)' };
     }
   }
+}
+
+/**
+ * The union package registers every op's gradient (tfjs-core alone registers
+ * none) and the cpu backend. A forward-only job on wasm needs neither, and
+ * saves the ~0.1 s it takes to load. Loaded by require: an ESM import would
+ * first scan its 1.3 MB CommonJS bundle for export names nothing here uses.
+ */
+function loadTfjsUnion(): void {
+  createRequire(import.meta.url)('@tensorflow/tfjs');
 }
 
 /** The cpu backend prints an "install tfjs-node" banner on first use; we print our own backend line. */

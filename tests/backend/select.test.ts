@@ -2,6 +2,7 @@
  * Backend selection, the CLI option parsing, and threaded wasm: 2 threads must
  * really run 2 XNNPACK threads and give the same numbers as 1 thread.
  */
+import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it, vi } from 'vitest';
@@ -49,6 +50,21 @@ describe('initBackend', () => {
     const ort = await onnxRuntime();
     if (ort) expect(ort.threads).toBe(2);
     expect(await initBackend({ backend: 'wasm', threads: 2 })).toMatchObject({ threads: 2, computeThreads: 2 });
+  });
+
+  it('for inference alone, leaves out the op gradients; a later training start loads them', () => {
+    // a fresh process: this one's earlier starts have loaded them
+    const script = `(async () => {
+      const tf = await import('@tensorflow/tfjs-core');
+      const { initBackend } = await import('./src/backend/index.ts');
+      await initBackend({ backend: 'wasm', threads: 1, inference: true });
+      const before = tf.getGradient('Conv2D') !== undefined;
+      await initBackend({ backend: 'wasm', threads: 1 });
+      const dx = tf.grad((x) => tf.sum(tf.square(x)))(tf.tensor1d([1, -2]));
+      console.log(JSON.stringify({ before, dx: Array.from(dx.dataSync()) }));
+    })()`;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8' });
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ before: false, dx: [2, -4] });
   });
 
   it('selects cpu on request and comes back to the same wasm instance, tensors intact', async () => {
