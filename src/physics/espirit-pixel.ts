@@ -14,11 +14,20 @@
 import { CArray } from './complex.js';
 import { eigKernels, HermitianEigenSolver, type EigExports } from './hermitian-eigen.js';
 import { ModlError } from '../util/errors.js';
-import { physicsParts, runEigenJob } from './sense-parallel.js';
+import { physicsParts, runEigenJob, startPhysicsThreads } from './sense-parallel.js';
 import { ensureMemory } from './wasm-module.js';
 
 /** Below this many pixels, waking the worker threads costs more than it saves. */
 const MIN_PARALLEL_PIXELS = 1 << 14;
+
+function splitsOverThreads(pixels: number): boolean {
+  return physicsParts() > 1 && pixels >= MIN_PARALLEL_PIXELS && eigKernels() !== null;
+}
+
+/** Starts the threads that pixelEigenvectors at H×W will use, so that they start while the caller works on. */
+export function preparePixelEigenvectors(H: number, W: number): void {
+  if (splitsOverThreads(H * W)) startPhysicsThreads();
+}
 
 /**
  * Top `nMaps` eigenvectors (unit norm, arbitrary phase) and eigenvalues of G(x),
@@ -28,8 +37,7 @@ const MIN_PARALLEL_PIXELS = 1 << 14;
 export function pixelEigenvectors(
   operator: CArray, C: number, H: number, W: number, nMaps: number,
 ): { vectors: Float32Array; values: Float32Array } {
-  const n = H * W, parts = physicsParts();
-  const split = parts > 1 && n >= MIN_PARALLEL_PIXELS && eigKernels() !== null;
+  const n = H * W, parts = physicsParts(), split = splitsOverThreads(n);
   // the threads share the operator and the outputs
   const array = (length: number) => new Float32Array(split ? new SharedArrayBuffer(4 * length) : new ArrayBuffer(4 * length));
   const vectors = array(2 * nMaps * C * n), values = array(nMaps * n);

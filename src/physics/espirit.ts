@@ -22,7 +22,7 @@
 import { CArray, czeros } from './complex.js';
 import { fft2Plan } from './fft.js';
 import { CalibSize, calibrationRegion } from './calib.js';
-import { pixelEigenvectors } from './espirit-pixel.js';
+import { pixelEigenvectors, preparePixelEigenvectors } from './espirit-pixel.js';
 import { hermitianEigen } from './hermitian-eigen.js';
 import { ModlError } from '../util/errors.js';
 
@@ -74,6 +74,7 @@ export function espiritFromCalibration(calib: CArray, H: number, W: number, opts
   const nMaps = opts.maps ?? 1;
   const [C, h, w] = calib.shape as [number, number, number];
   checkOptions(C, h, w, H, W, kernel, threshold, crop, nMaps);
+  preparePixelEigenvectors(H, W);
 
   const { projector, singularValues, rank } = signalSubspace(calib, kernel, threshold);
   const operator = imageDomainOperator(projector, C, kernel, H, W);
