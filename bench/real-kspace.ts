@@ -27,8 +27,8 @@ import { maskFromKspace, SenseOp } from '../src/physics/sense.js';
 import { reconstruct } from '../src/study/methods.js';
 import { adaptSummary } from '../src/nn/adapt.js';
 import { packageRoot, shippedCheckpoint } from '../src/util/paths.js';
-import { hasBart, timeBart } from './bart.js';
-import { medianMs, row, sharedPath } from './util.js';
+import { hasBart } from './bart.js';
+import { interleavedMedians, row, sharedPath } from './util.js';
 
 export default async function realKspaceBench(): Promise<void> {
   const dir = sharedPath('data', 'kspace');
@@ -94,21 +94,28 @@ export default async function realKspaceBench(): Promise<void> {
   await wholeProcesses(base, checkpoint);
 }
 
-/** One slice, each tool as a user runs it from the shell (process start and file I/O included). */
+/**
+ * One slice, each tool as a user runs it from the shell (process start and file
+ * I/O included). The three commands take turns, a warm-up round and then 5, so
+ * that a slow spell of a shared machine falls on all of them; medians.
+ */
 async function wholeProcesses(base: string, checkpoint: string): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'modl-bench-'));
   try {
     const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
-    const modl = await medianMs(() => execFileSync('node', [cli, 'recon', '--method', 'modl', '--kspace', `${base}.cfl`, '--out', join(tmp, 'modl.cfl'), '--checkpoint', checkpoint], { stdio: 'ignore' }), 3, 1);
-    row('modl recon --method modl, one slice (ESPIRiT + MoDL K=10), whole process', modl, 'ms');
-    const int8 = await medianMs(() => execFileSync('node', [cli, 'recon', '--method', 'modl', '--precision', 'int8', '--kspace', `${base}.cfl`, '--out', join(tmp, 'modl.cfl'), '--checkpoint', checkpoint], { stdio: 'ignore' }), 3, 1);
-    row('the same, --precision int8', int8, 'ms');
-    if (!hasBart()) return;
-    const ecalib = timeBart(['ecalib', '-m1', base, join(tmp, 'maps')], 3);
-    const pics = timeBart(['pics', '-S', '-R', 'W:3:0:0.005', '-i', '100', base, join(tmp, 'maps'), join(tmp, 'l1')], 3);
-    row('bart ecalib -m1 + bart pics -R W:3:0:0.005 -i 100', ecalib + pics, 'ms');
-    row('ratio modl recon / bart ecalib + pics', modl / (ecalib + pics), 'x');
-    row('ratio modl recon --precision int8 / bart ecalib + pics', int8 / (ecalib + pics), 'x');
+    const modl = (...extra: string[]) => () => execFileSync('node', [cli, 'recon', '--method', 'modl', ...extra, '--kspace', `${base}.cfl`, '--out', join(tmp, 'modl.cfl'), '--checkpoint', checkpoint], { stdio: 'ignore' });
+    const bart = () => {
+      execFileSync('bart', ['ecalib', '-m1', base, join(tmp, 'maps')], { stdio: 'ignore' });
+      execFileSync('bart', ['pics', '-S', '-R', 'W:3:0:0.005', '-i', '100', base, join(tmp, 'maps'), join(tmp, 'l1')], { stdio: 'ignore' });
+    };
+    const runs: Record<string, () => void> = { float32: modl(), int8: modl('--precision', 'int8'), ...(hasBart() ? { bart } : {}) };
+    const times = await interleavedMedians(runs, 5);
+    row('modl recon --method modl, one slice (ESPIRiT + MoDL K=10), whole process', times.float32!, 'ms');
+    row('the same, --precision int8', times.int8!, 'ms');
+    if (times.bart === undefined) return;
+    row('bart ecalib -m1 + bart pics -R W:3:0:0.005 -i 100', times.bart, 'ms');
+    row('ratio modl recon / bart ecalib + pics', times.float32! / times.bart, 'x');
+    row('ratio modl recon --precision int8 / bart ecalib + pics', times.int8! / times.bart, 'x');
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -20,6 +20,19 @@ export async function medianMs(fn: () => unknown, reps = 10, warmup = 2): Promis
   return t[Math.floor(t.length / 2)]!;
 }
 
+/** Median ms of each job over `reps` rounds in which the jobs take turns, after one warm-up round. */
+export async function interleavedMedians(jobs: Record<string, () => unknown>, reps: number): Promise<Record<string, number>> {
+  const t: Record<string, number[]> = Object.fromEntries(Object.keys(jobs).map((k) => [k, []]));
+  for (let r = 0; r <= reps; r++) {
+    for (const [name, job] of Object.entries(jobs)) {
+      const t0 = performance.now();
+      await job();
+      if (r > 0) t[name]!.push(performance.now() - t0);
+    }
+  }
+  return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.sort((a, b) => a - b)[Math.floor(v.length / 2)]!]));
+}
+
 export function row(label: string, value: string | number, unit = ''): void {
   const v = typeof value === 'number' ? value.toFixed(value < 10 ? 3 : 1) : value;
   console.log(`${label.padEnd(48)} ${v.padStart(10)} ${unit}`);

@@ -29,7 +29,7 @@ interface OnnxRuntimeModule {
   Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OnnxTensor;
   InferenceSession: {
     create(model: Uint8Array, options: {
-      intraOpNumThreads: number; interOpNumThreads: number; graphOptimizationLevel: 'extended';
+      intraOpNumThreads: number; interOpNumThreads: number; graphOptimizationLevel: 'extended'; enableCpuMemArena: boolean;
       extra: { session: { intra_op: { allow_spinning: '0' | '1' } } };
     }): Promise<OnnxSession>;
   };
@@ -38,7 +38,13 @@ interface OnnxRuntimeModule {
 export interface OnnxRuntime {
   /** Threads of each session's convolutions (the backend's computeThreads). */
   threads: number;
-  session(model: Uint8Array): Promise<OnnxSession>;
+  /**
+   * `runsOnce`: the session runs about once per job (one of several stage slots).
+   * It then does without a memory arena of its own: an arena is sized by the first
+   * run, ~20 ms that such a session would pay at every job, and each would hold its
+   * own buffers.
+   */
+  session(model: Uint8Array, o?: { runsOnce?: boolean }): Promise<OnnxSession>;
   tensor(data: Float32Array, dims: readonly number[]): OnnxTensor;
 }
 
@@ -81,8 +87,8 @@ export async function onnxRuntime(): Promise<OnnxRuntime | null> {
     // 'extended' is 'all' less the NCHWc layout pass: in the int8 graph that pass wraps the float
     // convolutions beside QLinearConv in layout reorders that cost more than they save (a pass
     // 55 → 48 ms); graphs whose weights are inputs (float32) are not touched by it.
-    session: (model) => ort.InferenceSession.create(model, {
-      intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'extended', extra: { session: { intra_op: { allow_spinning: '0' } } },
+    session: (model, o = {}) => ort.InferenceSession.create(model, {
+      intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'extended', enableCpuMemArena: !o.runsOnce, extra: { session: { intra_op: { allow_spinning: '0' } } },
     }),
     tensor: (data, dims) => new ort.Tensor('float32', data, dims),
   };

@@ -96,7 +96,7 @@ export class Int8Denoiser implements DenoiserPass {
     }
     const sessions: OnnxSession[] = [];
     try {
-      for (const slot of range(denoiser.statsSlots)) sessions.push(await ort.session(int8Model(denoiser.foldedLayers(slot), calibration.activationMax[slot]!)));
+      for (const slot of range(denoiser.statsSlots)) sessions.push(await ort.session(int8Model(denoiser.foldedLayers(slot), calibration.activationMax[slot]!), { runsOnce: true }));
     } catch (e) {
       await Promise.all(sessions.map((s) => s.release()));
       throw e;
