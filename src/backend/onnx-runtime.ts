@@ -85,8 +85,8 @@ export async function onnxRuntime(): Promise<OnnxRuntime | null> {
     threads,
     // no spinning after a pass: the data-consistency step that follows needs the cores.
     // 'extended' is 'all' less the NCHWc layout pass: in the int8 graph that pass wraps the float
-    // convolutions beside QLinearConv in layout reorders that cost more than they save (a pass
-    // 55 → 48 ms); graphs whose weights are inputs (float32) are not touched by it.
+    // convolutions beside QLinearConv in layout reorders that cost more than they save; graphs
+    // whose weights are inputs (float32) are not touched by it.
     session: (model, o = {}) => ort.InferenceSession.create(model, {
       intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'extended', enableCpuMemArena: !o.runsOnce, extra: { session: { intra_op: { allow_spinning: '0' } } },
     }),
