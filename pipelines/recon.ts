@@ -9,7 +9,7 @@ import { loadStudy, type SimulateOptions } from '../src/study/study.js';
 import { CG_SENSE_DEFAULTS } from '../src/physics/classical.js';
 import type { ReconMethod } from '../src/study/methods.js';
 import type { SymmetrySetting } from '../src/physics/symmetry.js';
-import type { Precision } from '../src/nn/denoiser-int8.js';
+import type { Precision } from '../src/nn/precision.js';
 import { adaptProgressText, type AdaptProgress } from '../src/nn/adapt.js';
 import {
   labelOf, REPORT_FILE, runMethod, writeComparisonFigures, writeMethodOutputs, writeReport, type MethodResult,

@@ -11,7 +11,8 @@
  */
 import './generative/generators.js';
 
-export { initBackend, currentBackend, BACKEND_CHOICES, type BackendChoice, type BackendOptions, type BackendInfo } from './backend/index.js';
+export { initBackend, currentBackend, type BackendInfo } from './backend/index.js';
+export { BACKEND_CHOICES, type BackendChoice, type BackendOptions } from './backend/options.js';
 export { ModlError } from './util/errors.js';
 export { resolveCheckpoint } from './util/fs.js';
 
@@ -46,7 +47,8 @@ export { ImageFolderGenerator } from './images/images.js';
 export { Modl, DEFAULT_MODL_CONFIG, type ModlConfig, type ModlMode } from './nn/modl.js';
 export { ModlReconstructor, type LoadOptions, type ReconstructOptions } from './nn/infer.js';
 export { loadCheckpoint, readInt8Calibration, saveCheckpoint, writeInt8Calibration, type CheckpointMeta } from './nn/checkpoint.js';
-export { PRECISIONS, type Int8Calibration, type Precision } from './nn/denoiser-int8.js';
+export { type Int8Calibration } from './nn/denoiser-int8.js';
+export { PRECISIONS, type Precision } from './nn/precision.js';
 export { train, type TrainOptions, type PairSource, type EpochInfo } from './nn/train.js';
 export { imageLoss, IMAGE_LOSSES, type ImageLoss } from './nn/loss.js';
 export type { ReconSample } from './nn/batch.js';

@@ -1,6 +1,5 @@
 /** The options that choose how MoDL's network runs (its denoiser's symmetries, its arithmetic), shared by the commands that run it. */
-import { onnxRuntimeLoadable } from '../backend/onnx-runtime.js';
-import { PRECISIONS, type Precision } from '../nn/denoiser-int8.js';
+import { PRECISIONS, type Precision } from '../nn/precision.js';
 import { ModlError } from '../util/errors.js';
 import { ENSEMBLE_SIZES, SYMMETRY_PLANS } from '../physics/symmetry.js';
 
@@ -21,7 +20,7 @@ first batch where it has none for these weights` },
 /** The --precision value (validated by its choices); int8 is refused up front where ONNX Runtime cannot run it. */
 export async function parsePrecision(v: { precision?: string }): Promise<Precision> {
   const precision = (v.precision ?? 'float32') as Precision;
-  if (precision === 'int8' && !(await onnxRuntimeLoadable())) {
+  if (precision === 'int8' && !(await (await import('../backend/onnx-runtime.js')).onnxRuntimeLoadable())) {
     throw new ModlError('--precision int8 runs on ONNX Runtime, which is not available here (onnxruntime-node not installed, or MODL_DENOISER=tfjs)');
   }
   return precision;

@@ -13,7 +13,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { currentBackend, initBackend, parseBackendOptions } from '../backend/index.js';
+import { currentBackend, initBackend } from '../backend/index.js';
+import { parseBackendOptions } from '../backend/options.js';
 import { bilinear, normalizePercentile } from '../images/fields.js';
 import type { ImageGenerator, SampleInfo } from '../images/image-generator.js';
 import { ModlError } from '../util/errors.js';

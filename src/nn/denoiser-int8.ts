@@ -24,10 +24,6 @@ import type { Denoiser, FoldedLayer } from './denoiser.js';
 import { overVariants } from './denoiser-symmetry.js';
 import type { DenoiserPass } from './modl-onnx.js';
 
-/** The arithmetic of the denoiser's passes at inference. */
-export type Precision = 'float32' | 'int8';
-export const PRECISIONS: readonly Precision[] = ['float32', 'int8'];
-
 /** Activation ranges for int8 inference of one set of weights. */
 export interface Int8Calibration {
   /** Per stage slot, the largest value of each hidden activation h₁…h_{depth−1} over the calibration passes. */

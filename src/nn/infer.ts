@@ -14,7 +14,8 @@ import { loadCheckpoint, readInt8Calibration, type CheckpointMeta } from './chec
 import type { Modl } from './modl.js';
 import { adaptToScan, type AdaptOptions, type AdaptReport } from './adapt.js';
 import { OnnxDenoiser } from './denoiser-onnx.js';
-import { Int8Calibrator, Int8Denoiser, type Int8Calibration, type Precision } from './denoiser-int8.js';
+import { Int8Calibrator, Int8Denoiser, type Int8Calibration } from './denoiser-int8.js';
+import type { Precision } from './precision.js';
 import { unrolledForward, type DenoiserPass } from './modl-onnx.js';
 import { withSymmetries } from './grow.js';
 import { resolveCheckpoint } from '../util/fs.js';

@@ -7,7 +7,7 @@ import { CG_SENSE_DEFAULTS, cgSense, zeroFilledSense } from '../physics/classica
 import type { ReconSample } from '../nn/batch.js';
 import type { AdaptOptions, AdaptReport } from '../nn/adapt.js';
 import type { SymmetrySetting } from '../physics/symmetry.js';
-import type { Precision } from '../nn/denoiser-int8.js';
+import type { Precision } from '../nn/precision.js';
 
 export const METHODS = ['zero-filled', 'cgsense', 'modl'] as const;
 export type ReconMethod = (typeof METHODS)[number];

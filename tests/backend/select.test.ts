@@ -6,7 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it, vi } from 'vitest';
-import { currentBackend, initBackend, initBackendFromCli, parseBackendOptions } from '../../src/backend/index.js';
+import { currentBackend, initBackend, initBackendFromCli } from '../../src/backend/index.js';
+import { parseBackendOptions } from '../../src/backend/options.js';
 import { onnxRuntime } from '../../src/backend/onnx-runtime.js';
 import { ModlError } from '../../src/util/errors.js';
 

@@ -1,6 +1,7 @@
 import type { Command } from '../command.js';
 import { commandUsage, parseCommandArgs } from '../args.js';
-import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
+import { initBackendFromCli } from '../../backend/index.js';
+import { backendCliOptions } from '../../backend/options.js';
 import { metricsText } from '../../study/outputs.js';
 import { checkOutputLocation } from '../../util/fs.js';
 

@@ -6,7 +6,8 @@
 import { resolve } from 'node:path';
 import type { Command } from '../command.js';
 import { commandUsage, numberOption, parseCommandArgs, requireOption } from '../args.js';
-import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
+import { initBackendFromCli } from '../../backend/index.js';
+import { backendCliOptions } from '../../backend/options.js';
 import { reportForCheckpoint } from '../../generative/report.js';
 import { ProgressBar } from '../../util/progress.js';
 import { checkOutputLocation } from '../../util/fs.js';

@@ -10,12 +10,10 @@ import { kspaceSample, mapsProblem } from '../../physics/sample.js';
 import { CG_SENSE_DEFAULTS, reconMagnitude } from '../../physics/classical.js';
 import { cflBase, imageDimsLike, loadCflSlice, writeCfl } from '../../io/cfl.js';
 import { writePng } from '../../io/png.js';
-import { isMethod, METHODS, reconstruct, type ReconMethod } from '../../study/methods.js';
-import { backendCliOptions, initBackendFromCli } from '../../backend/index.js';
-import { onnxRuntimeLoadable } from '../../backend/onnx-runtime.js';
+import { isMethod, METHODS, reconstruct, type MethodSettings, type ReconMethod } from '../../study/methods.js';
+import { backendCliOptions } from '../../backend/options.js';
 import { fileError, ModlError } from '../../util/errors.js';
 import { MASK_KINDS, type MaskKind } from '../../physics/masks.js';
-import { adaptProgressText, adaptSummary, type AdaptProgress, type AdaptReport } from '../../nn/adapt.js';
 import { checkOutputLocation } from '../../util/fs.js';
 
 const options = {
@@ -88,6 +86,25 @@ function adaptOption(v: Values): number {
   return numberOption('adapt', v.adapt, 0, (x) => Number.isInteger(x) && x > 0);
 }
 
+/**
+ * Starts tfjs for MoDL: loaded here, when the network runs, so that the
+ * classical methods start without it. Forward-only (`adapting` false) where
+ * ONNX Runtime runs the denoiser.
+ */
+async function startNetworkBackend(v: Values, adapting: boolean): Promise<void> {
+  const [{ initBackendFromCli }, { onnxRuntimeLoadable }] = await Promise.all([import('../../backend/index.js'), import('../../backend/onnx-runtime.js')]);
+  await initBackendFromCli(v, { inference: !adapting && await onnxRuntimeLoadable() });
+}
+
+/** --adapt STEPS with its progress line and summary on stderr. */
+async function adaptSettings(steps: number): Promise<Pick<MethodSettings, 'adapt' | 'onAdapted'>> {
+  const { adaptProgressText, adaptSummary } = await import('../../nn/adapt.js');
+  return {
+    adapt: { steps, onProgress: (p) => process.stderr.write(`\r${adaptProgressText(p)}   `) },
+    onAdapted: (a) => console.error(`\nadapted: ${adaptSummary(a)}`),
+  };
+}
+
 /** The single-slice BART mode (--kspace). */
 type Values = Partial<Record<keyof typeof options, string>>;
 
@@ -115,17 +132,14 @@ async function reconCfl(values: Values): Promise<void> {
   const { maps, mask } = kspaceSample(kspace, { mask: values.mask ? readMask(values.mask, H, W) : undefined, maps: fileMaps });
   if (!fileMaps) console.error(`ESPIRiT maps of the acquired k-space (${((performance.now() - t) / 1000).toFixed(2)} s)`);
   const adapt = adaptOption(values);
-  if (method === 'modl') await initBackendFromCli(values, { inference: !adapt && await onnxRuntimeLoadable() });
+  if (method === 'modl') await startNetworkBackend(values, adapt > 0);
 
   const t0 = performance.now();
   let engine = '';
   const [image] = await reconstruct([{ kspace, maps, mask }], method, {
     lambda, iterations, checkpoint: values.checkpoint, ensemble: Number(values.ensemble ?? 1), symmetry: parseSymmetrySetting(values), precision,
     onDenoiser: (e) => { engine = ` (denoiser on ${e === 'onnx' ? 'ONNX Runtime' : 'tfjs'}${precision === 'int8' ? ', int8' : ''})`; },
-    ...(adapt ? {
-      adapt: { steps: adapt, onProgress: (p: AdaptProgress) => process.stderr.write(`\r${adaptProgressText(p)}   `) },
-      onAdapted: (a: AdaptReport) => console.error(`\nadapted: ${adaptSummary(a)}`),
-    } : {}),
+    ...(adapt ? await adaptSettings(adapt) : {}),
   });
   const ms = performance.now() - t0;
   const sets = maps.shape.length === 4 ? maps.shape[0]! : 1;
@@ -181,7 +195,7 @@ async function reconStudy(input: string, v: Values, flags: { noImages: boolean; 
   if (!flags.force && existsSync(v.out) && readdirSync(v.out).length > 0) {
     throw fileError(v.out, 'is not empty: add --force to replace the outputs of an earlier run, or choose another --out');
   }
-  if (methods.includes('modl')) await initBackendFromCli(v, { inference: job.adaptSteps === 0 && await onnxRuntimeLoadable() });
+  if (methods.includes('modl')) await startNetworkBackend(v, job.adaptSteps > 0);
   const { results, report } = await runReconJob(job);
   console.log(metricsText(results));
   if (!results.some((r) => r.metrics)) console.log('  (no reference image for this input: judge the images)');
