@@ -23,7 +23,8 @@ import { CArray, czeros } from './complex.js';
 import { fft2Plan } from './fft.js';
 import { CalibSize, calibrationRegion } from './calib.js';
 import { pixelEigenvectors, preparePixelEigenvectors } from './espirit-pixel.js';
-import { hermitianEigen } from './hermitian-eigen.js';
+import { eigKernels, hermitianEigen } from './hermitian-eigen.js';
+import { ensureMemory } from './wasm-module.js';
 import { ModlError } from '../util/errors.js';
 
 export interface EspiritOptions {
@@ -173,8 +174,21 @@ export function signalSubspace(
   return { projector: { re: pr, im: pi }, singularValues, rank };
 }
 
-/** X Xᴴ for X row-major rows × cols (re, im): a Hermitian rows × rows matrix. */
-function gram(xr: Float64Array, xi: Float64Array, rows: number, cols: number): [Float64Array, Float64Array] {
+/** X Xᴴ for X row-major rows × cols (re, im): a Hermitian rows × rows matrix (in wasm/eig.c where it runs). */
+export function gram(xr: Float64Array, xi: Float64Array, rows: number, cols: number): [Float64Array, Float64Array] {
+  const k = eigKernels();
+  if (!k) return gramJs(xr, xi, rows, cols);
+  const n = rows * cols, m = rows * rows, at = (k.__heap_base.value + 7) & ~7;
+  ensureMemory(k.memory, at + 16 * (n + m));
+  const memory = new Float64Array(k.memory.buffer, at, 2 * (n + m));
+  memory.set(xr);
+  memory.set(xi, n);
+  k.gram(at, at + 8 * n, rows, cols, at + 16 * n, at + 16 * n + 8 * m);
+  return [memory.slice(2 * n, 2 * n + m), memory.slice(2 * n + m)];
+}
+
+/** gram's TypeScript reference. */
+function gramJs(xr: Float64Array, xi: Float64Array, rows: number, cols: number): [Float64Array, Float64Array] {
   const gr = new Float64Array(rows * rows), gi = new Float64Array(rows * rows);
   for (let a = 0; a < rows; a++) {
     for (let b = a; b < rows; b++) {

@@ -50,6 +50,7 @@ export interface EigExports extends KernelExports {
   denseWorkBytes(n: number, rotations: number): number;
   denseEigenvalues(work: number, n: number, rotations: number, values: number): number;
   denseEigenvectors(work: number, n: number, rotations: number, nrot: number, m: number, vr: number, vi: number): void;
+  gram(xr: number, xi: number, rows: number, cols: number, gr: number, gi: number): void;
 }
 
 const eigModule = kernelModule<EigExports>(WASM_BASE64);

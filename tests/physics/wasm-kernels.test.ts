@@ -7,6 +7,7 @@ import { CenteredFft2, fftEngine } from '../../src/physics/fft.js';
 import { WasmFft2, wasmFftSupports } from '../../src/physics/fft-wasm.js';
 import { cgVectors, referenceCgVectors } from '../../src/physics/cg-vectors.js';
 import { pixelEigenvectors } from '../../src/physics/espirit-pixel.js';
+import { gram } from '../../src/physics/espirit.js';
 import { randomComplex, relErr } from '../helpers/random.js';
 
 /** The four kinds of prepared mask: along H only, along W only, general 0/1, general weights. */
@@ -44,7 +45,7 @@ function compare(H: number, W: number): number {
   return worst;
 }
 
-describe('WebAssembly SIMD kernels (FFT, SENSE, CG vectors, ESPIRiT per pixel)', () => {
+describe('WebAssembly SIMD kernels (FFT, SENSE, CG vectors, ESPIRiT per pixel and its Gram matrix)', () => {
   it('is available here (WebAssembly SIMD) for every length without a prime factor above 64', () => {
     expect(wasmFftSupports(180, 230)).toBe(true);
     expect(wasmFftSupports(61 * 2, 59)).toBe(true);
@@ -157,6 +158,34 @@ describe('WebAssembly SIMD kernels (FFT, SENSE, CG vectors, ESPIRiT per pixel)',
             si += wasm.vectors[k]! * js.vectors[k + 1]! - wasm.vectors[k + 1]! * js.vectors[k]!;
           }
           expect(Math.hypot(sr, si)).toBeCloseTo(1, 5);
+        }
+      }
+    }
+  });
+
+  it('ESPIRiT\'s Gram matrix X Xᴴ matches its definition, in wasm and in TypeScript (odd and even sizes)', () => {
+    for (const [rows, cols] of [[1, 1], [5, 3], [8, 8], [37, 53], [288, 361]] as const) {
+      const x = randomComplex(rows * cols, rows + cols);
+      const xr = Float64Array.from({ length: rows * cols }, (_, i) => x[2 * i]!);
+      const xi = Float64Array.from({ length: rows * cols }, (_, i) => x[2 * i + 1]!);
+      const results = [gram(xr, xi, rows, cols)];
+      process.env.MODL_KERNELS = 'js';
+      try {
+        results.push(gram(xr, xi, rows, cols));
+      } finally {
+        delete process.env.MODL_KERNELS;
+      }
+      for (const a of [0, rows >> 1, rows - 1]) {
+        for (const b of [0, (rows * 2) / 3 | 0, rows - 1]) {
+          let re = 0, im = 0; // x_a · conj(x_b)
+          for (let q = 0; q < cols; q++) {
+            re += xr[a * cols + q]! * xr[b * cols + q]! + xi[a * cols + q]! * xi[b * cols + q]!;
+            im += xi[a * cols + q]! * xr[b * cols + q]! - xr[a * cols + q]! * xi[b * cols + q]!;
+          }
+          for (const [gr, gi] of results) {
+            expect(gr[a * rows + b]).toBeCloseTo(re, 8); // float64 sums of up to 361 terms of size ≤ 2
+            expect(gi[a * rows + b]).toBeCloseTo(im, 8);
+          }
         }
       }
     }

@@ -1,7 +1,7 @@
 /*
  * ESPIRiT's eigenproblems in WebAssembly: the top eigenvectors of the small
  * Hermitian C×C operator G(x) at every pixel, and one dense n×n problem (the
- * calibration matrix's Gram matrix), by the algorithm of
+ * calibration matrix's Gram matrix, also formed here), by the algorithm of
  * src/physics/hermitian-eigen.ts (its TypeScript reference): Householder
  * reduction to a real tridiagonal, implicit QL with Wilkinson shifts whose
  * rotations are recorded, then only the wanted eigenvectors formed. Float64
@@ -9,6 +9,8 @@
  *
  * Build: scripts/build-wasm.sh (clang, no libc).
  */
+
+#include <wasm_simd128.h>
 
 #define EXPORT __attribute__((visibility("default")))
 #define EPS 2.220446049250313e-16
@@ -276,4 +278,43 @@ EXPORT int pixelEigenvectors(const float *g, int C, int npix, int m, float *vect
     }
   }
   return 0;
+}
+
+/* The two lanes of v added. */
+static inline double lanesum(v128_t v) { return wasm_f64x2_extract_lane(v, 0) + wasm_f64x2_extract_lane(v, 1); }
+
+/*
+ * G = X Xᴴ for X rows × cols complex (planes xr, xi, row-major):
+ * G[a][b] = Σ_q x_a[q] conj(x_b[q]), written whole (both triangles) into gr, gi.
+ * Rows b go two at a time, so that each load of row a serves both.
+ */
+EXPORT void gram(const double *xr, const double *xi, int rows, int cols, double *gr, double *gi) {
+  for (int a = 0; a < rows; a++) {
+    const double *ar = xr + a * cols, *ai = xi + a * cols;
+    for (int b = a; b < rows; b += 2) {
+      int pair = b + 1 < rows;
+      const double *b0r = xr + b * cols, *b0i = xi + b * cols;
+      const double *b1r = pair ? b0r + cols : b0r, *b1i = pair ? b0i + cols : b0i;
+      v128_t s0r = wasm_f64x2_splat(0.0), s0i = s0r, s1r = s0r, s1i = s0r;
+      int q = 0;
+      for (; q + 2 <= cols; q += 2) {
+        v128_t vr = wasm_v128_load(ar + q), vi = wasm_v128_load(ai + q);
+        v128_t w0r = wasm_v128_load(b0r + q), w0i = wasm_v128_load(b0i + q);
+        v128_t w1r = wasm_v128_load(b1r + q), w1i = wasm_v128_load(b1i + q);
+        s0r = wasm_f64x2_add(s0r, wasm_f64x2_add(wasm_f64x2_mul(vr, w0r), wasm_f64x2_mul(vi, w0i)));
+        s0i = wasm_f64x2_add(s0i, wasm_f64x2_sub(wasm_f64x2_mul(vi, w0r), wasm_f64x2_mul(vr, w0i)));
+        s1r = wasm_f64x2_add(s1r, wasm_f64x2_add(wasm_f64x2_mul(vr, w1r), wasm_f64x2_mul(vi, w1i)));
+        s1i = wasm_f64x2_add(s1i, wasm_f64x2_sub(wasm_f64x2_mul(vi, w1r), wasm_f64x2_mul(vr, w1i)));
+      }
+      double r0 = lanesum(s0r), i0 = lanesum(s0i), r1 = lanesum(s1r), i1 = lanesum(s1i);
+      for (; q < cols; q++) {
+        r0 += ar[q] * b0r[q] + ai[q] * b0i[q];
+        i0 += ai[q] * b0r[q] - ar[q] * b0i[q];
+        r1 += ar[q] * b1r[q] + ai[q] * b1i[q];
+        i1 += ai[q] * b1r[q] - ar[q] * b1i[q];
+      }
+      gr[a * rows + b] = r0; gi[a * rows + b] = i0; gr[b * rows + a] = r0; gi[b * rows + a] = -i0;
+      if (pair) { gr[a * rows + b + 1] = r1; gi[a * rows + b + 1] = i1; gr[(b + 1) * rows + a] = r1; gi[(b + 1) * rows + a] = -i1; }
+    }
+  }
 }
