@@ -1,8 +1,11 @@
 /**
  * ESPIRiT benchmark: coil maps for the real 230×180×8 k-space with a 24×24
  * calibration region and a 6×6 kernel, stage by stage, next to `bart ecalib -m1`
- * (and -m2) on the same file, measured in the same run.
+ * (and -m2) on the same file, measured in the same run; last, `modl maps` and
+ * `bart ecalib -m1` as whole processes (Node's start, the modules and a cold
+ * first run included), taking turns.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +14,8 @@ import { espiritMaps, imageDomainOperator, signalSubspace } from '../src/physics
 import { pixelEigenvectors } from '../src/physics/espirit-pixel.js';
 import { loadCflSlice } from '../src/io/cfl.js';
 import { hasBart, timeBart } from './bart.js';
-import { medianMs, row, sharedPath } from './util.js';
+import { interleavedMedians, medianMs, row, sharedPath } from './util.js';
+import { packageRoot } from '../src/util/paths.js';
 
 const SHARED = sharedPath('data', 'kspace');
 
@@ -47,4 +51,13 @@ export default async function espiritBench(): Promise<void> {
   row('bart ecalib -m2', bart2, 'ms');
   row('ratio modl / bart, 1 map', one / bart1, 'x');
   row('ratio modl / bart, 2 maps', two / bart2, 'x');
+
+  const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+  const whole = await interleavedMedians({
+    modl: () => execFileSync('node', [cli, 'maps', '--kspace', `${kPath}.cfl`, '--out', join(dir, 'm1.cfl')], { stdio: 'ignore' }),
+    bart: () => execFileSync('bart', ['ecalib', '-m1', kPath, join(dir, 'b1')], { stdio: 'ignore' }),
+  }, 5);
+  row('modl maps (1 map), whole process', whole.modl!, 'ms');
+  row('bart ecalib -m1, whole process', whole.bart!, 'ms');
+  row('ratio modl maps / bart ecalib, whole processes', whole.modl! / whole.bart!, 'x');
 }
