@@ -60,47 +60,60 @@ static Work layoutWith(double *w, int n, int m, int cap) {
 
 static Work layout(double *w, int n, int m) { return layoutWith(w, n, m, rotationCapacity(n)); }
 
+/*
+ * The hot loops of the dense problem live in functions called once per column,
+ * row or block, never inlined: the engine compiles a function first with its
+ * quick baseline compiler and optimises it only for later calls, so work done
+ * in one long call would run unoptimised from start to end.
+ */
+#define PER_CALL __attribute__((noinline))
+#define ROTATION_BLOCK 1024
+
+/* Column c of the Householder reduction (tridiagonalise). */
+static PER_CALL void householderColumn(Work *k, int n, int c) {
+  double *ar = k->ar, *ai = k->ai, *ur = k->ur, *ui = k->ui, *qr = k->qr, *qi = k->qi;
+  double x0r = ar[(c + 1) * n + c], x0i = ai[(c + 1) * n + c], rest2 = 0;
+  for (int i = c + 2; i < n; i++) rest2 += ar[i * n + c] * ar[i * n + c] + ai[i * n + c] * ai[i * n + c];
+  double x0 = pythag(x0r, x0i);
+  if (rest2 == 0) { k->offr[c] = x0r; k->offi[c] = x0i; k->tau[c] = 0; return; }
+  double norm = sqrt_(x0 * x0 + rest2);
+  double cr = x0 > 0 ? x0r / x0 : 1, ci = x0 > 0 ? x0i / x0 : 0;
+  for (int i = c + 1; i < n; i++) { ur[i] = ar[i * n + c]; ui[i] = ai[i * n + c]; }
+  ur[c + 1] = x0r + cr * norm; ui[c + 1] = x0i + ci * norm;
+  k->offr[c] = -cr * norm; k->offi[c] = -ci * norm;
+  double t = 1 / (norm * (norm + x0));
+  k->tau[c] = t;
+  for (int i = c + 1; i < n; i++) { qr[i] = 0; qi[i] = 0; }
+  for (int i = c + 1; i < n; i++) {
+    double sr = 0, si = 0, uir = ur[i], uii = ui[i];
+    const double *rr = ar + i * n, *ri = ai + i * n;
+    for (int j = c + 1; j < i; j++) {
+      double xr = rr[j], xi = ri[j];
+      sr += xr * ur[j] - xi * ui[j]; si += xr * ui[j] + xi * ur[j];
+      qr[j] += xr * uir + xi * uii; qi[j] += xr * uii - xi * uir;
+    }
+    double diag = rr[i];
+    qr[i] += sr + diag * uir; qi[i] += si + diag * uii;
+  }
+  double up = 0;
+  for (int i = c + 1; i < n; i++) { qr[i] *= t; qi[i] *= t; up += ur[i] * qr[i] + ui[i] * qi[i]; }
+  double half = (t / 2) * up;
+  for (int i = c + 1; i < n; i++) { qr[i] -= half * ur[i]; qi[i] -= half * ui[i]; }
+  for (int i = c + 1; i < n; i++) {
+    double uir = ur[i], uii = ui[i], qir = qr[i], qii = qi[i];
+    double *rr = ar + i * n, *ri = ai + i * n;
+    for (int j = c + 1; j <= i; j++) {
+      rr[j] -= uir * qr[j] + uii * qi[j] + qir * ur[j] + qii * ui[j];
+      ri[j] -= uii * qr[j] - uir * qi[j] + qii * ur[j] - qir * ui[j];
+    }
+  }
+  for (int j = c + 1; j < n; j++) { ar[c * n + j] = ur[j]; ai[c * n + j] = ui[j]; }
+}
+
 /* Householder reduction of (ar, ai) (lower triangle used), as HermitianEigenSolver.tridiagonalise. */
 static void tridiagonalise(Work *k, int n) {
-  double *ar = k->ar, *ai = k->ai, *ur = k->ur, *ui = k->ui, *qr = k->qr, *qi = k->qi;
-  for (int c = 0; c < n - 2; c++) {
-    double x0r = ar[(c + 1) * n + c], x0i = ai[(c + 1) * n + c], rest2 = 0;
-    for (int i = c + 2; i < n; i++) rest2 += ar[i * n + c] * ar[i * n + c] + ai[i * n + c] * ai[i * n + c];
-    double x0 = pythag(x0r, x0i);
-    if (rest2 == 0) { k->offr[c] = x0r; k->offi[c] = x0i; k->tau[c] = 0; continue; }
-    double norm = sqrt_(x0 * x0 + rest2);
-    double cr = x0 > 0 ? x0r / x0 : 1, ci = x0 > 0 ? x0i / x0 : 0;
-    for (int i = c + 1; i < n; i++) { ur[i] = ar[i * n + c]; ui[i] = ai[i * n + c]; }
-    ur[c + 1] = x0r + cr * norm; ui[c + 1] = x0i + ci * norm;
-    k->offr[c] = -cr * norm; k->offi[c] = -ci * norm;
-    double t = 1 / (norm * (norm + x0));
-    k->tau[c] = t;
-    for (int i = c + 1; i < n; i++) { qr[i] = 0; qi[i] = 0; }
-    for (int i = c + 1; i < n; i++) {
-      double sr = 0, si = 0, uir = ur[i], uii = ui[i];
-      const double *rr = ar + i * n, *ri = ai + i * n;
-      for (int j = c + 1; j < i; j++) {
-        double xr = rr[j], xi = ri[j];
-        sr += xr * ur[j] - xi * ui[j]; si += xr * ui[j] + xi * ur[j];
-        qr[j] += xr * uir + xi * uii; qi[j] += xr * uii - xi * uir;
-      }
-      double diag = rr[i];
-      qr[i] += sr + diag * uir; qi[i] += si + diag * uii;
-    }
-    double up = 0;
-    for (int i = c + 1; i < n; i++) { qr[i] *= t; qi[i] *= t; up += ur[i] * qr[i] + ui[i] * qi[i]; }
-    double half = (t / 2) * up;
-    for (int i = c + 1; i < n; i++) { qr[i] -= half * ur[i]; qi[i] -= half * ui[i]; }
-    for (int i = c + 1; i < n; i++) {
-      double uir = ur[i], uii = ui[i], qir = qr[i], qii = qi[i];
-      double *rr = ar + i * n, *ri = ai + i * n;
-      for (int j = c + 1; j <= i; j++) {
-        rr[j] -= uir * qr[j] + uii * qi[j] + qir * ur[j] + qii * ui[j];
-        ri[j] -= uii * qr[j] - uir * qi[j] + qii * ur[j] - qir * ui[j];
-      }
-    }
-    for (int j = c + 1; j < n; j++) { ar[c * n + j] = ur[j]; ai[c * n + j] = ui[j]; }
-  }
+  double *ar = k->ar, *ai = k->ai;
+  for (int c = 0; c < n - 2; c++) householderColumn(k, n, c);
   if (n >= 2) { k->offr[n - 2] = ar[(n - 1) * n + n - 2]; k->offi[n - 2] = ai[(n - 1) * n + n - 2]; }
   for (int i = 0; i < n; i++) k->d[i] = ar[i * n + i];
   k->phase[0] = 1; k->phase[1] = 0;
@@ -115,7 +128,7 @@ static void tridiagonalise(Work *k, int n) {
 }
 
 /* Implicit QL on (d, e), rotations recorded; 0, −1 when it does not converge, −2 when the rotations outgrow k->cap. */
-static int diagonalise(Work *k, int n) {
+static PER_CALL int diagonalise(Work *k, int n) {
   double *d = k->d, *e = k->e;
   e[n - 1] = 0;
   double norm = 0;
@@ -172,45 +185,51 @@ static int eigenvalues(Work *k, int n) {
   return 0;
 }
 
-/* The m leading eigenvectors in (vr, vi), n × m, after eigenvalues(). */
-static void eigenvectors(Work *k, int n, int m) {
-  double *vr = k->vr, *vi = k->vi;
-  const int *order = k->order;
-  for (int a = 0; a < n * m; a++) { vr[a] = 0; vi[a] = 0; }
-  for (int j = 0; j < m; j++) vr[order[j] * m + j] = 1;
-  for (int q = k->nrot - 1; q >= 0; q--) {
-    double *wa = vr + k->ridx[q] * m, *wb = wa + m, c = k->rc[q], s = k->rs[q];
+/* QL rotations q = to−1 down to from, applied to the m columns of vr. */
+static PER_CALL void applyRotations(Work *k, int m, int from, int to) {
+  for (int q = to - 1; q >= from; q--) {
+    double *wa = k->vr + k->ridx[q] * m, *wb = wa + m, c = k->rc[q], s = k->rs[q];
     for (int j = 0; j < m; j++) {
       double a = wa[j], b = wb[j];
       wa[j] = c * a + s * b;
       wb[j] = c * b - s * a;
     }
   }
+}
+
+/* Householder reflector c applied to the m eigenvectors (vr, vi) (eigenvectors' back-transformation). */
+static PER_CALL void reflectBack(Work *k, int n, int m, int c) {
+  double *vr = k->vr, *vi = k->vi, *sr = k->qr, *si = k->qi, t = k->tau[c];
+  for (int j = 0; j < m; j++) { sr[j] = 0; si[j] = 0; }
+  for (int i = c + 1; i < n; i++) {
+    double ur = k->ar[c * n + i], ui = k->ai[c * n + i];
+    for (int j = 0; j < m; j++) {
+      sr[j] += ur * vr[i * m + j] + ui * vi[i * m + j];
+      si[j] += ur * vi[i * m + j] - ui * vr[i * m + j];
+    }
+  }
+  for (int j = 0; j < m; j++) { sr[j] *= t; si[j] *= t; }
+  for (int i = c + 1; i < n; i++) {
+    double ur = k->ar[c * n + i], ui = k->ai[c * n + i];
+    for (int j = 0; j < m; j++) {
+      vr[i * m + j] -= ur * sr[j] - ui * si[j];
+      vi[i * m + j] -= ur * si[j] + ui * sr[j];
+    }
+  }
+}
+
+/* The m leading eigenvectors in (vr, vi), n × m, after eigenvalues(). */
+static void eigenvectors(Work *k, int n, int m) {
+  double *vr = k->vr, *vi = k->vi;
+  const int *order = k->order;
+  for (int a = 0; a < n * m; a++) { vr[a] = 0; vi[a] = 0; }
+  for (int j = 0; j < m; j++) vr[order[j] * m + j] = 1;
+  for (int to = k->nrot; to > 0; to -= ROTATION_BLOCK) applyRotations(k, m, to > ROTATION_BLOCK ? to - ROTATION_BLOCK : 0, to);
   for (int i = 0; i < n; i++) {
     double pr = k->phase[2 * i], pi = k->phase[2 * i + 1];
     for (int j = 0; j < m; j++) { vi[i * m + j] = pi * vr[i * m + j]; vr[i * m + j] *= pr; }
   }
-  double *sr = k->qr, *si = k->qi;
-  for (int c = n - 3; c >= 0; c--) {
-    double t = k->tau[c];
-    if (t == 0) continue;
-    for (int j = 0; j < m; j++) { sr[j] = 0; si[j] = 0; }
-    for (int i = c + 1; i < n; i++) {
-      double ur = k->ar[c * n + i], ui = k->ai[c * n + i];
-      for (int j = 0; j < m; j++) {
-        sr[j] += ur * vr[i * m + j] + ui * vi[i * m + j];
-        si[j] += ur * vi[i * m + j] - ui * vr[i * m + j];
-      }
-    }
-    for (int j = 0; j < m; j++) { sr[j] *= t; si[j] *= t; }
-    for (int i = c + 1; i < n; i++) {
-      double ur = k->ar[c * n + i], ui = k->ai[c * n + i];
-      for (int j = 0; j < m; j++) {
-        vr[i * m + j] -= ur * sr[j] - ui * si[j];
-        vi[i * m + j] -= ur * si[j] + ui * sr[j];
-      }
-    }
-  }
+  for (int c = n - 3; c >= 0; c--) if (k->tau[c] != 0) reflectBack(k, n, m, c);
 }
 
 /* Eigenvalues (descending, in d's order) and the m leading eigenvectors in (vr, vi), n × m. */
@@ -283,38 +302,41 @@ EXPORT int pixelEigenvectors(const float *g, int C, int npix, int m, float *vect
 /* The two lanes of v added. */
 static inline double lanesum(v128_t v) { return wasm_f64x2_extract_lane(v, 0) + wasm_f64x2_extract_lane(v, 1); }
 
+/* Row a of gram (G[a][b] and G[b][a] for b ≥ a). */
+static PER_CALL void gramRow(const double *xr, const double *xi, int rows, int cols, double *gr, double *gi, int a) {
+  const double *ar = xr + a * cols, *ai = xi + a * cols;
+  for (int b = a; b < rows; b += 2) {
+    int pair = b + 1 < rows;
+    const double *b0r = xr + b * cols, *b0i = xi + b * cols;
+    const double *b1r = pair ? b0r + cols : b0r, *b1i = pair ? b0i + cols : b0i;
+    v128_t s0r = wasm_f64x2_splat(0.0), s0i = s0r, s1r = s0r, s1i = s0r;
+    int q = 0;
+    for (; q + 2 <= cols; q += 2) {
+      v128_t vr = wasm_v128_load(ar + q), vi = wasm_v128_load(ai + q);
+      v128_t w0r = wasm_v128_load(b0r + q), w0i = wasm_v128_load(b0i + q);
+      v128_t w1r = wasm_v128_load(b1r + q), w1i = wasm_v128_load(b1i + q);
+      s0r = wasm_f64x2_add(s0r, wasm_f64x2_add(wasm_f64x2_mul(vr, w0r), wasm_f64x2_mul(vi, w0i)));
+      s0i = wasm_f64x2_add(s0i, wasm_f64x2_sub(wasm_f64x2_mul(vi, w0r), wasm_f64x2_mul(vr, w0i)));
+      s1r = wasm_f64x2_add(s1r, wasm_f64x2_add(wasm_f64x2_mul(vr, w1r), wasm_f64x2_mul(vi, w1i)));
+      s1i = wasm_f64x2_add(s1i, wasm_f64x2_sub(wasm_f64x2_mul(vi, w1r), wasm_f64x2_mul(vr, w1i)));
+    }
+    double r0 = lanesum(s0r), i0 = lanesum(s0i), r1 = lanesum(s1r), i1 = lanesum(s1i);
+    for (; q < cols; q++) {
+      r0 += ar[q] * b0r[q] + ai[q] * b0i[q];
+      i0 += ai[q] * b0r[q] - ar[q] * b0i[q];
+      r1 += ar[q] * b1r[q] + ai[q] * b1i[q];
+      i1 += ai[q] * b1r[q] - ar[q] * b1i[q];
+    }
+    gr[a * rows + b] = r0; gi[a * rows + b] = i0; gr[b * rows + a] = r0; gi[b * rows + a] = -i0;
+    if (pair) { gr[a * rows + b + 1] = r1; gi[a * rows + b + 1] = i1; gr[(b + 1) * rows + a] = r1; gi[(b + 1) * rows + a] = -i1; }
+  }
+}
+
 /*
  * G = X Xᴴ for X rows × cols complex (planes xr, xi, row-major):
  * G[a][b] = Σ_q x_a[q] conj(x_b[q]), written whole (both triangles) into gr, gi.
  * Rows b go two at a time, so that each load of row a serves both.
  */
 EXPORT void gram(const double *xr, const double *xi, int rows, int cols, double *gr, double *gi) {
-  for (int a = 0; a < rows; a++) {
-    const double *ar = xr + a * cols, *ai = xi + a * cols;
-    for (int b = a; b < rows; b += 2) {
-      int pair = b + 1 < rows;
-      const double *b0r = xr + b * cols, *b0i = xi + b * cols;
-      const double *b1r = pair ? b0r + cols : b0r, *b1i = pair ? b0i + cols : b0i;
-      v128_t s0r = wasm_f64x2_splat(0.0), s0i = s0r, s1r = s0r, s1i = s0r;
-      int q = 0;
-      for (; q + 2 <= cols; q += 2) {
-        v128_t vr = wasm_v128_load(ar + q), vi = wasm_v128_load(ai + q);
-        v128_t w0r = wasm_v128_load(b0r + q), w0i = wasm_v128_load(b0i + q);
-        v128_t w1r = wasm_v128_load(b1r + q), w1i = wasm_v128_load(b1i + q);
-        s0r = wasm_f64x2_add(s0r, wasm_f64x2_add(wasm_f64x2_mul(vr, w0r), wasm_f64x2_mul(vi, w0i)));
-        s0i = wasm_f64x2_add(s0i, wasm_f64x2_sub(wasm_f64x2_mul(vi, w0r), wasm_f64x2_mul(vr, w0i)));
-        s1r = wasm_f64x2_add(s1r, wasm_f64x2_add(wasm_f64x2_mul(vr, w1r), wasm_f64x2_mul(vi, w1i)));
-        s1i = wasm_f64x2_add(s1i, wasm_f64x2_sub(wasm_f64x2_mul(vi, w1r), wasm_f64x2_mul(vr, w1i)));
-      }
-      double r0 = lanesum(s0r), i0 = lanesum(s0i), r1 = lanesum(s1r), i1 = lanesum(s1i);
-      for (; q < cols; q++) {
-        r0 += ar[q] * b0r[q] + ai[q] * b0i[q];
-        i0 += ai[q] * b0r[q] - ar[q] * b0i[q];
-        r1 += ar[q] * b1r[q] + ai[q] * b1i[q];
-        i1 += ai[q] * b1r[q] - ar[q] * b1i[q];
-      }
-      gr[a * rows + b] = r0; gi[a * rows + b] = i0; gr[b * rows + a] = r0; gi[b * rows + a] = -i0;
-      if (pair) { gr[a * rows + b + 1] = r1; gi[a * rows + b + 1] = i1; gr[(b + 1) * rows + a] = r1; gi[(b + 1) * rows + a] = -i1; }
-    }
-  }
+  for (int a = 0; a < rows; a++) gramRow(xr, xi, rows, cols, gr, gi, a);
 }
