@@ -118,6 +118,12 @@ export function writeInt8Calibration(dir: string, calibration: Int8Calibration):
   writeFileAtomic(join(dir, INT8_FILE), `${JSON.stringify(json, null, 1)}\n`);
 }
 
+/** Whether the checkpoint has int8 activation ranges, and for these weights ('current') or others. */
+export function int8CalibrationState(dir: string): 'current' | 'other-weights' | 'absent' {
+  if (!existsSync(join(dir, INT8_FILE))) return 'absent';
+  return readInt8Calibration(dir) ? 'current' : 'other-weights';
+}
+
 /** The checkpoint's int8 activation ranges; null where it has none, or they were made for other weights. */
 export function readInt8Calibration(dir: string): Int8Calibration | null {
   const path = join(dir, INT8_FILE);

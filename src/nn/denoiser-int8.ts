@@ -101,7 +101,7 @@ export class Int8Denoiser implements DenoiserPass {
   }
 
   apply(x: Float32Array, shape: readonly number[], slot: number): Promise<Float32Array> {
-    const session = this.sessions[Math.min(Math.max(0, slot), this.sessions.length - 1)]!;
+    const session = this.sessions[this.denoiser.statsSlotOf(slot)]!;
     return overVariants(x, shape, this.denoiser.groupAt(slot), async (data, dims) => (await session.run({ x: this.ort.tensor(data, dims) })).y!.data);
   }
 
@@ -139,7 +139,7 @@ export class Int8Calibrator implements DenoiserPass {
   }
 
   apply(x: Float32Array, shape: readonly number[], slot: number): Promise<Float32Array> {
-    const s = Math.min(Math.max(0, slot), this.max.length - 1), max = this.max[s]!;
+    const s = this.denoiser.statsSlotOf(slot), max = this.max[s]!;
     return overVariants(x, shape, this.denoiser.groupAt(slot), async (data, dims) => {
       const out = await this.session.run({ ...this.weights[s]!, x: this.ort.tensor(data, dims) });
       max.forEach((m, i) => { max[i] = Math.max(m, out[`max_h${i + 1}`]!.data[0]!); });

@@ -145,6 +145,11 @@ export class Denoiser {
     return this.layers[0]!.runningMean.length;
   }
 
+  /** The statistics slot of stage `slot`: stages past the last slot share it. */
+  statsSlotOf(slot: number): number {
+    return Math.min(Math.max(0, slot), this.statsSlots - 1);
+  }
+
   /**
    * D(x) for x [B, H, W, 2]. In training mode batch statistics are used and
    * (unless `updateRunningStats` is false) folded into the running averages of
@@ -207,7 +212,7 @@ export class Denoiser {
   private applyWith(params: tf.Tensor[], x: tf.Tensor4D, training: boolean, options: ApplyOptions): tf.Tensor4D {
     if (x.rank !== 4 || x.shape[3] !== 2) throw new Error(`denoiser input must be [B, H, W, 2], got [${x.shape.join(', ')}]`);
     const update = training && options.updateRunningStats !== false;
-    const slot = Math.min(Math.max(0, options.slot ?? 0), this.statsSlots - 1);
+    const slot = this.statsSlotOf(options.slot ?? 0);
     return tf.tidy(() => {
       let h: tf.Tensor4D = x;
       this.layers.forEach((layer, i) => {
@@ -251,7 +256,7 @@ export class Denoiser {
    * variance over `count` values, as a pass of apply(x, true) would.
    */
   foldBatchStats(slot: number, stats: readonly { mean: Float32Array; variance: Float32Array }[], count: number): void {
-    const s = Math.min(Math.max(0, slot), this.statsSlots - 1);
+    const s = this.statsSlotOf(slot);
     this.layers.forEach((layer, i) => tf.tidy(() => {
       this.foldIntoRunningStats(layer, s, tf.tensor1d(stats[i]!.mean), tf.tensor1d(stats[i]!.variance), count);
     }));
@@ -280,7 +285,7 @@ export class Denoiser {
    * Also what the chain rule back to the layer's own weights needs (FoldedLayer).
    */
   foldedLayers(slot: number): FoldedLayer[] {
-    const s = Math.min(Math.max(0, slot), this.statsSlots - 1);
+    const s = this.statsSlotOf(slot);
     return this.layers.map((l) => {
       const [, , cin, cout] = l.kernel.shape;
       const kernel = l.kernel.dataSync() as Float32Array, gamma = l.gamma.dataSync(), beta = l.beta.dataSync();

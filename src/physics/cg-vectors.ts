@@ -5,7 +5,7 @@
  * float64 in both. Each works on a range [off, off + n) of floats.
  */
 import { WASM_BASE64 } from './wasm/vec-wasm-bytes.js';
-import { ensureMemory, kernelModule, requestedEngine, type KernelEngine, type KernelExports } from './wasm-module.js';
+import { ensureMemory, heapStart, kernelModule, requestedEngine, type KernelEngine, type KernelExports } from './wasm-module.js';
 
 export interface CgVectors {
   readonly engine: KernelEngine;
@@ -58,7 +58,7 @@ const vecModule = kernelModule<VecExports>(WASM_BASE64);
 
 function wasmVectors(): CgVectors {
   const wasm = vecModule.instantiate();
-  const base = (wasm.__heap_base.value + 15) & ~15;
+  const base = heapStart(wasm);
   // the byte address of element `off` of a view on the module's memory
   const at = (a: Float32Array, off: number) => {
     if (a.buffer !== wasm.memory.buffer) throw new Error('CG vectors must come from alloc() (the module\'s memory)');

@@ -15,7 +15,7 @@ import { CArray } from './complex.js';
 import { eigKernels, HermitianEigenSolver, type EigExports } from './hermitian-eigen.js';
 import { ModlError } from '../util/errors.js';
 import { physicsParts, runEigenJob, startPhysicsThreads } from './sense-parallel.js';
-import { ensureMemory } from './wasm-module.js';
+import { ensureMemory, heapStart } from './wasm-module.js';
 
 /** Below this many pixels, waking the worker threads costs more than it saves. */
 const MIN_PARALLEL_PIXELS = 1 << 14;
@@ -109,7 +109,7 @@ function partWasm(
 ): number | null {
   const K = (C * (C + 1)) / 2, len = end - start;
   if (len <= 0) return null;
-  const work = (eig.__heap_base.value + 7) & ~7;
+  const work = heapStart(eig);
   const gAt = work + ((eig.eigenWorkBytes(C, nMaps) + 15) & ~15);
   const vectorsAt = gAt + 4 * 2 * K * len, valuesAt = vectorsAt + 4 * 2 * nMaps * C * len;
   ensureMemory(eig.memory, valuesAt + 4 * nMaps * len);

@@ -24,7 +24,7 @@ import { fft2Plan } from './fft.js';
 import { CalibSize, calibrationRegion } from './calib.js';
 import { pixelEigenvectors, preparePixelEigenvectors } from './espirit-pixel.js';
 import { eigKernels, hermitianEigen } from './hermitian-eigen.js';
-import { ensureMemory } from './wasm-module.js';
+import { ensureMemory, heapStart } from './wasm-module.js';
 import { ModlError } from '../util/errors.js';
 
 export interface EspiritOptions {
@@ -178,7 +178,7 @@ export function signalSubspace(
 export function gram(xr: Float64Array, xi: Float64Array, rows: number, cols: number): [Float64Array, Float64Array] {
   const k = eigKernels();
   if (!k) return gramJs(xr, xi, rows, cols);
-  const n = rows * cols, m = rows * rows, at = (k.__heap_base.value + 7) & ~7;
+  const n = rows * cols, m = rows * rows, at = heapStart(k);
   ensureMemory(k.memory, at + 16 * (n + m));
   const memory = new Float64Array(k.memory.buffer, at, 2 * (n + m));
   memory.set(xr);

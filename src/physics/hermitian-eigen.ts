@@ -18,7 +18,7 @@
  */
 import { ModlError } from '../util/errors.js';
 import { WASM_BASE64 } from './wasm/eig-wasm-bytes.js';
-import { ensureMemory, kernelModule, requestedEngine, type KernelExports } from './wasm-module.js';
+import { ensureMemory, heapStart, kernelModule, requestedEngine, type KernelExports } from './wasm-module.js';
 
 export interface HermitianEigen {
   /** All n eigenvalues, descending. */
@@ -73,7 +73,7 @@ export function hermitianEigenWasm(
   k: EigExports, re: Float64Array, im: Float64Array, n: number, count: EigenCount = n, rotations = 4 * n * n,
 ): HermitianEigen {
   if (re.length !== n * n || im.length !== n * n) throw new Error(`hermitianEigen: expected ${n}×${n} matrices`);
-  const work = (k.__heap_base.value + 7) & ~7;
+  const work = heapStart(k);
   const valuesAt = work + ((k.denseWorkBytes(n, rotations) + 15) & ~15), vrAt = valuesAt + 8 * n, viAt = vrAt + 8 * n * n;
   ensureMemory(k.memory, viAt + 8 * n * n);
   const matrix = new Float64Array(k.memory.buffer, work, 2 * n * n);

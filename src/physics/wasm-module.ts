@@ -56,6 +56,11 @@ export function kernelModule<T extends KernelExports>(base64: string): KernelMod
   };
 }
 
+/** The first free byte of a module's memory (after its own data and stack), aligned to 16 for SIMD and float64. */
+export function heapStart(k: KernelExports): number {
+  return (k.__heap_base.value + 15) & ~15;
+}
+
 /** Grows `memory` so that it holds `bytes`; true when it grew (views on its buffer must be made again). */
 export function ensureMemory(memory: KernelExports['memory'], bytes: number): boolean {
   const pages = Math.ceil((bytes - memory.buffer.byteLength) / 65536);

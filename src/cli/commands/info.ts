@@ -166,9 +166,12 @@ async function describeCheckpoint(folder: string): Promise<string[]> {
     line('network', `K=${meta.stages} stages, ${d?.depth}×${d?.width} denoiser${symmetric}, ${meta.cgIterations} CG iterations, λ ${fmt(meta.lambda ?? NaN)}`),
     line('weights', `${values} values (weights, per-stage batch-norm statistics, log λ)`),
   );
-  const { readInt8Calibration } = await import('../../nn/checkpoint.js');
-  const int8 = existsSync(join(dir, 'int8.json')) ? (readInt8Calibration(dir) ? 'activation ranges for these weights (int8.json)' : 'int8.json is for other weights: calibrated on the first batch') : 'no stored ranges: calibrated on the first batch';
-  out.push(line('int8', int8));
+  const { int8CalibrationState } = await import('../../nn/checkpoint.js');
+  out.push(line('int8', {
+    current: 'activation ranges for these weights (int8.json)',
+    'other-weights': 'int8.json is for other weights: calibrated on the first batch',
+    absent: 'no stored ranges: calibrated on the first batch',
+  }[int8CalibrationState(dir)]));
   const stages = meta.trainedOn?.curriculum?.map((s) => s.name);
   if (stages?.length) out.push(line('trained', `${stages.join(' → ')}${meta.trainedOn?.pipeline ? ` (${meta.trainedOn.pipeline})` : ''}`));
   else if (meta.training?.steps) out.push(line('trained', `${meta.training.steps} steps${meta.training.loss ? `, ${meta.training.loss} loss` : ''}`));
